@@ -126,7 +126,8 @@ std::string compress_hostlist(std::vector<std::string> names) {
     size_t d = n.size();
     while (d > 0 && n[d - 1] >= '0' && n[d - 1] <= '9') --d;
     size_t digits = n.size() - d;
-    if (digits == 0 || digits > 18) {
+    // Long digit tails are GUIDs ("H-003048c749450000"), not node numbers: keep them whole.
+    if (digits == 0 || digits > 6) {
       order.push_back({0, singles_in_order.size()});
       singles_in_order.push_back(n);
       continue;
