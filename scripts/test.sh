@@ -1,0 +1,29 @@
+#!/bin/bash
+# Configures, builds and runs every heteroscale test (ctest): unit tests in a normal build and
+# again under ASan+UBSan, integration tests (real binaries, real slurmctld/slurmd on
+# loopback, real hwloc exports), and a smoke run of each benchmark. Installs what it needs
+# first (apt-get, idempotent). Usage: scripts/test.sh   (env: HS_BUILD_DIR, default ./build)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bash scripts/install-deps.sh
+
+BUILD=${HS_BUILD_DIR:-$ROOT/build}
+JOBS=${HS_JOBS:-$(nproc)}
+t0=$(date +%s)
+
+echo "== build ($BUILD)"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHS_WERROR=ON >/dev/null
+cmake --build "$BUILD" -j "$JOBS"
+
+echo "== tests"
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 600
+
+echo "== unit tests under ASan+UBSan ($BUILD-asan)"
+cmake -S . -B "$BUILD-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHS_WERROR=ON -DHS_SANITIZE=ON \
+  -DHS_BUILD_BENCH=OFF >/dev/null
+cmake --build "$BUILD-asan" -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$BUILD-asan" --output-on-failure -j "$JOBS" -L unit
+
+echo "== all tests passed in $(( $(date +%s) - t0 )) s"
