@@ -14,9 +14,9 @@ namespace {
 
 const std::string kData = HS_TEST_DATA_DIR;
 const char* kFixtures[] = {
-    "amd-epyc-2s-8xmi50-1mlx5-pciesw.xml",      "dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml",
-    "ibm-ac922-power9-2s-4xv100-4mlx5.xml",     "ibm-power8-2s-4xp100-2mlx5-v1.xml",
-    "intel-2s-2xp100-1mlx5-pciesw.xml",         "nvidia-dgx2-2s-16xv100-nvswitch-nonic.xml",
+    "amd-epyc-2s-8xmi50-1mlx5-pciesw.xml",  "dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml",
+    "ibm-ac922-power9-2s-4xv100-4mlx5.xml", "ibm-power8-2s-4xp100-2mlx5-v1.xml",
+    "intel-2s-2xp100-1mlx5-pciesw.xml",     "nvidia-dgx2-2s-16xv100-nvswitch-nonic.xml",
 };
 
 void BM_LoadXmlWithAffinity(benchmark::State& state) {
@@ -77,10 +77,13 @@ void run_distance_queries(benchmark::State& state, const hs::topo::Fabric& f) {
   for (auto _ : state) {
     for (const auto& [a, b] : pairs) benchmark::DoNotOptimize(f.distance(nodes[a], nodes[b]));
   }
-  state.counters["queries/s"] = benchmark::Counter(10000.0 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["queries/s"] =
+      benchmark::Counter(10000.0 * state.iterations(), benchmark::Counter::kIsRate);
 }
 
-void BM_Distance10kCapture(benchmark::State& state) { run_distance_queries(state, capture_fabric()); }
+void BM_Distance10kCapture(benchmark::State& state) {
+  run_distance_queries(state, capture_fabric());
+}
 BENCHMARK(BM_Distance10kCapture)->Unit(benchmark::kMillisecond);
 
 void BM_Distance10kFatTree10k(benchmark::State& state) {

@@ -20,7 +20,8 @@ std::string fat_tree_topology_conf(const FatTreeShape& s) {
     int fl = p * s.leaves_per_pod;
     int ll = std::min(leaves, fl + s.leaves_per_pod) - 1;
     for (int sp = 0; sp < s.spines_per_pod; ++sp) {
-      std::snprintf(line, sizeof line, "SwitchName=spine%d_%d Switches=leaf[%d-%d]\n", p, sp, fl, ll);
+      std::snprintf(line, sizeof line, "SwitchName=spine%d_%d Switches=leaf[%d-%d]\n", p, sp, fl,
+                    ll);
       out += line;
     }
   }

@@ -1,10 +1,10 @@
 #include "hs/common/file.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace hs {
 
@@ -33,8 +33,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   if (::fstat(f.fd, &st) != 0) return errno_error(errno, "cannot stat", path);
   if (S_ISDIR(st.st_mode)) return invalid_argument("is a directory, expected a file", path);
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
-    return invalid_argument("file is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
-                                std::to_string(max_bytes),
+    return invalid_argument("file is " + std::to_string(st.st_size) +
+                                " bytes, more than the limit of " + std::to_string(max_bytes),
                             path);
   std::string out;
   char buf[65536];
@@ -47,7 +47,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > max_bytes)
-      return invalid_argument("more than the limit of " + std::to_string(max_bytes) + " bytes", path);
+      return invalid_argument("more than the limit of " + std::to_string(max_bytes) + " bytes",
+                              path);
   }
   return out;
 }

@@ -22,11 +22,13 @@ Result<IdSet> IdSet::parse(std::string_view text, uint32_t max_id) {
     std::string_view hi_s = dash == std::string_view::npos ? item : item.substr(dash + 1);
     auto lo = parse_u64(lo_s);
     auto hi = parse_u64(hi_s);
-    if (!lo.ok() || !hi.ok()) return invalid_argument("bad item " + quote(item) + " in id list " + quote(text));
-    if (*lo > *hi) return invalid_argument("descending range " + quote(item) + " in id list " + quote(text));
+    if (!lo.ok() || !hi.ok())
+      return invalid_argument("bad item " + quote(item) + " in id list " + quote(text));
+    if (*lo > *hi)
+      return invalid_argument("descending range " + quote(item) + " in id list " + quote(text));
     if (*hi > max_id)
-      return invalid_argument("id " + std::to_string(*hi) + " in " + quote(text) + " exceeds the limit " +
-                              std::to_string(max_id));
+      return invalid_argument("id " + std::to_string(*hi) + " in " + quote(text) +
+                              " exceeds the limit " + std::to_string(max_id));
     for (uint64_t v = *lo; v <= *hi; ++v) ids.push_back(static_cast<uint32_t>(v));
   }
   return IdSet(std::move(ids));
@@ -65,7 +67,8 @@ IdSet IdSet::intersect(const IdSet& o) const {
 
 IdSet IdSet::unite(const IdSet& o) const {
   IdSet r;
-  std::set_union(ids_.begin(), ids_.end(), o.ids_.begin(), o.ids_.end(), std::back_inserter(r.ids_));
+  std::set_union(ids_.begin(), ids_.end(), o.ids_.begin(), o.ids_.end(),
+                 std::back_inserter(r.ids_));
   return r;
 }
 

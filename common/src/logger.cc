@@ -1,8 +1,8 @@
 #include "hs/common/logger.h"
 
+#include <sys/time.h>
 #include <cstdio>
 #include <ctime>
-#include <sys/time.h>
 
 namespace hs {
 
@@ -23,8 +23,8 @@ std::string_view to_string(LogLevel level) {
 }
 
 Result<LogLevel> parse_log_level(std::string_view text) {
-  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError,
-                     LogLevel::kOff}) {
+  for (LogLevel l :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError, LogLevel::kOff}) {
     if (text == to_string(l)) return l;
   }
   return invalid_argument("unknown log level \"" + std::string(text) +
@@ -48,8 +48,8 @@ Logger::Logger(std::string component, LogLevel level, LogSink sink)
     : component_(std::move(component)), level_(level), sink_(std::move(sink)) {}
 
 Logger Logger::child(std::string_view sub) const {
-  return Logger(component_.empty() ? std::string(sub) : component_ + "." + std::string(sub),
-                level_, sink_);
+  return Logger(component_.empty() ? std::string(sub) : component_ + "." + std::string(sub), level_,
+                sink_);
 }
 
 void Logger::log(LogLevel level, std::string_view message) const {

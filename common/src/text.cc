@@ -1,9 +1,9 @@
 #include "hs/common/text.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cmath>
 #include <cstdlib>
 
 namespace hs {
@@ -63,7 +63,8 @@ Result<uint64_t> parse_u64(std::string_view s) {
   if (s.empty()) return invalid_argument("expected a non-negative integer, got an empty value");
   uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return invalid_argument("expected a non-negative integer, got " + quote(s));
+    if (c < '0' || c > '9')
+      return invalid_argument("expected a non-negative integer, got " + quote(s));
     uint64_t d = static_cast<uint64_t>(c - '0');
     if (v > (UINT64_MAX - d) / 10) return invalid_argument("integer out of range: " + quote(s));
     v = v * 10 + d;
@@ -85,14 +86,19 @@ Result<int64_t> parse_i64(std::string_view s) {
 Result<uint64_t> parse_hex_u64(std::string_view s) {
   std::string_view h = s;
   if (starts_with(h, "0x") || starts_with(h, "0X")) h.remove_prefix(2);
-  if (h.empty() || h.size() > 16) return invalid_argument("expected a hexadecimal number, got " + quote(s));
+  if (h.empty() || h.size() > 16)
+    return invalid_argument("expected a hexadecimal number, got " + quote(s));
   uint64_t v = 0;
   for (char c : h) {
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return invalid_argument("expected a hexadecimal number, got " + quote(s));
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return invalid_argument("expected a hexadecimal number, got " + quote(s));
     v = (v << 4) | static_cast<uint64_t>(d);
   }
   return v;

@@ -249,7 +249,8 @@ NodeTopology build(hwloc_topology_t t, std::string source, const detail::VerbsIn
     n.model = info(pci, "PCIDevice");
     n.pci_link_gbytes = pci->attr->pcidev.linkspeed;
     for (hwloc_obj_t c = pci->io_first_child; c; c = c->next_sibling) {
-      if (c->type == HWLOC_OBJ_OS_DEVICE && c->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK && c->name)
+      if (c->type == HWLOC_OBJ_OS_DEVICE && c->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK &&
+          c->name)
         n.netdevs.push_back(c->name);
     }
     n.ports = ports_from_infos(o);
@@ -264,7 +265,8 @@ NodeTopology build(hwloc_topology_t t, std::string source, const detail::VerbsIn
   if (verbs) {
     if (!verbs->note.empty()) nt.notes.push_back(verbs->note);
     for (const auto& d : verbs->devices) {
-      auto it = std::find_if(nt.nics.begin(), nt.nics.end(), [&](auto& n) { return n.name == d.name; });
+      auto it =
+          std::find_if(nt.nics.begin(), nt.nics.end(), [&](auto& n) { return n.name == d.name; });
       if (it == nt.nics.end()) {
         nt.notes.push_back("RDMA device " + d.name + " has no PCI locality in hwloc; not ranked");
         continue;
@@ -278,7 +280,8 @@ NodeTopology build(hwloc_topology_t t, std::string source, const detail::VerbsIn
   std::vector<size_t> gi(nt.gpus.size()), ni(nt.nics.size());
   for (size_t i = 0; i < gi.size(); ++i) gi[i] = i;
   for (size_t i = 0; i < ni.size(); ++i) ni[i] = i;
-  std::sort(gi.begin(), gi.end(), [&](size_t a, size_t b) { return nt.gpus[a].pci < nt.gpus[b].pci; });
+  std::sort(gi.begin(), gi.end(),
+            [&](size_t a, size_t b) { return nt.gpus[a].pci < nt.gpus[b].pci; });
   std::sort(ni.begin(), ni.end(),
             [&](size_t a, size_t b) { return natural_less(nt.nics[a].name, nt.nics[b].name); });
   std::vector<Gpu> gpus;
@@ -322,7 +325,8 @@ Result<NodeTopology> load_checked_xml(const std::string& xml, const std::string&
   auto t = new_topology();
   if (!t.ok()) return t.error();
   if (hwloc_topology_set_xmlbuffer(t->get(), xml.data(), static_cast<int>(xml.size() + 1)) != 0)
-    return invalid_argument(std::string("hwloc cannot read this XML export: ") + std::strerror(errno), name);
+    return invalid_argument(
+        std::string("hwloc cannot read this XML export: ") + std::strerror(errno), name);
   if (hwloc_topology_load(t->get()) != 0)
     return invalid_argument(std::string("hwloc rejected this XML export: ") + std::strerror(errno) +
                                 " (not an hwloc v1/v2 topology, or written by hwloc 3.x?)",
@@ -349,7 +353,8 @@ Result<NodeTopology> discover_live(const DiscoverOptions& options) {
   auto t = new_topology();
   if (!t.ok()) return t.error();
   if (hwloc_topology_load(t->get()) != 0)
-    return internal_error(std::string("hwloc could not discover this machine: ") + std::strerror(errno));
+    return internal_error(std::string("hwloc could not discover this machine: ") +
+                          std::strerror(errno));
   detail::VerbsInventory verbs;
   if (options.query_verbs) verbs = detail::probe_verbs();
   NodeTopology nt = build(t->get(), "live", options.query_verbs ? &verbs : nullptr);
@@ -364,7 +369,8 @@ Status export_live_xml(const std::string& path) {
   auto t = new_topology();
   if (!t.ok()) return t.error();
   if (hwloc_topology_load(t->get()) != 0)
-    return internal_error(std::string("hwloc could not discover this machine: ") + std::strerror(errno));
+    return internal_error(std::string("hwloc could not discover this machine: ") +
+                          std::strerror(errno));
   char* buf = nullptr;
   int len = 0;
   if (hwloc_topology_export_xmlbuffer(t->get(), &buf, &len, 0) != 0)
@@ -377,7 +383,8 @@ Status export_live_xml(const std::string& path) {
 
 std::string hwloc_runtime_version() {
   unsigned v = hwloc_get_api_version();
-  return std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
+  return std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." +
+         std::to_string(v & 0xff);
 }
 
 }  // namespace hs::topo

@@ -27,13 +27,15 @@ std::string_view to_string(FabricTier t) {
 namespace {
 
 void natural_sort(std::vector<std::string>& v) {
-  std::sort(v.begin(), v.end(), [](const std::string& a, const std::string& b) { return natural_less(a, b); });
+  std::sort(v.begin(), v.end(),
+            [](const std::string& a, const std::string& b) { return natural_less(a, b); });
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
 // Longest-path levels over child edges; returns the switches of a cycle if there is one.
 std::vector<uint32_t> compute_levels(const std::vector<std::set<uint32_t>>& children,
-                                     const std::vector<bool>& fixed_unknown, std::vector<int>& level) {
+                                     const std::vector<bool>& fixed_unknown,
+                                     std::vector<int>& level) {
   size_t n = children.size();
   std::vector<int> color(n, 0);  // 0 new, 1 on stack, 2 done
   std::vector<uint32_t> stack, cycle;
@@ -72,9 +74,9 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
   for (auto& d : decls) {
     auto it = index.find(d.name);
     if (it != index.end()) {
-      errors.add(invalid_argument("switch " + quote(d.name) + " is defined twice (first at " +
-                                      uniq[it->second].where + ")",
-                                  d.where));
+      errors.add(invalid_argument(
+          "switch " + quote(d.name) + " is defined twice (first at " + uniq[it->second].where + ")",
+          d.where));
       continue;
     }
     index.emplace(d.name, static_cast<uint32_t>(uniq.size()));
@@ -86,11 +88,12 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
     for (const auto& c : uniq[s].switches) {
       auto it = index.find(c);
       if (it == index.end()) {
-        errors.add(invalid_argument("switch " + quote(c) + " is listed in Switches= of " + quote(uniq[s].name) +
-                                        " but never defined",
+        errors.add(invalid_argument("switch " + quote(c) + " is listed in Switches= of " +
+                                        quote(uniq[s].name) + " but never defined",
                                     uniq[s].where));
       } else if (it->second == s) {
-        errors.add(invalid_argument("switch " + quote(c) + " lists itself in Switches=", uniq[s].where));
+        errors.add(
+            invalid_argument("switch " + quote(c) + " lists itself in Switches=", uniq[s].where));
       } else {
         listed[s].insert(it->second);
       }
@@ -105,7 +108,9 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
       }
     }
   }
-  if (!errors.empty()) return errors.to_error("fabric " + f.source_ + " has " + std::to_string(errors.size()) + " errors");
+  if (!errors.empty())
+    return errors.to_error("fabric " + f.source_ + " has " + std::to_string(errors.size()) +
+                           " errors");
 
   // Split listings into one-way (parent -> child) and mutual pairs.
   std::vector<std::set<uint32_t>> children(n);
@@ -154,7 +159,8 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
         peer_links[a].insert(b);
         peer_links[b].insert(a);
       }
-      if (auto cyc = compute_levels(children, unknown, level); !cyc.empty()) return cycle_error(cyc);
+      if (auto cyc = compute_levels(children, unknown, level); !cyc.empty())
+        return cycle_error(cyc);
     }
   }
   for (size_t i = 0; i < mutual.size(); ++i) {
@@ -217,7 +223,8 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
   }
 
   std::vector<std::string> all_nodes;
-  for (const auto& s : f.switches_) all_nodes.insert(all_nodes.end(), s.nodes.begin(), s.nodes.end());
+  for (const auto& s : f.switches_)
+    all_nodes.insert(all_nodes.end(), s.nodes.begin(), s.nodes.end());
   natural_sort(all_nodes);
   f.node_names_ = all_nodes;
   for (uint32_t i = 0; i < all_nodes.size(); ++i) f.node_index_.emplace(all_nodes[i], i);
@@ -243,7 +250,9 @@ const FabricSwitch* Fabric::find_switch(std::string_view name) const {
 
 std::vector<std::string> Fabric::nodes() const { return node_names_; }
 
-bool Fabric::has_node(std::string_view name) const { return node_index_.count(std::string(name)) > 0; }
+bool Fabric::has_node(std::string_view name) const {
+  return node_index_.count(std::string(name)) > 0;
+}
 
 int Fabric::max_level() const {
   int m = -1;
@@ -261,9 +270,11 @@ std::vector<std::string> Fabric::leaf_switches_of(std::string_view node) const {
 
 Result<NodeDistance> Fabric::distance(std::string_view a, std::string_view b) const {
   auto ia = node_index_.find(std::string(a));
-  if (ia == node_index_.end()) return not_found("node " + quote(a) + " is not in fabric " + source_);
+  if (ia == node_index_.end())
+    return not_found("node " + quote(a) + " is not in fabric " + source_);
   auto ib = node_index_.find(std::string(b));
-  if (ib == node_index_.end()) return not_found("node " + quote(b) + " is not in fabric " + source_);
+  if (ib == node_index_.end())
+    return not_found("node " + quote(b) + " is not in fabric " + source_);
   NodeDistance d;
   if (ia->second == ib->second) {
     d.tier = FabricTier::kSameNode;
@@ -296,7 +307,9 @@ Result<NodeDistance> Fabric::distance(std::string_view a, std::string_view b) co
     if (best < 0) return d;  // disconnected
     d.level = best;
   }
-  d.tier = d.level == 0 ? FabricTier::kSameLeaf : d.level == 1 ? FabricTier::kSameSpine : FabricTier::kFurther;
+  d.tier = d.level == 0   ? FabricTier::kSameLeaf
+           : d.level == 1 ? FabricTier::kSameSpine
+                          : FabricTier::kFurther;
   return d;
 }
 

@@ -26,11 +26,13 @@ std::string to_json(const Fabric& f) {
 }
 
 std::string to_text(const Fabric& f) {
-  std::string out = "fabric " + f.source() + ": " + std::to_string(f.switches().size()) + " switches, " +
-                    std::to_string(f.node_count()) + " nodes, " + std::to_string(f.max_level() + 1) + " level(s)\n";
+  std::string out = "fabric " + f.source() + ": " + std::to_string(f.switches().size()) +
+                    " switches, " + std::to_string(f.node_count()) + " nodes, " +
+                    std::to_string(f.max_level() + 1) + " level(s)\n";
   for (const auto& s : f.switches()) {
     out += "  L" + std::to_string(s.level) + " " + s.name;
-    if (!s.nodes.empty()) out += "  nodes=" + compress_hostlist(s.nodes) + " (" + std::to_string(s.nodes.size()) + ")";
+    if (!s.nodes.empty())
+      out += "  nodes=" + compress_hostlist(s.nodes) + " (" + std::to_string(s.nodes.size()) + ")";
     if (!s.children.empty()) out += "  children=" + compress_hostlist(s.children);
     if (!s.parents.empty()) out += "  parents=" + compress_hostlist(s.parents);
     if (!s.peers.empty()) out += "  peers=" + compress_hostlist(s.peers);

@@ -33,16 +33,16 @@ Result<std::vector<std::string>> expand_bracket(std::string_view body, std::stri
     if (*lo > *hi)
       return invalid_argument("descending range " + quote(r) + " in hostlist " + quote(expr));
     if (*hi - *lo >= max_hosts)
-      return invalid_argument("range " + quote(r) + " in hostlist " + quote(expr) + " names more than " +
-                              std::to_string(max_hosts) + " hosts");
+      return invalid_argument("range " + quote(r) + " in hostlist " + quote(expr) +
+                              " names more than " + std::to_string(max_hosts) + " hosts");
     size_t width = lo_s.size();
     for (uint64_t v = *lo; v <= *hi; ++v) {
       std::string s = std::to_string(v);
       if (s.size() < width) s.insert(0, width - s.size(), '0');
       out.push_back(std::move(s));
       if (out.size() > max_hosts)
-        return invalid_argument("hostlist " + quote(expr) + " names more than " + std::to_string(max_hosts) +
-                                " hosts");
+        return invalid_argument("hostlist " + quote(expr) + " names more than " +
+                                std::to_string(max_hosts) + " hosts");
     }
   }
   return out;
@@ -86,8 +86,8 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view expr, size_t m
         auto parts = expand_bracket(item.substr(i + 1, e - i - 1), expr, max_hosts);
         if (!parts.ok()) return parts.error();
         if (partial.size() * parts->size() > max_hosts)
-          return invalid_argument("hostlist " + quote(expr) + " names more than " + std::to_string(max_hosts) +
-                                  " hosts");
+          return invalid_argument("hostlist " + quote(expr) + " names more than " +
+                                  std::to_string(max_hosts) + " hosts");
         std::vector<std::string> next;
         next.reserve(partial.size() * parts->size());
         for (const auto& p : partial)
@@ -103,14 +103,15 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view expr, size_t m
     }
     for (auto& p : partial) out.push_back(std::move(p));
     if (out.size() > max_hosts)
-      return invalid_argument("hostlist " + quote(expr) + " names more than " + std::to_string(max_hosts) +
-                              " hosts");
+      return invalid_argument("hostlist " + quote(expr) + " names more than " +
+                              std::to_string(max_hosts) + " hosts");
   }
   return out;
 }
 
 std::string compress_hostlist(std::vector<std::string> names) {
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return natural_less(a, b); });
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return natural_less(a, b); });
   names.erase(std::unique(names.begin(), names.end()), names.end());
   // Group by (prefix, padded width or 0 for unpadded numbers), keeping first-seen order.
   struct Group {

@@ -51,7 +51,8 @@ std::string speed_of(std::string_view comment) {
   auto toks = split_whitespace(comment);
   for (auto it = toks.rbegin(); it != toks.rend(); ++it) {
     auto x = it->find('x');
-    if (x != std::string_view::npos && x > 0 && parse_u64(it->substr(0, x)).ok() && x + 1 < it->size())
+    if (x != std::string_view::npos && x > 0 && parse_u64(it->substr(0, x)).ok() &&
+        x + 1 < it->size())
       return std::string(*it);
   }
   return "";
@@ -88,7 +89,9 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
     std::string_view head = toks.empty() ? std::string_view() : toks[0];
     if (head == "Switch" || head == "Ca" || head == "Hca" || head == "Rt") {
       IbNode node;
-      node.type = head == "Switch" ? IbNodeType::kSwitch : head == "Rt" ? IbNodeType::kRouter : IbNodeType::kCa;
+      node.type = head == "Switch" ? IbNodeType::kSwitch
+                  : head == "Rt"   ? IbNodeType::kRouter
+                                   : IbNodeType::kCa;
       node.line = lineno;
       size_t i = head.size();
       skip_blank(l, i);
@@ -97,9 +100,10 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
       auto ports = parse_u64(l.substr(i, j - i));
       i = j;
       skip_blank(l, i);
-      if (!ports.ok() || *ports == 0 || *ports > 65535 || !read_quoted(l, i, node.id) || node.id.empty()) {
-        errors.add(invalid_argument("bad " + std::string(head) + " header: expected " + std::string(head) +
-                                        " <ports> \"<id>\", got " + quote(l),
+      if (!ports.ok() || *ports == 0 || *ports > 65535 || !read_quoted(l, i, node.id) ||
+          node.id.empty()) {
+        errors.add(invalid_argument("bad " + std::string(head) + " header: expected " +
+                                        std::string(head) + " <ports> \"<id>\", got " + quote(l),
                                     where));
         cur = nullptr;
         continue;
@@ -136,15 +140,18 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
       bool ok = read_port(l, i, link.local_port);
       skip_guid(l, i);
       skip_blank(l, i);
-      ok = ok && read_quoted(l, i, link.remote) && !link.remote.empty() && read_port(l, i, link.remote_port);
+      ok = ok && read_quoted(l, i, link.remote) && !link.remote.empty() &&
+           read_port(l, i, link.remote_port);
       if (!ok) {
-        errors.add(invalid_argument("bad port line: expected [port] \"remote-id\"[port], got " + quote(l), where));
+        errors.add(invalid_argument(
+            "bad port line: expected [port] \"remote-id\"[port], got " + quote(l), where));
         continue;
       }
       skip_guid(l, i);
       skip_blank(l, i);
       if (i < l.size() && l[i] != '#') {
-        errors.add(invalid_argument("unexpected text after a port line: " + quote(l.substr(i)), where));
+        errors.add(
+            invalid_argument("unexpected text after a port line: " + quote(l.substr(i)), where));
         continue;
       }
       if (i < l.size()) link.speed = speed_of(l.substr(i + 1));
@@ -160,8 +167,8 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
     auto eq = l.find('=');
     if (eq != std::string_view::npos && eq > 0 && l.find(' ') == std::string_view::npos) {
       std::string_view key = l.substr(0, eq);
-      if (key == "vendid" || key == "devid" || key == "sysimgguid" || key == "switchguid" || key == "caguid" ||
-          key == "rtguid") {
+      if (key == "vendid" || key == "devid" || key == "sysimgguid" || key == "switchguid" ||
+          key == "caguid" || key == "rtguid") {
         if (key == "switchguid" || key == "caguid" || key == "rtguid") {
           std::string_view v = l.substr(eq + 1);
           pending_guid = std::string(v.substr(0, v.find('(')));
@@ -174,26 +181,31 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
     errors.add(invalid_argument("unexpected line " + quote(l), where));
   }
   if (cap.nodes.empty()) {
-    Error e = invalid_argument("not ibnetdiscover output: no Switch or Ca records" +
-                                   (first_line.empty() ? std::string(" (empty file)")
-                                                       : " (first line: " + quote(first_line) + ")"),
-                               name);
+    Error e =
+        invalid_argument("not ibnetdiscover output: no Switch or Ca records" +
+                             (first_line.empty() ? std::string(" (empty file)")
+                                                 : " (first line: " + quote(first_line) + ")"),
+                         name);
     if (errors.empty()) return e;
     errors.add(e);
   }
   for (const auto& node : cap.nodes) {
     for (const auto& link : node.links) {
       if (!ids.count(link.remote))
-        errors.add(invalid_argument("port " + std::to_string(link.local_port) + " of " + quote(node.id) +
-                                        " links to " + quote(link.remote) + ", which has no record",
+        errors.add(invalid_argument("port " + std::to_string(link.local_port) + " of " +
+                                        quote(node.id) + " links to " + quote(link.remote) +
+                                        ", which has no record",
                                     name + ":" + std::to_string(link.line)));
     }
   }
-  if (!errors.empty()) return errors.to_error(name + ": " + std::to_string(errors.size()) + " errors in ibnetdiscover output");
+  if (!errors.empty())
+    return errors.to_error(name + ": " + std::to_string(errors.size()) +
+                           " errors in ibnetdiscover output");
   return cap;
 }
 
-Result<std::map<std::string, std::string>> parse_node_map(const std::string& text, const std::string& name) {
+Result<std::map<std::string, std::string>> parse_node_map(const std::string& text,
+                                                          const std::string& name) {
   std::map<std::string, std::string> m;
   std::map<std::string, size_t> first;
   ErrorList errors;
@@ -211,18 +223,21 @@ Result<std::map<std::string, std::string>> parse_node_map(const std::string& tex
     }
     std::string key(toks[0]);
     if (auto it = first.find(key); it != first.end()) {
-      errors.add(invalid_argument("key " + quote(key) + " mapped twice (first at line " + std::to_string(it->second) + ")",
-                                  where));
+      errors.add(invalid_argument(
+          "key " + quote(key) + " mapped twice (first at line " + std::to_string(it->second) + ")",
+          where));
       continue;
     }
     first[key] = lineno;
     m[key] = std::string(toks[1]);
   }
-  if (!errors.empty()) return errors.to_error(name + ": " + std::to_string(errors.size()) + " errors in node map");
+  if (!errors.empty())
+    return errors.to_error(name + ": " + std::to_string(errors.size()) + " errors in node map");
   return m;
 }
 
-Result<Fabric> fabric_from_ibnetdiscover(const IbCapture& cap, const std::map<std::string, std::string>& node_map) {
+Result<Fabric> fabric_from_ibnetdiscover(const IbCapture& cap,
+                                         const std::map<std::string, std::string>& node_map) {
   std::unordered_map<std::string, const IbNode*> by_id;
   for (const auto& n : cap.nodes) by_id[n.id] = &n;
   auto host_name = [&](const IbNode& n) {
@@ -287,8 +302,10 @@ Result<Fabric> fabric_from_ibnetdiscover(const IbCapture& cap, const std::map<st
     int ls = std::max(level[s], 0);  // switches cut off from every host: level 0
     for (uint32_t t : adj[s]) {
       int lt = std::max(level[t], 0);
-      if (ls > lt) d.switches.push_back(sw[t]->id);
-      else if (ls == lt) d.peers.push_back(sw[t]->id);
+      if (ls > lt)
+        d.switches.push_back(sw[t]->id);
+      else if (ls == lt)
+        d.peers.push_back(sw[t]->id);
     }
     decls.push_back(std::move(d));
   }

@@ -23,7 +23,9 @@ std::string to_json(const NodeTopology& t) {
   j["cpuset"] = t.cpuset.to_string();
   j["packages"] = json::array();
   for (const auto& p : t.packages)
-    j["packages"].push_back({{"os_index", p.os_index}, {"cpuset", p.cpuset.to_string()}, {"numa_nodes", ids(p.numa_nodes)}});
+    j["packages"].push_back({{"os_index", p.os_index},
+                             {"cpuset", p.cpuset.to_string()},
+                             {"numa_nodes", ids(p.numa_nodes)}});
   j["numa_nodes"] = json::array();
   for (const auto& n : t.numa_nodes)
     j["numa_nodes"].push_back({{"os_index", n.os_index},
@@ -50,7 +52,10 @@ std::string to_json(const NodeTopology& t) {
   for (const auto& n : t.nics) {
     json ports = json::array();
     for (const auto& p : n.ports)
-      ports.push_back({{"port", p.number}, {"state", p.state}, {"link_layer", p.link_layer}, {"rate_gbps", p.rate_gbps}});
+      ports.push_back({{"port", p.number},
+                       {"state", p.state},
+                       {"link_layer", p.link_layer},
+                       {"rate_gbps", p.rate_gbps}});
     j["nics"].push_back({{"name", n.name},
                          {"pci_bus_id", n.pci.to_string()},
                          {"pci_id", n.pci_id},
@@ -70,12 +75,14 @@ std::string to_text(const NodeTopology& t) {
   std::string out;
   char line[512];
   auto join = [](const IdSet& s) { return s.empty() ? std::string("-") : s.to_string(); };
-  std::snprintf(line, sizeof line, "node %s (%s): %zu package(s), %zu NUMA node(s), %u cores, %u PUs (CPUs %s)\n",
+  std::snprintf(line, sizeof line,
+                "node %s (%s): %zu package(s), %zu NUMA node(s), %u cores, %u PUs (CPUs %s)\n",
                 t.hostname.empty() ? "?" : t.hostname.c_str(), t.source.c_str(), t.packages.size(),
                 t.numa_nodes.size(), t.cores, t.pus, join(t.cpuset).c_str());
   out += line;
   for (const auto& n : t.numa_nodes) {
-    std::snprintf(line, sizeof line, "  NUMA %u: CPUs %s, %.1f GiB%s\n", n.os_index, join(n.cpuset).c_str(),
+    std::snprintf(line, sizeof line, "  NUMA %u: CPUs %s, %.1f GiB%s\n", n.os_index,
+                  join(n.cpuset).c_str(),
                   static_cast<double>(n.memory_bytes) / (1024.0 * 1024 * 1024),
                   n.package ? (", package " + std::to_string(*n.package)).c_str() : "");
     out += line;
@@ -83,8 +90,9 @@ std::string to_text(const NodeTopology& t) {
   std::snprintf(line, sizeof line, "%zu GPU(s)\n", t.gpus.size());
   out += line;
   for (const auto& g : t.gpus) {
-    std::snprintf(line, sizeof line, "  GPU %u  %s  %s (%s)  NUMA %s  CPUs %s\n", g.index, g.pci.to_string().c_str(),
-                  g.model.c_str(), g.pci_id.c_str(), join(g.numa_nodes).c_str(), join(g.cpuset).c_str());
+    std::snprintf(line, sizeof line, "  GPU %u  %s  %s (%s)  NUMA %s  CPUs %s\n", g.index,
+                  g.pci.to_string().c_str(), g.model.c_str(), g.pci_id.c_str(),
+                  join(g.numa_nodes).c_str(), join(g.cpuset).c_str());
     out += line;
     if (!g.nics.empty()) {
       out += "         NICs nearest first:";

@@ -23,8 +23,8 @@ std::string_view to_string(PathClass p) {
 }
 
 Result<PathClass> parse_path_class(std::string_view text) {
-  for (PathClass p : {PathClass::kPIX, PathClass::kPXB, PathClass::kPHB, PathClass::kNODE,
-                      PathClass::kSYS}) {
+  for (PathClass p :
+       {PathClass::kPIX, PathClass::kPXB, PathClass::kPHB, PathClass::kNODE, PathClass::kSYS}) {
     if (text == to_string(p)) return p;
   }
   return invalid_argument("unknown path class " + quote(text) +

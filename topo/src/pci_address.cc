@@ -28,7 +28,8 @@ Result<PciAddress> PciAddress::parse(std::string_view text) {
   if (dom.empty() || dom.size() > 8 || bus.size() != 2 || dev.size() != 2 || fn.size() != 1)
     return bad("wrong field width");
   if (starts_with(dom, "0x") || starts_with(dom, "0X")) return bad("unexpected 0x");
-  auto d = parse_hex_u64(dom), b = parse_hex_u64(bus), v = parse_hex_u64(dev), f = parse_hex_u64(fn);
+  auto d = parse_hex_u64(dom), b = parse_hex_u64(bus), v = parse_hex_u64(dev),
+       f = parse_hex_u64(fn);
   if (!d.ok() || !b.ok() || !v.ok() || !f.ok()) return bad("not hexadecimal");
   if (*d > 0xffff || *v > 0x1f || *f > 7) return bad("field out of range");
   PciAddress a;

@@ -9,7 +9,7 @@ namespace hs::topo {
 namespace {
 struct LogicalLine {
   std::string text;
-  size_t line;  // first physical line
+  size_t line;                 // first physical line
   std::vector<size_t> starts;  // offset in text where each physical line starts
 };
 
@@ -42,7 +42,8 @@ std::vector<LogicalLine> logical_lines(const std::string& text) {
 }
 }  // namespace
 
-Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, const std::string& name) {
+Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text,
+                                                    const std::string& name) {
   std::vector<SwitchDecl> decls;
   ErrorList errors;
   for (const LogicalLine& ll : logical_lines(text)) {
@@ -50,7 +51,8 @@ Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, con
     auto where = [&](size_t offset) {
       size_t k = 0;
       while (k + 1 < ll.starts.size() && ll.starts[k + 1] <= offset) ++k;
-      return name + ":" + std::to_string(ll.line + k) + ":" + std::to_string(offset - ll.starts[k] + 1);
+      return name + ":" + std::to_string(ll.line + k) + ":" +
+             std::to_string(offset - ll.starts[k] + 1);
     };
     SwitchDecl d;
     d.where = name + ":" + std::to_string(ll.line);
@@ -75,20 +77,27 @@ Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, con
       std::string key = to_lower(tok.substr(0, eq));
       std::string_view value = tok.substr(eq + 1);
       std::string key_as_written(tok.substr(0, eq));
-      int k = key == "switchname" ? 0 : key == "switches" ? 1 : key == "nodes" ? 2 : key == "linkspeed" ? 3 : -1;
+      int k = key == "switchname"  ? 0
+              : key == "switches"  ? 1
+              : key == "nodes"     ? 2
+              : key == "linkspeed" ? 3
+                                   : -1;
       if (first && k != 0) {
-        std::string msg = key == "blockname" || key == "blocksizes"
-                              ? key_as_written + " belongs to the topology/block plugin; heteroscale reads topology/tree files"
-                              : "a line must start with SwitchName=, got " + quote(key_as_written);
+        std::string msg =
+            key == "blockname" || key == "blocksizes"
+                ? key_as_written +
+                      " belongs to the topology/block plugin; heteroscale reads topology/tree files"
+                : "a line must start with SwitchName=, got " + quote(key_as_written);
         errors.add(invalid_argument(msg, where(start)));
         line_ok = false;
         break;
       }
       first = false;
       if (k < 0) {
-        errors.add(invalid_argument("unknown key " + quote(key_as_written) +
-                                        " (topology.conf keys are SwitchName, Switches, Nodes, LinkSpeed)",
-                                    where(start)));
+        errors.add(
+            invalid_argument("unknown key " + quote(key_as_written) +
+                                 " (topology.conf keys are SwitchName, Switches, Nodes, LinkSpeed)",
+                             where(start)));
         line_ok = false;
         continue;
       }
@@ -107,7 +116,8 @@ Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, con
       if (k == 0) {
         auto names = expand_hostlist(value);
         if (!names.ok() || names->size() != 1) {
-          errors.add(invalid_argument("SwitchName must be one name, got " + quote(value), where(vcol)));
+          errors.add(
+              invalid_argument("SwitchName must be one name, got " + quote(value), where(vcol)));
           line_ok = false;
         } else {
           d.name = names->front();
@@ -123,7 +133,8 @@ Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, con
       } else {
         d.link_speed = std::string(value);
         if (!parse_u64(value).ok()) {
-          errors.add(invalid_argument("LinkSpeed must be a whole number, got " + quote(value), where(vcol)));
+          errors.add(invalid_argument("LinkSpeed must be a whole number, got " + quote(value),
+                                      where(vcol)));
           line_ok = false;
         }
       }
@@ -131,7 +142,8 @@ Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, con
     if (line_ok) decls.push_back(std::move(d));
   }
   if (!errors.empty())
-    return errors.to_error(name + ": " + std::to_string(errors.size()) + " errors in topology.conf");
+    return errors.to_error(name + ": " + std::to_string(errors.size()) +
+                           " errors in topology.conf");
   return decls;
 }
 
@@ -140,7 +152,8 @@ Result<Fabric> load_topology_conf(const std::string& path) {
   if (!text.ok()) return text.error();
   auto decls = parse_topology_conf(*text, path);
   if (!decls.ok()) return decls.error();
-  if (decls->empty()) return invalid_argument("no SwitchName lines: not a topology.conf for topology/tree", path);
+  if (decls->empty())
+    return invalid_argument("no SwitchName lines: not a topology.conf for topology/tree", path);
   return Fabric::build(std::move(*decls), path);
 }
 
@@ -158,7 +171,8 @@ std::string emit_topology_conf(const Fabric& fabric, const std::string& header_c
   }
   for (const auto& s : fabric.switches()) {
     for (const auto& p : s.peers) {
-      if (natural_less(s.name, p)) out += "# same-level link (not expressible here): " + s.name + " <-> " + p + "\n";
+      if (natural_less(s.name, p))
+        out += "# same-level link (not expressible here): " + s.name + " <-> " + p + "\n";
     }
   }
   return out;

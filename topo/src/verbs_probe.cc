@@ -1,8 +1,8 @@
 #include "verbs_probe.h"
 
+#include <infiniband/verbs.h>
 #include <cerrno>
 #include <cstring>
-#include <infiniband/verbs.h>
 #include <memory>
 
 namespace hs::topo::detail {

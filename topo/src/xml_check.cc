@@ -42,8 +42,8 @@ Status check_xml(std::string_view xml, const std::string& name, std::string_view
     if (xml.substr(i, 4) == "<!--") {
       size_t e = xml.find("-->", i + 4);
       if (e == std::string_view::npos)
-        return invalid_argument("file ends inside a comment opened at line " + std::to_string(start_line) +
-                                    " (truncated?)",
+        return invalid_argument("file ends inside a comment opened at line " +
+                                    std::to_string(start_line) + " (truncated?)",
                                 at(line));
       advance_to(e + 3);
       continue;
@@ -80,9 +80,9 @@ Status check_xml(std::string_view xml, const std::string& name, std::string_view
       } else if (d == '>') {
         break;
       } else if (d == '<') {
-        return invalid_argument("'<' inside the <" + tag + "> tag opened at line " +
-                                    std::to_string(start_line),
-                                at(line_at_k));
+        return invalid_argument(
+            "'<' inside the <" + tag + "> tag opened at line " + std::to_string(start_line),
+            at(line_at_k));
       }
     }
     if (k >= n) {
@@ -106,11 +106,13 @@ Status check_xml(std::string_view xml, const std::string& name, std::string_view
       stack.pop_back();
     } else {
       if (stack.empty()) {
-        if (seen_root) return invalid_argument("a second root element <" + tag + ">", at(start_line));
+        if (seen_root)
+          return invalid_argument("a second root element <" + tag + ">", at(start_line));
         seen_root = true;
         if (tag != root_element)
           return invalid_argument("root element is <" + tag + ">, expected <" +
-                                      std::string(root_element) + "> (not an hwloc topology export?)",
+                                      std::string(root_element) +
+                                      "> (not an hwloc topology export?)",
                                   at(start_line));
       }
       if (!self_closing) stack.push_back({tag, start_line});

@@ -27,7 +27,8 @@ constexpr const char* kNodeUsage =
 
 constexpr const char* kFabricUsage =
     "Usage: hs-topo fabric (--topology-conf FILE | --ibnetdiscover FILE [--node-map FILE])\n"
-    "                      [--json | --emit-topology-conf | --distance NODE_A NODE_B | --domains LEVEL]\n\n"
+    "                      [--json | --emit-topology-conf | --distance NODE_A NODE_B | --domains "
+    "LEVEL]\n\n"
     "Reads a switch fabric from Slurm's topology.conf or from ibnetdiscover output and shows\n"
     "it, writes it as a topology.conf, tells how close two nodes are, or lists the switch\n"
     "domains (node sets) at a level (0 = leaf switches).\n\nOptions";
@@ -64,7 +65,8 @@ int run_node(const std::vector<std::string>& args) {
     return 0;
   }
   if (!export_xml.empty()) {
-    if (!xml.empty()) return usage_error("--export-xml exports this machine; it does not go with --xml", "hs-topo");
+    if (!xml.empty())
+      return usage_error("--export-xml exports this machine; it does not go with --xml", "hs-topo");
     auto st = hs::topo::export_live_xml(export_xml);
     if (!st.ok()) return fail(st.error());
     std::fprintf(stderr, "hs-topo: wrote %s\n", export_xml.c_str());
@@ -91,17 +93,20 @@ int run_fabric(const std::vector<std::string>& args) {
   std::string conf, ibnet, node_map;
   std::vector<std::string> distance;
   int domains_level = -1;
-  opts.add_options()("help,h", "show this help")(
-      "topology-conf", po::value<std::string>(&conf)->value_name("FILE"), "read Slurm's topology.conf (topology/tree)")(
-      "ibnetdiscover", po::value<std::string>(&ibnet)->value_name("FILE"), "read ibnetdiscover output")(
+  opts.add_options()("help,h", "show this help")("topology-conf",
+                                                 po::value<std::string>(&conf)->value_name("FILE"),
+                                                 "read Slurm's topology.conf (topology/tree)")(
+      "ibnetdiscover", po::value<std::string>(&ibnet)->value_name("FILE"),
+      "read ibnetdiscover output")(
       "node-map", po::value<std::string>(&node_map)->value_name("FILE"),
       "with --ibnetdiscover: \"ID-or-GUID HOSTNAME\" lines naming the channel adapters")(
       "json", "print the fabric as JSON (schema heteroscale.topo.fabric/v1)")(
       "emit-topology-conf", "print a topology.conf that Slurm's topology/tree plugin accepts")(
-      "distance", po::value<std::vector<std::string>>(&distance)->multitoken()->value_name("NODE_A NODE_B"),
-      "how close two nodes are: same_node < same_leaf < same_spine < further (with --json: as JSON)")(
-      "domains", po::value<int>(&domains_level)->value_name("LEVEL"),
-      "the node set under each switch at LEVEL (0 = leaf switches)");
+      "distance",
+      po::value<std::vector<std::string>>(&distance)->multitoken()->value_name("NODE_A NODE_B"),
+      "how close two nodes are: same_node < same_leaf < same_spine < further (with --json: as "
+      "JSON)")("domains", po::value<int>(&domains_level)->value_name("LEVEL"),
+               "the node set under each switch at LEVEL (0 = leaf switches)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -117,15 +122,18 @@ int run_fabric(const std::vector<std::string>& args) {
     return usage_error("give exactly one of --topology-conf and --ibnetdiscover", "hs-topo fabric");
   if (!node_map.empty() && ibnet.empty())
     return usage_error("--node-map goes with --ibnetdiscover", "hs-topo fabric");
-  int modes = static_cast<int>(vm.count("emit-topology-conf")) + static_cast<int>(vm.count("distance")) +
-              static_cast<int>(vm.count("domains"));
-  if (modes > 1) return usage_error("--emit-topology-conf, --distance and --domains are exclusive", "hs-topo fabric");
+  int modes = static_cast<int>(vm.count("emit-topology-conf")) +
+              static_cast<int>(vm.count("distance")) + static_cast<int>(vm.count("domains"));
+  if (modes > 1)
+    return usage_error("--emit-topology-conf, --distance and --domains are exclusive",
+                       "hs-topo fabric");
   if (vm.count("distance") && distance.size() != 2)
     return usage_error("--distance takes two node names", "hs-topo fabric");
   if (vm.count("emit-topology-conf") && vm.count("json"))
     return usage_error("--emit-topology-conf and --json are exclusive", "hs-topo fabric");
 
-  auto f = conf.empty() ? hs::topo::load_ibnetdiscover(ibnet, node_map) : hs::topo::load_topology_conf(conf);
+  auto f = conf.empty() ? hs::topo::load_ibnetdiscover(ibnet, node_map)
+                        : hs::topo::load_topology_conf(conf);
   if (!f.ok()) return fail(f.error());
   bool json = vm.count("json") > 0;
   if (vm.count("emit-topology-conf")) {
@@ -133,7 +141,8 @@ int run_fabric(const std::vector<std::string>& args) {
   } else if (vm.count("distance")) {
     auto d = f->distance(distance[0], distance[1]);
     if (!d.ok()) return fail(d.error());
-    std::cout << (json ? hs::topo::to_json(*d, distance[0], distance[1]) : hs::topo::to_text(*d, distance[0], distance[1]));
+    std::cout << (json ? hs::topo::to_json(*d, distance[0], distance[1])
+                       : hs::topo::to_text(*d, distance[0], distance[1]));
   } else if (vm.count("domains")) {
     if (domains_level < 0 || domains_level > f->max_level())
       return usage_error("--domains: level " + std::to_string(domains_level) + " is outside 0.." +

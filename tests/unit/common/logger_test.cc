@@ -9,7 +9,8 @@ namespace {
 
 TEST(Logger, FiltersByLevelAndNamesComponent) {
   std::vector<std::string> lines;
-  Logger log("scaler", LogLevel::kInfo, [&](LogLevel, std::string_view l) { lines.emplace_back(l); });
+  Logger log("scaler", LogLevel::kInfo,
+             [&](LogLevel, std::string_view l) { lines.emplace_back(l); });
   log.debug("hidden");
   log.info("tick 1");
   log.child("slurm").warning("slurmctld down");

@@ -36,7 +36,8 @@ TEST(Text, IntegersInvalid) {
   for (const char* in : {"", "-1", "+1", " 1", "1 ", "1x", "18446744073709551616", "0x"}) {
     EXPECT_FALSE(parse_u64(in).ok()) << in;
   }
-  for (const char* in : {"", "0x", "xyz", "0x11112222333344445"}) EXPECT_FALSE(parse_hex_u64(in).ok()) << in;
+  for (const char* in : {"", "0x", "xyz", "0x11112222333344445"})
+    EXPECT_FALSE(parse_hex_u64(in).ok()) << in;
   EXPECT_FALSE(parse_i64("9223372036854775808").ok());
 }
 

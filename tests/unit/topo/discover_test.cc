@@ -18,7 +18,7 @@ namespace {
 const std::string kTopoDir = std::string(HS_TEST_DATA_DIR) + "/topo/";
 
 struct Truth {
-  std::map<std::string, std::string> gpu_numa;                  // bus -> "1"
+  std::map<std::string, std::string> gpu_numa;                   // bus -> "1"
   std::map<std::pair<std::string, std::string>, PathClass> rel;  // (gpu bus, nic name) -> class
   std::set<std::string> nics;
 };
@@ -128,8 +128,10 @@ TEST(Discover, TieBreaksAreDocumentedOrder) {
   const Gpu* g = t->gpu_by_pci(*PciAddress::parse("0000:5f:00.0"));
   ASSERT_NE(g, nullptr);
   std::vector<std::string> order;
-  for (const auto& p : g->nics) order.push_back(t->nics[p.nic].name + "/" + std::string(to_string(p.path)));
-  EXPECT_EQ(order, (std::vector<std::string>{"mlx5_2/PIX", "mlx5_0/SYS", "mlx5_1/SYS", "mlx5_3/SYS"}));
+  for (const auto& p : g->nics)
+    order.push_back(t->nics[p.nic].name + "/" + std::string(to_string(p.path)));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"mlx5_2/PIX", "mlx5_0/SYS", "mlx5_1/SYS", "mlx5_3/SYS"}));
   EXPECT_TRUE(g->nics[1].same_package);
   EXPECT_FALSE(g->nics[3].same_package);
   // GPUs in PCI bus order; names and models as the export says.
@@ -171,8 +173,9 @@ TEST(Discover, JsonHasTheDocumentedFields) {
   auto t = load_xml(kTopoDir + "intel-2s-2xp100-1mlx5-pciesw.xml");
   ASSERT_TRUE(t.ok());
   std::string j = to_json(*t);
-  for (const char* needle : {"\"schema\": \"heteroscale.topo.node/v1\"", "\"pci_bus_id\": \"0000:04:00.0\"",
-                             "\"cpuset\": \"0-17,36-53\"", "\"name\": \"mlx5_0\"", "\"path\": \"PIX\""}) {
+  for (const char* needle :
+       {"\"schema\": \"heteroscale.topo.node/v1\"", "\"pci_bus_id\": \"0000:04:00.0\"",
+        "\"cpuset\": \"0-17,36-53\"", "\"name\": \"mlx5_0\"", "\"path\": \"PIX\""}) {
     EXPECT_NE(j.find(needle), std::string::npos) << needle;
   }
 }

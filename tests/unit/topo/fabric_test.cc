@@ -104,7 +104,8 @@ TEST(Fabric, DisconnectedNodes) {
 // describes the same fabric as the one published with it: for every switch, the same nodes
 // and the same parents (both read through the same model).
 TEST(Fabric, EmittedConfFromCaptureMatchesPublishedConf) {
-  auto from_capture = load_ibnetdiscover(kFabricDir + "psmn-x5_ibnetdiscover.txt", kFabricDir + "psmn-x5_guid2host.map");
+  auto from_capture = load_ibnetdiscover(kFabricDir + "psmn-x5_ibnetdiscover.txt",
+                                         kFabricDir + "psmn-x5_guid2host.map");
   ASSERT_TRUE(from_capture.ok()) << from_capture.error().to_string();
   EXPECT_EQ(from_capture->node_count(), 89u);
   std::string emitted = emit_topology_conf(*from_capture);
@@ -130,7 +131,8 @@ TEST(Fabric, EmittedConfFromCaptureMatchesPublishedConf) {
     for (const auto& c : d.switches) {
       for (const auto& d2 : *decls) {
         if (d2.name != c) continue;
-        EXPECT_EQ(std::count(d2.switches.begin(), d2.switches.end(), d.name), 0) << d.name << " <-> " << c;
+        EXPECT_EQ(std::count(d2.switches.begin(), d2.switches.end(), d.name), 0)
+            << d.name << " <-> " << c;
       }
     }
   }
@@ -152,7 +154,9 @@ TEST(Fabric, IbsimExamples) {
   EXPECT_EQ(f->distance("Hca1", "Hca3")->tier, FabricTier::kSameLeaf);
   EXPECT_EQ(f->distance("Hca1", "Hca2")->tier, FabricTier::kSameSpine);  // over the peer cable
   std::string conf = emit_topology_conf(*f);
-  EXPECT_NE(conf.find("# same-level link (not expressible here): Switch1 <-> Switch2"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("# same-level link (not expressible here): Switch1 <-> Switch2"),
+            std::string::npos)
+      << conf;
 }
 
 }  // namespace

@@ -36,23 +36,18 @@ TEST(Hostlist, ExpandInvalid) {
     const char* in;
     const char* says;
   } cases[] = {
-      {"", "empty hostlist"},
-      {"n[1-", "'[' without ']'"},
-      {"n1-]", "']' without '['"},
-      {"n[[1]]", "nested"},
-      {"n[]", "empty brackets"},
-      {"n[3-1]", "descending"},
-      {"n[a-b]", "bad range"},
-      {"n[1,,2]", "empty range"},
-      {"a,,b", "empty name"},
-      {"bad host", "not allowed"},
-      {"n[0-99999999]", "more than"},
-      {"a[0-999]b[0-9999]", "more than"},
+      {"", "empty hostlist"},         {"n[1-", "'[' without ']'"},
+      {"n1-]", "']' without '['"},    {"n[[1]]", "nested"},
+      {"n[]", "empty brackets"},      {"n[3-1]", "descending"},
+      {"n[a-b]", "bad range"},        {"n[1,,2]", "empty range"},
+      {"a,,b", "empty name"},         {"bad host", "not allowed"},
+      {"n[0-99999999]", "more than"}, {"a[0-999]b[0-9999]", "more than"},
   };
   for (auto& c : cases) {
     auto r = expand_hostlist(c.in, 100000);
     ASSERT_FALSE(r.ok()) << c.in;
-    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << c.in << " -> " << r.error().message;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+        << c.in << " -> " << r.error().message;
   }
 }
 

@@ -37,8 +37,10 @@ TEST(Ibnetdiscover, NodeMap) {
 
 TEST(Ibnetdiscover, CaNamedByGuidThroughTheMap) {
   const char* cap =
-      "switchguid=0x10(10)\nSwitch\t2 \"S-10\"\t\t# \"sw\"\n[1]\t\"H-20\"[1](21)\t\t# \"h\" lid 2 4xHDR\n\n"
-      "caguid=0x20\nCa\t1 \"H-20\"\t\t# \"node desc\"\n[1](21) \t\"S-10\"[1]\t\t# lid 2 lmc 0 \"sw\" lid 1 4xHDR\n";
+      "switchguid=0x10(10)\nSwitch\t2 \"S-10\"\t\t# \"sw\"\n[1]\t\"H-20\"[1](21)\t\t# \"h\" lid 2 "
+      "4xHDR\n\n"
+      "caguid=0x20\nCa\t1 \"H-20\"\t\t# \"node desc\"\n[1](21) \t\"S-10\"[1]\t\t# lid 2 lmc 0 "
+      "\"sw\" lid 1 4xHDR\n";
   auto c = parse_ibnetdiscover(cap, "c");
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   auto f = fabric_from_ibnetdiscover(*c, {{"0x20", "gpu001"}});

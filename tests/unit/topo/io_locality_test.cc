@@ -26,9 +26,12 @@ TEST(Classify, Table) {
   IoLocality gpu04 = loc({down(0x0304, 0x0200), up(0x0200), root(0x0003), host(1)}, "0");
   IoLocality nic08 = loc({down(0x0314, 0x0200), up(0x0200), root(0x0003), host(1)}, "0");
   // DGX-2: root 2b -> switch 2c (down 2d04, 2d0c) -> switch 32 (down 3300, 3310) / switch 37.
-  IoLocality g34 = loc({down(0x3300, 0x32), up(0x32), down(0x2d04, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
-  IoLocality g36 = loc({down(0x3310, 0x32), up(0x32), down(0x2d04, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
-  IoLocality g39 = loc({down(0x3800, 0x37), up(0x37), down(0x2d0c, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
+  IoLocality g34 =
+      loc({down(0x3300, 0x32), up(0x32), down(0x2d04, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
+  IoLocality g36 =
+      loc({down(0x3310, 0x32), up(0x32), down(0x2d04, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
+  IoLocality g39 =
+      loc({down(0x3800, 0x37), up(0x37), down(0x2d0c, 0x2c), up(0x2c), root(0x2b), host(1)}, "0");
   // EPYC: GPU under its own root port; NIC under another root port of the same host bridge.
   IoLocality gc3 = loc({down(0xc2, 0xc1), up(0xc1), root(0xc001), host(0xc0)}, "1", 1);
   IoLocality nc4 = loc({root(0xc003), host(0xc0)}, "1", 1);

@@ -10,11 +10,9 @@ TEST(PciAddress, ParseValid) {
     const char* in;
     const char* canonical;
   } cases[] = {
-      {"0000:4e:00.0", "0000:4e:00.0"},
-      {"0035:03:00.1", "0035:03:00.1"},
+      {"0000:4e:00.0", "0000:4e:00.0"},     {"0035:03:00.1", "0035:03:00.1"},
       {"00000000:4E:00.0", "0000:4e:00.0"},  // nvidia-smi form
-      {"4e:00.0", "0000:4e:00.0"},
-      {"ffff:ff:1f.7", "ffff:ff:1f.7"},
+      {"4e:00.0", "0000:4e:00.0"},          {"ffff:ff:1f.7", "ffff:ff:1f.7"},
   };
   for (auto& c : cases) {
     auto r = PciAddress::parse(c.in);
@@ -24,8 +22,9 @@ TEST(PciAddress, ParseValid) {
 }
 
 TEST(PciAddress, ParseInvalid) {
-  for (const char* in : {"", "0000:4e:00", "0000:4e:00.8", "0000:4e:20.0", "0000:4e:0.0", "0000:4:00.0",
-                         "10000:4e:00.0", "zz:00.0", "0000:4e:00.0 ", "0x0:4e:00.0", "1:2:3:4.0"}) {
+  for (const char* in :
+       {"", "0000:4e:00", "0000:4e:00.8", "0000:4e:20.0", "0000:4e:0.0", "0000:4:00.0",
+        "10000:4e:00.0", "zz:00.0", "0000:4e:00.0 ", "0x0:4e:00.0", "1:2:3:4.0"}) {
     EXPECT_FALSE(PciAddress::parse(in).ok()) << in;
   }
 }

@@ -45,8 +45,11 @@ std::string flatten(const Error& e) { return e.to_string(); }
 void expect_error(const Error& e, const std::string& file, const Case& c) {
   std::string all = flatten(e);
   std::string where = file + c.where_suffix;
-  EXPECT_NE(all.find(where + ": "), std::string::npos) << c.name << ": want where " << where << " in\n" << all;
-  EXPECT_NE(all.find(c.says), std::string::npos) << c.name << ": want \"" << c.says << "\" in\n" << all;
+  EXPECT_NE(all.find(where + ": "), std::string::npos)
+      << c.name << ": want where " << where << " in\n"
+      << all;
+  EXPECT_NE(all.find(c.says), std::string::npos) << c.name << ": want \"" << c.says << "\" in\n"
+                                                 << all;
 }
 
 TEST(TopoErrors, HwlocXml) {
@@ -59,10 +62,14 @@ TEST(TopoErrors, HwlocXml) {
       {"empty", "", "", "empty file"},
       {"truncated real export", real.substr(0, half), cut_where.c_str(), "truncated"},
       {"not XML", "Machine (P#0 total=263696012KB)\n", ":1", "not XML"},
-      {"other XML", "<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>\n", ":2", "root element is <svg>"},
-      {"mismatched", "<topology version=\"2.0\">\n<object type=\"Machine\">\n</info>\n</topology>\n", ":3", "does not match"},
-      {"hwloc rejects", "<topology version=\"2.0\">\n<object type=\"NoSuchType\" os_index=\"0\"/>\n</topology>\n", "",
-       "hwloc rejected"},
+      {"other XML", "<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>\n", ":2",
+       "root element is <svg>"},
+      {"mismatched",
+       "<topology version=\"2.0\">\n<object type=\"Machine\">\n</info>\n</topology>\n", ":3",
+       "does not match"},
+      {"hwloc rejects",
+       "<topology version=\"2.0\">\n<object type=\"NoSuchType\" os_index=\"0\"/>\n</topology>\n",
+       "", "hwloc rejected"},
   };
   TempDir dir;
   for (const auto& c : cases) {
@@ -83,16 +90,21 @@ TEST(TopoErrors, TopologyConf) {
       {"unknown key", "SwitchName=s1 Nodes=n1 Foo=bar\n", ":1:24", "unknown key \"Foo\""},
       {"bad hostlist", "SwitchName=s1 Nodes=n[1-\n", ":1:21", "'[' without ']'"},
       {"descending range", "\nSwitchName=s1 Nodes=n[5-2]\n", ":2:21", "descending range"},
-      {"listed, never defined", "SwitchName=l1 Nodes=n1\nSwitchName=s Switches=l1,l9\n", ":2", "\"l9\" is listed in Switches= of \"s\" but never defined"},
-      {"duplicate switch", "SwitchName=l1 Nodes=n1\nSwitchName=l1 Nodes=n2\n", ":2", "defined twice (first at "},
+      {"listed, never defined", "SwitchName=l1 Nodes=n1\nSwitchName=s Switches=l1,l9\n", ":2",
+       "\"l9\" is listed in Switches= of \"s\" but never defined"},
+      {"duplicate switch", "SwitchName=l1 Nodes=n1\nSwitchName=l1 Nodes=n2\n", ":2",
+       "defined twice (first at "},
       {"no SwitchName first", "Nodes=n1 SwitchName=l1\n", ":1:1", "must start with SwitchName"},
       {"block plugin key", "BlockName=b1 Nodes=n[1-4]\n", ":1:1", "topology/block"},
       {"empty value", "SwitchName=l1 Nodes=\n", ":1:21", "empty value"},
       {"key twice", "SwitchName=l1 Nodes=n1 Nodes=n2\n", ":1:24", "given twice"},
       {"not Key=Value", "SwitchName=l1 n1\n", ":1:15", "expected Key=Value"},
-      {"bad LinkSpeed", "SwitchName=l1 Nodes=n1 LinkSpeed=fast\n", ":1:34", "LinkSpeed must be a whole number"},
+      {"bad LinkSpeed", "SwitchName=l1 Nodes=n1 LinkSpeed=fast\n", ":1:34",
+       "LinkSpeed must be a whole number"},
       {"self listing", "SwitchName=s Switches=s\n", ":1", "lists itself"},
-      {"cycle of three", "SwitchName=l Nodes=n\nSwitchName=a Switches=b,l\nSwitchName=b Switches=c\nSwitchName=c Switches=a\n",
+      {"cycle of three",
+       "SwitchName=l Nodes=n\nSwitchName=a Switches=b,l\nSwitchName=b Switches=c\nSwitchName=c "
+       "Switches=a\n",
        ":2", "switches form a cycle: a -> b -> c -> a"},
       {"continued line column", "SwitchName=l1 \\\n  Nodes=n[1-\n", ":2:9", "'[' without ']'"},
       {"no switches at all", "# nothing here\n\n", "", "no SwitchName lines"},
@@ -109,7 +121,8 @@ TEST(TopoErrors, TopologyConf) {
 
 TEST(TopoErrors, TopologyConfReportsEveryErrorAtOnce) {
   TempDir dir;
-  std::string p = dir.write("t.conf", "SwitchName=a Foo=1\nSwitchName=b Nodes=x[\nSwitchName=c Bar=2\n");
+  std::string p =
+      dir.write("t.conf", "SwitchName=a Foo=1\nSwitchName=b Nodes=x[\nSwitchName=c Bar=2\n");
   auto r = load_topology_conf(p);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().causes.size(), 3u) << r.error().to_string();
@@ -122,7 +135,8 @@ TEST(TopoErrors, Ibnetdiscover) {
       {"a topology.conf", "SwitchName=l1 Nodes=n1\n", "", "not ibnetdiscover output"},
       {"empty", "", "", "not ibnetdiscover output: no Switch or Ca records (empty file)"},
       {"port before header", "[1]\t\"S-1\"[2]\n" + sw + ca, ":1", "port line outside"},
-      {"link to nothing", sw + "Ca\t1 \"H-1\"\n[1]\t\"S-9\"[1]\n", ":5", "links to \"S-9\", which has no record"},
+      {"link to nothing", sw + "Ca\t1 \"H-1\"\n[1]\t\"S-9\"[1]\n", ":5",
+       "links to \"S-9\", which has no record"},
       {"port past count", "Switch\t2 \"S-1\"\n[3]\t\"H-1\"[1]\n\n" + ca, ":2", "outside 1..2"},
       {"duplicate node", sw + ca + "Ca\t1 \"H-1\"\n", ":7", "defined twice (first at line 4)"},
       {"bad header", "Switch\tmany \"S-1\"\n", ":1", "bad Switch header"},
@@ -141,7 +155,8 @@ TEST(TopoErrors, Ibnetdiscover) {
 
 TEST(TopoErrors, NodeMap) {
   TempDir dir;
-  std::string net = dir.write("ibnet.txt", "Switch\t4 \"S-1\"\n[1]\t\"H-1\"[1]\n\nCa\t1 \"H-1\"\n[1]\t\"S-1\"[1]\n");
+  std::string net = dir.write(
+      "ibnet.txt", "Switch\t4 \"S-1\"\n[1]\t\"H-1\"[1]\n\nCa\t1 \"H-1\"\n[1]\t\"S-1\"[1]\n");
   std::vector<Case> cases = {
       {"three fields", "H-1 host1 extra\n", ":1", "expected \"KEY HOSTNAME\""},
       {"duplicate key", "H-1 a\n\nH-1 b\n", ":3", "mapped twice (first at line 1)"},

@@ -25,12 +25,16 @@ TEST(TopologyConf, ParsesKeysCaseInsensitivelyWithCommentsAndContinuations) {
 }
 
 TEST(TopologyConf, EmitWritesLevelOrderAndCompressedLists) {
-  auto d = parse_topology_conf("SwitchName=spine Switches=leaf[1-2]\nSwitchName=leaf2 Nodes=n[3-4]\nSwitchName=leaf1 Nodes=n1,n2\n", "t");
+  auto d = parse_topology_conf(
+      "SwitchName=spine Switches=leaf[1-2]\nSwitchName=leaf2 Nodes=n[3-4]\nSwitchName=leaf1 "
+      "Nodes=n1,n2\n",
+      "t");
   ASSERT_TRUE(d.ok());
   auto f = Fabric::build(*d, "t");
   ASSERT_TRUE(f.ok());
   std::string out = emit_topology_conf(*f);
-  EXPECT_NE(out.find("SwitchName=leaf1 Nodes=n[1-2]\nSwitchName=leaf2 Nodes=n[3-4]\nSwitchName=spine Switches=leaf[1-2]\n"),
+  EXPECT_NE(out.find("SwitchName=leaf1 Nodes=n[1-2]\nSwitchName=leaf2 "
+                     "Nodes=n[3-4]\nSwitchName=spine Switches=leaf[1-2]\n"),
             std::string::npos)
       << out;
 }

@@ -7,8 +7,10 @@ namespace {
 
 TEST(XmlCheck, AcceptsWellFormed) {
   for (const char* ok : {
-           "<?xml version=\"1.0\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n<topology version=\"2.0\">\n"
-           "  <object type=\"Machine\" a='x>y'>\n    <info name=\"n\" value=\"v\"/>\n  </object>\n</topology>\n",
+           "<?xml version=\"1.0\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n<topology "
+           "version=\"2.0\">\n"
+           "  <object type=\"Machine\" a='x>y'>\n    <info name=\"n\" value=\"v\"/>\n  "
+           "</object>\n</topology>\n",
            "\xEF\xBB\xBF<topology/>",
            "<!-- c --><topology><a/><!-- <b> --></topology>",
        }) {
@@ -26,7 +28,8 @@ TEST(XmlCheck, RejectsWithLine) {
       {"", "f.xml", "empty file"},
       {"hello", "f.xml:1", "not XML"},
       {"<?xml version=\"1.0\"?>\n<html></html>", "f.xml:2", "root element is <html>"},
-      {"<topology>\n<object>\n<object>\n</object>\n", "f.xml:5", "<object> opened at line 2 still open"},
+      {"<topology>\n<object>\n<object>\n</object>\n", "f.xml:5",
+       "<object> opened at line 2 still open"},
       {"<topology>\n<object type=\"PU", "f.xml:2", "attribute value opened at line 2"},
       {"<topology>\n<object type=\"PU\"", "f.xml:2", "inside the <object> tag opened at line 2"},
       {"<topology>\n<a>\n</b>\n</topology>", "f.xml:3", "</b> does not match <a> opened at line 2"},
@@ -39,7 +42,8 @@ TEST(XmlCheck, RejectsWithLine) {
     auto st = check_xml(c.xml, "f.xml", "topology");
     ASSERT_FALSE(st.ok()) << c.xml;
     EXPECT_EQ(st.error().where, c.where) << c.xml << " -> " << st.error().to_string();
-    EXPECT_NE(st.error().message.find(c.says), std::string::npos) << c.xml << " -> " << st.error().to_string();
+    EXPECT_NE(st.error().message.find(c.says), std::string::npos)
+        << c.xml << " -> " << st.error().to_string();
   }
 }
 

@@ -70,7 +70,7 @@ class ErrorList {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }
@@ -127,8 +127,8 @@ inline Status ok_status() { return {}; }
 }  // namespace hs
 
 // Propagates an error from an expression returning Status or Result<T>.
-#define HS_RETURN_IF_ERROR(expr)               \
-  do {                                         \
-    auto hs_status_ = (expr);                  \
+#define HS_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    auto hs_status_ = (expr);                        \
     if (!hs_status_.ok()) return hs_status_.error(); \
   } while (0)

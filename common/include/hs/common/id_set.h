@@ -29,7 +29,7 @@ class IdSet {
   size_t size() const { return ids_.size(); }
   bool contains(uint32_t id) const;
   const std::vector<uint32_t>& ids() const { return ids_; }  // sorted ascending
-  uint32_t first() const { return ids_.front(); }           // requires !empty()
+  uint32_t first() const { return ids_.front(); }            // requires !empty()
 
   void insert(uint32_t id);
   IdSet intersect(const IdSet& other) const;

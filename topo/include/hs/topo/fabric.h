@@ -46,8 +46,15 @@ struct FabricSwitch {
 };
 
 // How close two nodes are in the fabric, nearest first.
-enum class FabricTier { kSameNode = 0, kSameLeaf = 1, kSameSpine = 2, kFurther = 3, kDisconnected = 4 };
-std::string_view to_string(FabricTier t);  // "same_node", "same_leaf", "same_spine", "further", "disconnected"
+enum class FabricTier {
+  kSameNode = 0,
+  kSameLeaf = 1,
+  kSameSpine = 2,
+  kFurther = 3,
+  kDisconnected = 4
+};
+std::string_view to_string(
+    FabricTier t);  // "same_node", "same_leaf", "same_spine", "further", "disconnected"
 
 struct NodeDistance {
   FabricTier tier = FabricTier::kDisconnected;

@@ -16,7 +16,7 @@ struct IbLink {
   uint32_t local_port = 0;
   std::string remote;  // the remote node's id, as quoted ("S-0008f1...", "H-78e7...")
   uint32_t remote_port = 0;
-  std::string speed;   // "4xQDR" when the capture says, else ""
+  std::string speed;  // "4xQDR" when the capture says, else ""
   size_t line = 0;
 };
 
@@ -25,7 +25,7 @@ struct IbNode {
   std::string id;           // the quoted id
   std::string description;  // the node description from the comment, if any
   uint32_t ports = 0;
-  std::string guid;         // switchguid / caguid / rtguid as written ("0x8f10500200b50")
+  std::string guid;  // switchguid / caguid / rtguid as written ("0x8f10500200b50")
   std::vector<IbLink> links;
   size_t line = 0;
 };
@@ -43,7 +43,8 @@ Result<IbCapture> parse_ibnetdiscover(const std::string& text, const std::string
 
 // A GUID/id -> host name map, one "KEY HOSTNAME" pair a line ('#' comments). KEY is a node id
 // ("H-78e7d10300227744") or a GUID ("0x78e7d10300227744"). Errors name file:line.
-Result<std::map<std::string, std::string>> parse_node_map(const std::string& text, const std::string& name);
+Result<std::map<std::string, std::string>> parse_node_map(const std::string& text,
+                                                          const std::string& name);
 
 // The fabric of a capture: switches with channel adapters cabled to them are leaves
 // (level 0); every other switch's level is its hop distance to the nearest leaf; a cable

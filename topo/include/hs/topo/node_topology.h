@@ -42,8 +42,8 @@ struct NicPort {
 struct Nic {
   std::string name;  // the verbs device name, e.g. "mlx5_1"
   PciAddress pci;
-  std::string pci_id;  // "15b3:1017"
-  std::string model;   // PCI device name where known
+  std::string pci_id;                // "15b3:1017"
+  std::string model;                 // PCI device name where known
   std::vector<std::string> netdevs;  // network interfaces of the same PCI function ("ib0")
   std::vector<NicPort> ports;
   IdSet cpuset;  // CPUs local to the device

@@ -14,7 +14,8 @@ namespace hs::topo {
 // trailing '\' continues a line. Every error in the file is reported at once, each with
 // "name:line:column": an unknown key, a key twice on one line, an empty value, a bad
 // hostlist, a line not starting with SwitchName, topology/block keys.
-Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text, const std::string& name);
+Result<std::vector<SwitchDecl>> parse_topology_conf(const std::string& text,
+                                                    const std::string& name);
 
 // Reads and parses a file, then builds the fabric (reporting cross-line errors too).
 Result<Fabric> load_topology_conf(const std::string& path);
