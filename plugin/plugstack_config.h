@@ -36,10 +36,12 @@ struct PluginConfig {
   // or a live scan. "%n" is replaced by the Slurm node name (the fake nodes of a test
   // cluster share one host). Default: unset.
   std::string topology_xml;
-  // topology_cache=PATH: where slurmd's plugin init writes this node's hwloc export and task
-  // launches read it (root-owned, not writable by others, else ignored). "%n" as above.
-  // Default /run/heteroscale/topology-%n.xml.
-  std::string topology_cache = "/run/heteroscale/topology-%n.xml";
+  // topology_cache=PATH: where slurmd's plugin init writes this host's hwloc export and task
+  // launches read it (root-owned, not writable by others, else ignored). It describes the
+  // host's hardware, so one file per host is right even where several slurmd share a host
+  // (they write the same content atomically); "%n" is allowed. Default
+  // /run/heteroscale/topology.xml.
+  std::string topology_cache = "/run/heteroscale/topology.xml";
   // gpu_map=PATH: "INDEX PCI_BUS_ID" lines mapping Slurm's GPU index (the /dev/nvidiaN minor,
   // gres.conf File= order) to the GPU's PCI address. "%n" as above. Default: unset, which
   // reads the NVIDIA driver's /proc/driver/nvidia/gpus/*/information ("Device Minor").

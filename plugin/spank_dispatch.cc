@@ -109,15 +109,36 @@ std::optional<std::string> job_getenv(spank_t sp, const char* name) {
   return std::string(buf);
 }
 
-// The Slurm node name: slurmd exports SLURMD_NODENAME into its own environment, which its
-// slurmstepd inherits; the job's environment (spank_getenv) is not consulted. Fake nodes of a
-// test cluster share one host, so the host name would be wrong.
+// The Slurm node name, from the daemons' own data, never the job's environment (fake nodes of
+// a test cluster share one host, so the host name would be wrong):
+//  - slurmstepd inherits SLURMD_NODENAME from slurmd's environment;
+//  - slurmd itself has not set it when the plugin's init runs, but was started with
+//    "-N name" when it is not the host's default node;
+//  - otherwise slurmd's node is the host's.
 std::string node_name() {
   const char* n = std::getenv("SLURMD_NODENAME");
   if (n && *n) return n;
+  if (FILE* f = std::fopen("/proc/self/cmdline", "re")) {
+    std::vector<std::string> argv;
+    std::string cur;
+    for (int ch; (ch = std::fgetc(f)) != EOF;) {
+      if (ch == 0) {
+        argv.push_back(cur);
+        cur.clear();
+      } else {
+        cur += static_cast<char>(ch);
+      }
+    }
+    std::fclose(f);
+    for (size_t i = 0; i < argv.size(); ++i) {
+      if (argv[i] == "-N" && i + 1 < argv.size()) return argv[i + 1];
+      if (argv[i].size() > 2 && argv[i].compare(0, 2, "-N") == 0) return argv[i].substr(2);
+    }
+  }
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  return host;
+  std::string h = host;
+  return h.substr(0, h.find('.'));
 }
 
 int remote_task_init(spank_t sp) {

@@ -11,7 +11,7 @@ TEST(PlugstackConfig, DefaultsAndValid) {
   EXPECT_EQ(d->default_pin, PinMode::kAuto);
   EXPECT_EQ(d->nic_env, NicEnvPolicy::kOverwrite);
   EXPECT_TRUE(d->export_nccl && d->export_ucx);
-  EXPECT_EQ(d->topology_cache, "/run/heteroscale/topology-%n.xml");
+  EXPECT_EQ(d->topology_cache, "/run/heteroscale/topology.xml");
 
   auto c = parse_plugstack_args({"topology_xml=/etc/hs/%n.xml", "gpu_map=/etc/hs/%n.map",
                                  "default_pin=strict", "nic_env=keep", "nic_vars=ucx",
