@@ -1,0 +1,65 @@
+// What the scaler knows of a service's engines and router over a window of time, as plain
+// values. The daemon fills these from scrapes, the simulator from its model, tests by hand.
+// A missing value is NaN.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "hs/common/clock.h"
+
+namespace hs::scaler {
+
+enum class Role { kPrefill, kDecode, kBoth };
+std::string_view to_string(Role r);
+
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+inline bool missing(double v) { return std::isnan(v); }
+
+// A Prometheus histogram's cumulative buckets at one moment.
+struct Histogram {
+  std::vector<double> upper_bounds;  // ascending; the last is +Inf
+  std::vector<double> cumulative;    // cumulative counts, same length
+  double count = 0;
+  double sum = 0;
+};
+
+// One scrape of one engine (vLLM names in brackets).
+struct InstanceSample {
+  TimePoint t;
+  double generation_tokens = kMissing;     // counter [vllm:generation_tokens_total]
+  double prompt_tokens = kMissing;         // counter [vllm:prompt_tokens_total]
+  double prompt_tokens_cached = kMissing;  // counter, prefix-cache hits in tokens, where reported
+  double waiting = kMissing;               // gauge [vllm:num_requests_waiting]
+  double running = kMissing;               // gauge [vllm:num_requests_running]
+  double gpu_util = kMissing;              // gauge 0..1 (DCGM), for the HPA baseline only
+};
+
+struct InstanceSeries {
+  std::string id;  // e.g. "1234_7" (array job _ task)
+  Role role = Role::kDecode;
+  std::string group;
+  double decode_tps_target = 0;         // this instance's variant's per-instance target
+  std::vector<InstanceSample> samples;  // ascending t
+};
+
+// The router's end-to-end latency histograms for one deployment group at one moment.
+struct GroupLatencySample {
+  TimePoint t;
+  Histogram ttft;
+  Histogram tbt;
+};
+
+struct GroupSeries {
+  std::string group;
+  std::vector<GroupLatencySample> samples;  // ascending t
+};
+
+struct MetricsWindow {
+  std::vector<InstanceSeries> instances;
+  std::vector<GroupSeries> groups;
+};
+
+}  // namespace hs::scaler

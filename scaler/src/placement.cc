@@ -1,0 +1,341 @@
+#include "hs/scaler/placement.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include "hs/common/text.h"
+
+namespace hs::scaler {
+
+namespace {
+
+struct Domain {
+  std::string name;
+  std::vector<size_t> nodes;  // indices into the inventory
+  int tier_mixed = 1;         // tier when the domain's types are mixed (2 or 4)
+  std::set<std::string> types;
+};
+
+int tier_for(const Domain& d, const Variant& v) {
+  bool homogeneous = d.types.size() <= 1;
+  if (v.prefill_gpu == v.decode_gpu) return homogeneous ? 1 : d.tier_mixed;
+  return d.tier_mixed;  // both types needed: a mixed domain by definition
+}
+
+class Planner {
+ public:
+  Planner(const topo::Fabric& f, std::vector<NodeInventory> nodes,
+          const std::map<std::string, uint32_t>& budget)
+      : fabric_(f), nodes_(std::move(nodes)), budget_(budget) {
+    for (size_t i = 0; i < nodes_.size(); ++i) index_[nodes_[i].name] = i;
+    // A leaf mixes types if its nodes do.
+    for (const auto& leaf : fabric_.domains(0)) {
+      std::set<std::string> t;
+      for (const auto& n : leaf.nodes)
+        if (auto it = index_.find(n); it != index_.end()) t.insert(nodes_[it->second].gpu_type);
+      if (t.size() > 1) mixed_leaves_.insert(leaf.switch_name);
+    }
+  }
+
+  std::vector<Domain> domains(Affinity a) const {
+    std::vector<Domain> out;
+    auto finish = [&](Domain d, const std::vector<std::string>& names) {
+      bool any_mixed_leaf = false;
+      for (const auto& n : names) {
+        auto it = index_.find(n);
+        if (it == index_.end()) continue;
+        d.nodes.push_back(it->second);
+        d.types.insert(nodes_[it->second].gpu_type);
+        for (const auto& leaf : fabric_.leaf_switches_of(n))
+          any_mixed_leaf |= mixed_leaves_.count(leaf) > 0;
+      }
+      d.tier_mixed = any_mixed_leaf ? 4 : 2;
+      if (!d.nodes.empty()) out.push_back(std::move(d));
+    };
+    if (a == Affinity::kAny || fabric_.switches().empty()) {
+      std::vector<std::string> all;
+      for (const auto& n : nodes_) all.push_back(n.name);
+      finish(Domain{"*", {}, 1, {}}, all);
+      return out;
+    }
+    int level = a == Affinity::kLeaf ? 0 : std::min(1, fabric_.max_level());
+    for (const auto& dom : fabric_.domains(level))
+      finish(Domain{dom.switch_name, {}, 1, {}}, dom.nodes);
+    return out;
+  }
+
+  // Tries to place one unit of `v` in domain `d`; on success deducts GPUs and returns the
+  // instances, otherwise leaves everything as it was.
+  bool place_unit(const Domain& d, const Variant& v, std::vector<PlacedInstance>& out) {
+    std::vector<std::pair<size_t, uint32_t>> taken;
+    std::map<std::string, uint32_t> budget_taken;
+    auto take = [&](const std::string& type, uint32_t gpus, Role role) {
+      if (auto b = budget_.find(type);
+          b != budget_.end() && used_[type] + budget_taken[type] + gpus > b->second)
+        return false;
+      size_t best = SIZE_MAX;
+      for (size_t i : d.nodes) {
+        const NodeInventory& n = nodes_[i];
+        if (!n.available || n.gpu_type != type || n.free_gpus < gpus) continue;
+        if (best == SIZE_MAX || n.free_gpus < nodes_[best].free_gpus ||
+            (n.free_gpus == nodes_[best].free_gpus && natural_less(n.name, nodes_[best].name)))
+          best = i;
+      }
+      if (best == SIZE_MAX) return false;
+      nodes_[best].free_gpus -= gpus;
+      taken.push_back({best, gpus});
+      budget_taken[type] += gpus;
+      out.push_back({role, nodes_[best].name, type, gpus});
+      return true;
+    };
+    size_t mark = out.size();
+    bool ok = true;
+    for (uint32_t k = 0; ok && k < v.ratio.prefill; ++k)
+      ok = take(v.prefill_gpu, v.prefill_gpus, Role::kPrefill);
+    for (uint32_t k = 0; ok && k < v.ratio.decode; ++k)
+      ok = take(v.decode_gpu, v.decode_gpus, Role::kDecode);
+    if (!ok) {
+      for (auto [i, g] : taken) nodes_[i].free_gpus += g;
+      out.resize(mark);
+      return false;
+    }
+    for (auto& [type, g] : budget_taken) used_[type] += g;
+    return true;
+  }
+
+  uint32_t free_in(const Domain& d) const {
+    uint32_t f = 0;
+    for (size_t i : d.nodes)
+      if (nodes_[i].available) f += nodes_[i].free_gpus;
+    return f;
+  }
+
+  void count_used(const std::vector<DeploymentGroup>& groups,
+                  const std::vector<PlacementRequest>& reqs) {
+    for (const auto& g : groups) {
+      const ServiceConfig* sc = nullptr;
+      for (const auto& r : reqs)
+        if (r.service && r.service->name == g.service) sc = r.service;
+      const Variant* v = nullptr;
+      if (sc)
+        for (const auto& x : sc->variants)
+          if (x.name == g.variant) v = &x;
+      for (const auto& inst : g.instances) {
+        auto it = index_.find(inst.node);
+        std::string type = it != index_.end() ? nodes_[it->second].gpu_type : "";
+        uint32_t gpus = v ? (inst.role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus) : 1;
+        used_[type] += gpus;
+      }
+    }
+  }
+
+  const std::vector<NodeInventory>& nodes() const { return nodes_; }
+
+ private:
+  const topo::Fabric& fabric_;
+  std::vector<NodeInventory> nodes_;
+  std::unordered_map<std::string, size_t> index_;
+  std::set<std::string> mixed_leaves_;
+  std::map<std::string, uint32_t> budget_;
+  std::map<std::string, uint32_t> used_;
+};
+
+uint32_t full_units(const DeploymentGroup& g, const Ratio& r) {
+  uint32_t p = 0, d = 0;
+  for (const auto& i : g.instances) (i.role == Role::kPrefill ? p : d)++;
+  return std::min(p / r.prefill, d / r.decode);
+}
+
+}  // namespace
+
+PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nodes,
+                      const std::vector<DeploymentGroup>& groups,
+                      const std::vector<PlacementRequest>& requests,
+                      const std::map<std::string, uint32_t>& gpu_budget) {
+  PlacementResult res;
+  Planner plan(fabric, std::move(nodes), gpu_budget);
+  plan.count_used(groups, requests);
+
+  std::vector<const PlacementRequest*> order;
+  for (const auto& r : requests)
+    if (r.service && r.delta_units != 0) order.push_back(&r);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const PlacementRequest* a, const PlacementRequest* b) {
+                     if (a->service->priority != b->service->priority)
+                       return a->service->priority > b->service->priority;
+                     return a->service->name < b->service->name;
+                   });
+
+  for (const PlacementRequest* req : order) {
+    const ServiceConfig& sc = *req->service;
+    std::vector<const DeploymentGroup*> mine;
+    for (const auto& g : groups)
+      if (g.service == sc.name) mine.push_back(&g);
+    std::vector<Domain> domains = plan.domains(sc.affinity);
+    auto domain_of = [&](const std::string& name) -> const Domain* {
+      for (const auto& d : domains)
+        if (d.name == name) return &d;
+      return nullptr;
+    };
+    auto variant_of = [&](const std::string& name) -> const Variant* {
+      for (const auto& v : sc.variants)
+        if (v.name == name) return &v;
+      return nullptr;
+    };
+
+    if (req->delta_units > 0) {
+      std::map<std::string, size_t> action_of;  // group id -> action index
+      int next_group = 1;
+      std::set<std::string> ids;
+      for (const auto* g : mine) ids.insert(g->id);
+      int64_t placed = 0;
+      std::string why;
+      for (int64_t u = 0; u < req->delta_units; ++u) {
+        bool done = false;
+        for (const Variant& v :
+             sc.variants) {  // preference order: fall back only when nothing fits
+          struct Cand {
+            int tier;
+            int is_new;
+            uint32_t free;
+            std::string domain, group;
+          };
+          std::vector<Cand> cands;
+          for (const auto* g : mine) {
+            if (g->variant != v.name) continue;
+            if (const Domain* d = domain_of(g->domain))
+              cands.push_back({tier_for(*d, v), 0, plan.free_in(*d), d->name, g->id});
+          }
+          for (const auto& [gid, ai] : action_of) {  // groups opened earlier in this decision
+            const GroupAction& a = res.actions[ai];
+            if (a.kind == GroupAction::Kind::kOpen && a.variant == v.name)
+              if (const Domain* d = domain_of(a.domain))
+                cands.push_back({tier_for(*d, v), 0, plan.free_in(*d), d->name, gid});
+          }
+          for (const auto& d : domains) {
+            if (!d.types.count(v.prefill_gpu) || !d.types.count(v.decode_gpu)) continue;
+            cands.push_back({tier_for(d, v), 1, plan.free_in(d), d.name, ""});
+          }
+          std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
+            if (a.tier != b.tier) return a.tier < b.tier;
+            if (a.is_new != b.is_new) return a.is_new < b.is_new;
+            if (a.free != b.free) return a.free < b.free;
+            return natural_less(a.domain, b.domain) || (a.domain == b.domain && a.group < b.group);
+          });
+          for (const Cand& c : cands) {
+            const Domain* d = domain_of(c.domain);
+            std::vector<PlacedInstance> inst;
+            if (!plan.place_unit(*d, v, inst)) continue;
+            std::string gid = c.group;
+            if (gid.empty()) {
+              while (ids.count(sc.name + "-g" + std::to_string(next_group))) ++next_group;
+              gid = sc.name + "-g" + std::to_string(next_group);
+              ids.insert(gid);
+            }
+            auto it = action_of.find(gid);
+            if (it == action_of.end()) {
+              GroupAction a;
+              a.kind = c.group.empty() ? GroupAction::Kind::kOpen : GroupAction::Kind::kGrow;
+              bool existing = false;
+              for (const auto* g : mine) existing |= g->id == gid;
+              if (existing) a.kind = GroupAction::Kind::kGrow;
+              a.service = sc.name;
+              a.group = gid;
+              a.variant = v.name;
+              a.domain = d->name;
+              a.tier = c.tier;
+              res.actions.push_back(a);
+              it = action_of.emplace(gid, res.actions.size() - 1).first;
+            }
+            GroupAction& a = res.actions[it->second];
+            a.units += 1;
+            a.placed.insert(a.placed.end(), inst.begin(), inst.end());
+            done = true;
+            break;
+          }
+          if (done) break;
+        }
+        if (!done) {
+          why = "no " + std::string(to_string(sc.affinity)) +
+                " domain has free GPUs for another unit of any variant";
+          break;
+        }
+        ++placed;
+      }
+      res.placed_units[sc.name] += placed;
+      if (placed < req->delta_units)
+        res.shortfalls.push_back("service " + sc.name + ": " + std::to_string(placed) + " of " +
+                                 std::to_string(req->delta_units) + " units placed: " + why);
+    } else {
+      // Shrink: scarcest tier first, then the newest group; its newest instances.
+      struct Live {
+        const DeploymentGroup* g;
+        int tier;
+        std::vector<GroupInstance> inst;
+      };
+      std::vector<Live> live;
+      for (const auto* g : mine) {
+        const Variant* v = variant_of(g->variant);
+        const Domain* d = domain_of(g->domain);
+        live.push_back({g, v && d ? tier_for(*d, *v) : 1, g->instances});
+      }
+      int64_t removed = 0;
+      std::map<std::string, size_t> action_of;
+      for (int64_t u = 0; u < -req->delta_units; ++u) {
+        Live* pick = nullptr;
+        for (auto& l : live) {
+          const Variant* v = variant_of(l.g->variant);
+          if (!v) continue;
+          DeploymentGroup tmp = *l.g;
+          tmp.instances = l.inst;
+          if (full_units(tmp, v->ratio) == 0) continue;
+          if (!pick || l.tier > pick->tier ||
+              (l.tier == pick->tier && l.g->created_seq > pick->g->created_seq))
+            pick = &l;
+        }
+        if (!pick) break;
+        const Variant* v = variant_of(pick->g->variant);
+        std::sort(pick->inst.begin(), pick->inst.end(),
+                  [](const GroupInstance& a, const GroupInstance& b) { return a.seq > b.seq; });
+        std::vector<std::string> gone;
+        uint32_t need_p = v->ratio.prefill, need_d = v->ratio.decode;
+        std::vector<GroupInstance> keep;
+        for (const auto& i : pick->inst) {
+          uint32_t& need = i.role == Role::kPrefill ? need_p : need_d;
+          if (need > 0) {
+            gone.push_back(i.id);
+            --need;
+          } else {
+            keep.push_back(i);
+          }
+        }
+        pick->inst = keep;
+        auto it = action_of.find(pick->g->id);
+        if (it == action_of.end()) {
+          GroupAction a;
+          a.kind = GroupAction::Kind::kShrink;
+          a.service = sc.name;
+          a.group = pick->g->id;
+          a.variant = pick->g->variant;
+          a.domain = pick->g->domain;
+          a.tier = pick->tier;
+          res.actions.push_back(a);
+          it = action_of.emplace(pick->g->id, res.actions.size() - 1).first;
+        }
+        GroupAction& a = res.actions[it->second];
+        a.units -= 1;
+        a.remove.insert(a.remove.end(), gone.begin(), gone.end());
+        ++removed;
+      }
+      res.placed_units[sc.name] -= removed;
+      if (removed < -req->delta_units)
+        res.shortfalls.push_back("service " + sc.name + ": only " + std::to_string(removed) +
+                                 " of " + std::to_string(-req->delta_units) +
+                                 " units could be removed (groups hold fewer whole units)");
+    }
+  }
+  return res;
+}
+
+}  // namespace hs::scaler

@@ -1,0 +1,151 @@
+#include "hs/scaler/signals.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace hs::scaler {
+namespace {
+
+using testing::at;
+using testing::latency_hist;
+
+TEST(Signals, CounterIncreaseIsResetSafe) {
+  struct Case {
+    std::vector<double> values;
+    double want;
+  } cases[] = {
+      {{100, 150, 250}, 150},
+      {{100, 150, 20, 70}, 50 + 20 + 50},  // restart after 150: 20 counts from zero
+      {{100, kMissing, 200}, 100},         // a gap is skipped
+      {{100}, kMissing},
+      {{kMissing, kMissing}, kMissing},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::pair<TimePoint, double>> s;
+    for (size_t i = 0; i < c.values.size(); ++i)
+      s.push_back({at(static_cast<double>(i)), c.values[i]});
+    double got = counter_increase(s);
+    if (missing(c.want))
+      EXPECT_TRUE(missing(got));
+    else
+      EXPECT_DOUBLE_EQ(got, c.want);
+  }
+}
+
+TEST(Signals, QuantilesFromBucketsLikePrometheus) {
+  Histogram h;
+  h.upper_bounds = {0.1, 0.2, 0.4, INFINITY};
+  h.cumulative = {50, 90, 99, 100};  // no _count: deltas must work from the buckets
+  EXPECT_NEAR(histogram_quantile(0.5, h), 0.1, 1e-9);
+  EXPECT_NEAR(histogram_quantile(0.7, h), 0.15, 1e-9);   // half-way into (0.1, 0.2]
+  EXPECT_NEAR(histogram_quantile(0.995, h), 0.4, 1e-9);  // +Inf bucket: last finite bound
+  EXPECT_NEAR(fraction_above(h, 0.2), 0.10, 1e-9);
+  EXPECT_NEAR(fraction_above(h, 0.4), 0.01, 1e-9);
+  Histogram later = h;
+  for (auto& c : later.cumulative) c += 10;
+  later.count += 10;
+  Histogram d = histogram_delta(h, later);
+  EXPECT_EQ(d.cumulative.back(), 10);
+  Histogram reset = latency_hist(0.3, 5, {0.1, 0.2, 0.4});
+  EXPECT_EQ(histogram_delta(h, reset).cumulative.back(), 5);  // fewer than before: restarted
+}
+
+MetricsWindow steady(double tps_per_decode, int decodes, double ttft, double tbt, double t0,
+                     double t1, double step = 5) {
+  MetricsWindow w;
+  for (int i = 0; i < decodes; ++i) {
+    InstanceSeries s{"d" + std::to_string(i), Role::kDecode, "g1", 1000, {}};
+    for (double t = t0; t <= t1; t += step) {
+      InstanceSample x;
+      x.t = at(t);
+      x.generation_tokens = tps_per_decode * (t - t0) + 1000;
+      x.waiting = 0;
+      x.gpu_util = 0.9;
+      s.samples.push_back(x);
+    }
+    w.instances.push_back(s);
+  }
+  GroupSeries g{"g1", {}};
+  double n = 0;
+  for (double t = t0; t <= t1; t += step, n += 10) {
+    GroupLatencySample x;
+    x.t = at(t);
+    x.ttft = latency_hist(ttft, n);
+    x.tbt = latency_hist(tbt, n);
+    g.samples.push_back(x);
+  }
+  w.groups.push_back(g);
+  return w;
+}
+
+TEST(Signals, DecodeRateCoverageAndStaleness) {
+  ServiceConfig c = testing::service();
+  MetricsWindow w = steady(800, 3, 0.3, 0.04, 0, 120);
+  // d2 stops reporting 100 s before "now": stale.
+  w.instances[2].samples.resize(4);
+  auto s = compute_signals(w, c, at(120), {"d0", "d1", "d2"});
+  EXPECT_NEAR(s.decode_tps, 1600, 1e-6);
+  EXPECT_EQ(s.decode_reporting, 2u);
+  EXPECT_EQ(s.decode_expected, 3u);
+  EXPECT_NEAR(s.coverage, 2.0 / 3, 1e-9);
+  EXPECT_FALSE(s.decode_known);  // 0.67 < min_coverage 0.75
+  EXPECT_NEAR(s.decode_capacity_missing, 1000, 1e-9);
+  ASSERT_FALSE(s.notes.empty());
+  EXPECT_NE(s.notes[0].find("instance d2 stale"), std::string::npos);
+  auto all = compute_signals(steady(800, 3, 0.3, 0.04, 0, 120), c, at(120), {"d0", "d1", "d2"});
+  EXPECT_TRUE(all.decode_known);
+  EXPECT_NEAR(all.decode_tps, 2400, 1e-6);
+  EXPECT_NEAR(all.decode_gpu_util, 0.9, 1e-9);
+}
+
+TEST(Signals, LatencyTiersOnBucketEdges) {
+  ServiceConfig c = testing::service();
+  c.slo.ttft_s = 0.5;
+  c.slo.tbt_s = 0.05;
+  // Every TTFT observation at 0.7 s: above 1.0 x SLO (edge 0.5) but not 1.2 x SLO (edge 1.0).
+  auto s = compute_signals(steady(800, 2, 0.7, 0.04, 0, 60), c, at(60), {"d0", "d1"});
+  ASSERT_TRUE(s.ttft.known);
+  EXPECT_EQ(s.ttft.tier, 0);
+  EXPECT_DOUBLE_EQ(s.ttft.tier_edge_s[0], 0.5);
+  EXPECT_DOUBLE_EQ(s.ttft.tier_edge_s[1], 1.0);
+  EXPECT_EQ(s.tbt.tier, -1);
+  auto s2 = compute_signals(steady(800, 2, 1.5, 0.04, 0, 60), c, at(60), {"d0", "d1"});
+  EXPECT_EQ(s2.ttft.tier, 1);
+}
+
+TEST(Signals, RisingTtftAndGrowingPrefillQueue) {
+  ServiceConfig c = testing::service();
+  MetricsWindow w = steady(800, 2, 0.1, 0.04, 0, 60);
+  // Late half of the window: every new observation is slow.
+  GroupSeries& g = w.groups[0];
+  for (auto& x : g.samples) {
+    double t = to_seconds(x.t - at(0));
+    if (t > 30) {
+      double early_n = 60, late_n = (t - 30) / 5 * 10;
+      Histogram h = latency_hist(0.1, early_n);
+      Histogram late = latency_hist(1.5, late_n);
+      histogram_add(h, late);
+      x.ttft = h;
+    }
+  }
+  InstanceSeries p{"p0", Role::kPrefill, "g1", 0, {}};
+  for (double t = 0; t <= 60; t += 5) {
+    InstanceSample x;
+    x.t = at(t);
+    x.prompt_tokens = 5000 * t;
+    x.waiting = t < 30 ? 1 : 1 + (t - 30);
+    p.samples.push_back(x);
+  }
+  w.instances.push_back(p);
+  auto s = compute_signals(w, c, at(60), {"d0", "d1"});
+  EXPECT_TRUE(s.ttft.rising) << s.ttft.early_quantile_s << " -> " << s.ttft.late_quantile_s;
+  EXPECT_TRUE(s.prefill_queue_growing);
+  EXPECT_NEAR(s.prefill_tps, 5000, 1e-6);
+  auto flat = compute_signals(steady(800, 2, 0.1, 0.04, 0, 60), c, at(60), {"d0", "d1"});
+  EXPECT_FALSE(flat.ttft.rising);
+  EXPECT_FALSE(flat.prefill_queue_growing);
+}
+
+}  // namespace
+}  // namespace hs::scaler

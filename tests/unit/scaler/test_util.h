@@ -1,0 +1,47 @@
+// Shared builders for scaler tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hs/scaler/metrics.h"
+#include "hs/scaler/service_config.h"
+
+namespace hs::scaler::testing {
+
+inline TimePoint at(double s) { return TimePoint{} + from_seconds(1000000 + s); }
+
+// A 1:2 service (h100 prefill, l40s decode), 1000 tok/s per decode instance, 1..16 units.
+inline ServiceConfig service(uint32_t p = 1, uint32_t d = 2, double target = 1000,
+                             uint32_t max_units = 16) {
+  ServiceConfig c;
+  c.name = "chat";
+  c.where = "test";
+  Variant v;
+  v.name = "h100-l40s";
+  v.prefill_gpu = "h100";
+  v.decode_gpu = "l40s";
+  v.ratio = {p, d};
+  v.decode_tps_per_instance = target;
+  c.variants = {v};
+  c.min_prefill = p;
+  c.min_decode = d;
+  c.max_prefill = p * max_units;
+  c.max_decode = d * max_units;
+  return c;
+}
+
+// Histogram with the router's bucket edges and `n` observations all at `value`.
+inline Histogram latency_hist(double value, double n,
+                              std::vector<double> edges = {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4,
+                                                           8}) {
+  Histogram h;
+  h.upper_bounds = edges;
+  h.upper_bounds.push_back(INFINITY);
+  for (double e : h.upper_bounds) h.cumulative.push_back(value <= e ? n : 0);
+  h.count = n;
+  h.sum = value * n;
+  return h;
+}
+
+}  // namespace hs::scaler::testing
