@@ -15,6 +15,7 @@ struct Domain {
   std::vector<size_t> nodes;  // indices into the inventory
   int tier_mixed = 1;         // tier when the domain's types are mixed (2 or 4)
   std::set<std::string> types;
+  uint32_t free = 0;  // free GPUs on its available nodes, kept current by the planner
 };
 
 int tier_for(const Domain& d, const Variant& v) {
@@ -38,7 +39,23 @@ class Planner {
     }
   }
 
-  std::vector<Domain> domains(Affinity a) const {
+  // The domains of an affinity level, built once per placement and kept current.
+  std::vector<Domain>& domains(Affinity a) {
+    int key = static_cast<int>(a);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    std::vector<Domain>& out = cache_[key];
+    out = build_domains(a);
+    for (size_t di = 0; di < out.size(); ++di) {
+      for (size_t i : out[di].nodes) {
+        membership_[i].push_back({key, di});
+        if (nodes_[i].available) out[di].free += nodes_[i].free_gpus;
+      }
+    }
+    return out;
+  }
+
+  std::vector<Domain> build_domains(Affinity a) const {
     std::vector<Domain> out;
     auto finish = [&](Domain d, const std::vector<std::string>& names) {
       bool any_mixed_leaf = false;
@@ -56,7 +73,7 @@ class Planner {
     if (a == Affinity::kAny || fabric_.switches().empty()) {
       std::vector<std::string> all;
       for (const auto& n : nodes_) all.push_back(n.name);
-      finish(Domain{"*", {}, 1, {}}, all);
+      finish(Domain{"*", {}, 1, {}, 0}, all);
       return out;
     }
     int level = a == Affinity::kLeaf ? 0 : std::min(1, fabric_.max_level());
@@ -83,7 +100,7 @@ class Planner {
           best = i;
       }
       if (best == SIZE_MAX) return false;
-      nodes_[best].free_gpus -= gpus;
+      adjust(best, -static_cast<int64_t>(gpus));
       taken.push_back({best, gpus});
       budget_taken[type] += gpus;
       out.push_back({role, nodes_[best].name, type, gpus});
@@ -96,7 +113,7 @@ class Planner {
     for (uint32_t k = 0; ok && k < v.ratio.decode; ++k)
       ok = take(v.decode_gpu, v.decode_gpus, Role::kDecode);
     if (!ok) {
-      for (auto [i, g] : taken) nodes_[i].free_gpus += g;
+      for (auto [i, g] : taken) adjust(i, g);
       out.resize(mark);
       return false;
     }
@@ -104,11 +121,17 @@ class Planner {
     return true;
   }
 
-  uint32_t free_in(const Domain& d) const {
-    uint32_t f = 0;
-    for (size_t i : d.nodes)
-      if (nodes_[i].available) f += nodes_[i].free_gpus;
-    return f;
+  uint32_t free_in(const Domain& d) const { return d.free; }
+
+  // Changes a node's free GPUs and every cached domain holding it.
+  void adjust(size_t node, int64_t delta) {
+    nodes_[node].free_gpus =
+        static_cast<uint32_t>(static_cast<int64_t>(nodes_[node].free_gpus) + delta);
+    if (!nodes_[node].available) return;
+    for (auto [key, di] : membership_[node]) {
+      Domain& d = cache_[key][di];
+      d.free = static_cast<uint32_t>(static_cast<int64_t>(d.free) + delta);
+    }
   }
 
   void count_used(const std::vector<DeploymentGroup>& groups,
@@ -139,6 +162,8 @@ class Planner {
   std::set<std::string> mixed_leaves_;
   std::map<std::string, uint32_t> budget_;
   std::map<std::string, uint32_t> used_;
+  std::map<int, std::vector<Domain>> cache_;
+  std::unordered_map<size_t, std::vector<std::pair<int, size_t>>> membership_;
 };
 
 uint32_t full_units(const DeploymentGroup& g, const Ratio& r) {
@@ -172,7 +197,7 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
     std::vector<const DeploymentGroup*> mine;
     for (const auto& g : groups)
       if (g.service == sc.name) mine.push_back(&g);
-    std::vector<Domain> domains = plan.domains(sc.affinity);
+    std::vector<Domain>& domains = plan.domains(sc.affinity);
     auto domain_of = [&](const std::string& name) -> const Domain* {
       for (const auto& d : domains)
         if (d.name == name) return &d;
