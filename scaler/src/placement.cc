@@ -214,9 +214,14 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
       int next_group = 1;
       std::set<std::string> ids;
       for (const auto* g : mine) ids.insert(g->id);
+      // Requests count the preferred variant's units; a fallback unit covers the decode
+      // capacity it brings, so a request is met when that capacity is.
+      const Variant& pref = sc.preferred();
+      const double pref_cap = pref.ratio.decode * pref.decode_tps_per_instance;
+      double need = static_cast<double>(req->delta_units), covered = 0;
       int64_t placed = 0;
       std::string why;
-      for (int64_t u = 0; u < req->delta_units; ++u) {
+      while (covered + 1e-9 < need) {
         bool done = false;
         for (const Variant& v :
              sc.variants) {  // preference order: fall back only when nothing fits
@@ -276,6 +281,7 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
             GroupAction& a = res.actions[it->second];
             a.units += 1;
             a.placed.insert(a.placed.end(), inst.begin(), inst.end());
+            covered += pref_cap > 0 ? v.ratio.decode * v.decode_tps_per_instance / pref_cap : 1.0;
             done = true;
             break;
           }
@@ -286,8 +292,8 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
                 " domain has free GPUs for another unit of any variant";
           break;
         }
-        ++placed;
       }
+      placed = covered + 1e-9 >= need ? req->delta_units : static_cast<int64_t>(covered + 1e-9);
       res.placed_units[sc.name] += placed;
       if (placed < req->delta_units)
         res.shortfalls.push_back("service " + sc.name + ": " + std::to_string(placed) + " of " +

@@ -372,10 +372,13 @@ Status validate(const ServiceConfig& s) {
     bad("bounds", "min_decode " + std::to_string(s.min_decode) + " > max_decode " +
                       std::to_string(s.max_decode));
   std::set<std::string> names;
-  for (const Variant& v : s.variants) {
+  for (const Variant& v : s.variants)
     if (!names.insert(v.name).second) bad("variants", "variant " + quote(v.name) + " given twice");
+  // The policy counts in the preferred variant's ratio units, so the bounds must be whole
+  // units of it; fallback variants are sized by placement from the capacity they replace.
+  if (!s.variants.empty()) {
+    const Variant& v = s.variants.front();
     const Ratio& r = v.ratio;
-    if (r.prefill == 0 || r.decode == 0) continue;
     // Bounds must be whole ratio units, the same number of units for both roles.
     auto units = [&](uint32_t p, uint32_t d, const char* which) {
       if (p % r.prefill || d % r.decode || p / r.prefill != d / r.decode) {
@@ -387,8 +390,10 @@ Status validate(const ServiceConfig& s) {
                           " and " + std::to_string(std::max(u, 1u) * r.decode) + ")");
       }
     };
-    units(s.min_prefill, s.min_decode, "min");
-    units(s.max_prefill, s.max_decode, "max");
+    if (r.prefill > 0 && r.decode > 0) {
+      units(s.min_prefill, s.min_decode, "min");
+      units(s.max_prefill, s.max_decode, "max");
+    }
   }
   for (size_t i = 1; i < s.scaling.guard.size(); ++i) {
     if (s.scaling.guard[i].slo_factor <= s.scaling.guard[i - 1].slo_factor ||

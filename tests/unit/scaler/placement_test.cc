@@ -132,6 +132,8 @@ TEST(Placement, FillsExistingGroupsFirstAndFallsBackToAnotherVariant) {
   EXPECT_EQ(r2.placed_units["chat"], 3);
   ASSERT_FALSE(r2.actions.empty());
   EXPECT_EQ(r2.actions[0].variant, "a100-a100");
+  // 3 preferred units = 3 x 2 x 1000 tok/s; an a100 unit brings 2 x 800: four are needed.
+  EXPECT_EQ(r2.actions[0].units, 4);
 }
 
 TEST(Placement, BudgetAndShortfallAreReported) {

@@ -155,3 +155,17 @@ TEST(ServiceConfig, OtherRelations) {
 
 }  // namespace
 }  // namespace hs::scaler
+
+namespace hs::scaler {
+namespace {
+
+TEST(ServiceConfig, ShippedExampleLoads) {
+  auto c = load_services(std::string(HS_SOURCE_DIR) + "/slurm-conf/examples/heteroscale.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->services.size(), 1u);
+  EXPECT_EQ(c->services[0].variants.size(), 2u);
+  EXPECT_EQ(c->services[0].max_units(), 16u);
+}
+
+}  // namespace
+}  // namespace hs::scaler
