@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang-format
   libhwloc-dev hwloc libibverbs-dev ibverbs-providers
   slurm-wlm slurmctld slurmd slurm-client libslurm-dev munge
-  libyaml-cpp-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev
+  zlib1g-dev libyaml-cpp-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   gnuplot-nox bc procps iproute2 curl python3
 )
