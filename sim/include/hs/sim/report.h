@@ -1,0 +1,32 @@
+// hs-sim's outputs: summary.json, a time-series CSV and gnuplot PNGs per policy.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hs/common/error.h"
+#include "hs/sim/simulator.h"
+
+namespace hs::sim {
+
+struct RunInfo {
+  std::string workload;  // path
+  std::string format;
+  double rate_scale = 1;
+  double duration_s = 0;
+  uint64_t seed = 1;
+  std::string service;
+  std::string model;
+  size_t requests = 0;
+};
+
+// {"run": {...}, "policies": {NAME: {"gpu_hours", "gpu_hours_by_role", "gpu_hours_by_type",
+// "gpu_busy_fraction", "ttft_p50_s", "ttft_p99_s", "tbt_p50_s", "tbt_p99_s", "slo_attainment":
+// {"ttft", "tbt", "both"}, "scaling_actions", "requests", "completed", "unfinished",
+// "gpu_hours_vs_oracle", ...}}}. Fractions in 0..1.
+std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& results);
+Status write_outputs(const std::string& dir, const RunInfo& info,
+                     const std::vector<PolicyResult>& results, std::vector<std::string>* notes);
+
+}  // namespace hs::sim

@@ -1,0 +1,81 @@
+// A discrete-event simulation of one service's P/D fleet on a switch-tree cluster, with the
+// real scaler/ policy and placement deciding on a virtual clock.
+//
+// Model: requests arrive; the router sends each to the prefill instance with the fewest
+// queued tokens; prefill batches FCFS up to a token budget (time from the GPU's profile);
+// the KV cache moves to the least-loaded decode instance of the same deployment group at the
+// bandwidth of their fabric distance; decode runs continuous batching limited by batch size
+// and KV capacity (a request reserves prompt + output tokens when admitted), with step time
+// d0 + d1*b + d2*C. Between batch changes, decode iterations are not stepped one by one:
+// their times form an arithmetic series, so the simulator jumps to the next finish or
+// admission boundary. Engines are scraped every `scrape_s` (counters and gauges as vLLM
+// exports them), the router keeps per-group TTFT/TBT histograms with vLLM's buckets, and
+// every `tick_s` the policy decides from compute_signals(); placement picks groups and nodes.
+// Deterministic for a seed; reads no wall clock except to report its own speed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hs/common/error.h"
+#include "hs/scaler/policy.h"
+#include "hs/sim/cluster.h"
+#include "hs/workload/profile.h"
+#include "hs/workload/request.h"
+
+namespace hs::sim {
+
+struct SimOptions {
+  double tick_s = 15;
+  double scrape_s = 5;
+  double drain_s = 600;       // simulated time after the last arrival
+  double max_duration_s = 0;  // 0: until the last arrival + drain_s
+  uint32_t prefill_batch_tokens = 8192;
+  bool zero_startup = false;  // instances ready the moment they are placed
+  std::string model = "llama-8b";
+  uint32_t initial_units = 0;  // 0: the service's min units
+  int64_t wall_start_utc = 0;  // for periodic schedules
+  size_t keep_decisions = 0;   // how many decision log lines to keep (0: none)
+};
+
+struct SeriesPoint {
+  double t = 0;
+  double arrivals_per_s = 0;
+  double decode_tps = 0;
+  uint32_t prefill = 0, decode = 0, ready_prefill = 0, ready_decode = 0;
+  double ttft_p99_s = 0, tbt_p99_s = 0;  // of requests finishing in the tick
+  std::string decision;
+};
+
+struct PolicyResult {
+  std::string policy;
+  double gpu_hours = 0;
+  std::map<std::string, double> gpu_hours_by_role, gpu_hours_by_type;
+  double gpu_busy_fraction = 0;
+  double ttft_p50_s = 0, ttft_p99_s = 0, tbt_p50_s = 0, tbt_p99_s = 0;
+  double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
+  size_t scaling_actions = 0;
+  size_t requests = 0, completed = 0, unfinished = 0;
+  size_t cross_group_transfers = 0;
+  std::vector<SeriesPoint> series;
+  std::vector<std::string> decisions;
+  double simulated_s = 0;
+  double wall_s = 0;
+};
+
+// Runs one policy over the requests. Errors: a service variant without a profile for the
+// model, or a cluster that cannot hold the service's minimum.
+Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
+                              const scaler::ServiceConfig& service, const Cluster& cluster,
+                              const workload::ProfileSet& profiles, const scaler::Policy& policy,
+                              const SimOptions& options);
+
+// The lower bound every policy with the same tick is measured against: per tick, the
+// smallest whole ratio units whose calibrated decode capacity covers the output tokens
+// arriving in that tick (perfect foresight, zero start-up), summed into GPU-hours. It serves
+// no requests, so it has no latencies.
+PolicyResult oracle(const std::vector<workload::Request>& requests,
+                    const scaler::ServiceConfig& service, const SimOptions& options);
+
+}  // namespace hs::sim

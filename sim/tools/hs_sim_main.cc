@@ -1,0 +1,383 @@
+// hs-sim: trace-driven simulation of heteroscale and its alternatives.
+//   hs-sim compare --trace PATH --out DIR [--policies LIST] [--rate-scale X] [--duration S] ...
+//   hs-sim run --trace PATH --policy NAME --out DIR ...
+//   hs-sim calibrate --trace PATH [--prefill-gpu G] [--decode-gpu G] [--model M] [--ttft-slo S]
+//   [--tbt-slo S]
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "hs/common/file.h"
+#include "hs/scaler/policy.h"
+#include "hs/sim/calibrate.h"
+#include "hs/sim/report.h"
+#include "hs/sim/simulator.h"
+#include "hs/workload/servegen.h"
+#include "hs/workload/trace.h"
+
+namespace po = boost::program_options;
+using namespace hs;
+
+namespace {
+
+struct Common {
+  std::string trace, out, service_file, cluster_file, profiles_file, model = "llama-8b";
+  std::string prefill_gpu = "h100", decode_gpu = "l40s";
+  double rate_scale = 1, duration = 0, start = 0, tick = 15, ttft_slo = 2.0, tbt_slo = 0.1;
+  uint64_t seed = 1;
+  bool zero_startup = false, progress = true;
+};
+
+void add_common(po::options_description& o, Common& c) {
+  o.add_options()("help,h", "show this help")(
+      "trace", po::value(&c.trace)->value_name("PATH"),
+      "workload: an Azure CSV (*.csv), a Mooncake JSONL (*.jsonl), or a ServeGen category folder")(
+      "rate-scale", po::value(&c.rate_scale)->value_name("X"),
+      "multiply the arrival rate (default 1)")(
+      "duration", po::value(&c.duration)->value_name("S"),
+      "simulate at most S seconds of arrivals (default: all)")(
+      "start", po::value(&c.start)->value_name("S"),
+      "ServeGen: start S seconds into the series (default 0)")(
+      "seed", po::value(&c.seed)->value_name("N"), "random seed (default 1)")(
+      "service", po::value(&c.service_file)->value_name("FILE"),
+      "service YAML (default: llama-8b on --prefill-gpu/--decode-gpu, calibrated for the "
+      "workload)")("cluster", po::value(&c.cluster_file)->value_name("FILE"),
+                   "cluster YAML (default: 4 leaves x (4 H100 + 4 L40S nodes), 2 spines)")(
+      "profiles", po::value(&c.profiles_file)->value_name("FILE"),
+      "engine profiles YAML (default: the shipped, fitted ones)")(
+      "model", po::value(&c.model)->value_name("M"), "model of the profiles (default llama-8b)")(
+      "prefill-gpu", po::value(&c.prefill_gpu)->value_name("G"),
+      "default service's prefill GPU (default h100)")(
+      "decode-gpu", po::value(&c.decode_gpu)->value_name("G"),
+      "default service's decode GPU (default l40s)")(
+      "ttft-slo", po::value(&c.ttft_slo)->value_name("S"),
+      "default service's TTFT SLO, p99 (default 2.0)")(
+      "tbt-slo", po::value(&c.tbt_slo)->value_name("S"),
+      "default service's TBT SLO, p99 (default 0.1)")("tick", po::value(&c.tick)->value_name("S"),
+                                                      "autoscaler tick (default 15)")(
+      "zero-startup", po::bool_switch(&c.zero_startup),
+      "instances are ready the moment they are placed")("no-progress", "no progress bar on stderr");
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "hs-sim: %s\n", e.to_string().c_str());
+  return 1;
+}
+
+Result<std::vector<workload::Request>> load_workload(const Common& c, std::string* format) {
+  auto f = workload::detect_format(c.trace);
+  if (!f.ok()) return f.error();
+  *format = std::string(workload::to_string(*f));
+  if (*f == workload::TraceFormat::kServeGenDir) {
+    auto cat = workload::read_servegen(c.trace);
+    if (!cat.ok()) return cat.error();
+    workload::ComposeOptions o;
+    o.start_s = c.start;
+    o.duration_s = c.duration > 0 ? c.duration : cat->span_s - c.start;
+    o.rate_scale = c.rate_scale;
+    o.seed = c.seed;
+    workload::ComposeReport rep;
+    auto reqs = workload::compose(*cat, o, &rep);
+    if (!reqs.ok()) return reqs.error();
+    if (rep.requests_with_pooled_lengths)
+      std::fprintf(
+          stderr,
+          "hs-sim: info: %zu of %zu requests took pooled lengths (clients without a dataset)\n",
+          rep.requests_with_pooled_lengths, rep.requests);
+    return reqs;
+  }
+  auto t = workload::read_trace(c.trace);
+  if (!t.ok()) return t.error();
+  std::vector<workload::Request> out;
+  // Rate scaling keeps the trace's duration: whole copies, plus a seeded share for the rest,
+  // each copy shifted by a small deterministic offset so copies do not arrive together.
+  std::mt19937_64 rng(c.seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (const auto& r : t->requests) {
+    if (c.duration > 0 && r.arrival_s >= c.duration) break;
+    double copies = c.rate_scale;
+    int n = static_cast<int>(copies) + (u(rng) < copies - std::floor(copies) ? 1 : 0);
+    for (int k = 0; k < n; ++k) {
+      workload::Request x = r;
+      x.arrival_s += k * 0.137;
+      out.push_back(std::move(x));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](auto& a, auto& b) { return a.arrival_s < b.arrival_s; });
+  for (size_t i = 0; i < out.size(); ++i) out[i].id = i;
+  return out;
+}
+
+struct Setup {
+  std::vector<workload::Request> reqs;
+  std::string format;
+  scaler::ServiceConfig service;
+  sim::Cluster cluster;
+  workload::ProfileSet profiles;
+};
+
+Result<Setup> setup(const Common& c) {
+  Setup s;
+  auto reqs = load_workload(c, &s.format);
+  if (!reqs.ok()) return reqs.error();
+  if (reqs->empty())
+    return invalid_argument("the workload has no requests in the chosen span", c.trace);
+  s.reqs = std::move(*reqs);
+  if (!c.profiles_file.empty()) {
+    auto p = workload::load_profiles(c.profiles_file);
+    if (!p.ok()) return p.error();
+    s.profiles = *p;
+  } else {
+    s.profiles = workload::default_profiles();
+  }
+  auto spec = c.cluster_file.empty() ? Result<sim::ClusterSpec>(sim::default_cluster_spec())
+                                     : sim::load_cluster(c.cluster_file);
+  if (!spec.ok()) return spec.error();
+  auto cl = sim::build_cluster(*spec);
+  if (!cl.ok()) return cl.error();
+  s.cluster = std::move(*cl);
+  if (!c.service_file.empty()) {
+    auto sc = scaler::load_services(c.service_file);
+    if (!sc.ok()) return sc.error();
+    if (sc->services.size() != 1)
+      return invalid_argument(
+          "hs-sim simulates one service; the file has " + std::to_string(sc->services.size()),
+          c.service_file);
+    s.service = sc->services[0];
+    return s;
+  }
+  // The default service, calibrated for this workload's average lengths.
+  double in = 0, out = 0;
+  for (const auto& r : s.reqs) in += r.prompt_tokens, out += r.output_tokens;
+  sim::CalibrateInput ci;
+  ci.prefill = s.profiles.find(c.prefill_gpu, c.model);
+  ci.decode = s.profiles.find(c.decode_gpu, c.model);
+  if (!ci.prefill || !ci.decode)
+    return invalid_argument("no profile for " + c.prefill_gpu + "/" + c.decode_gpu + " and " +
+                            c.model);
+  ci.avg_prompt_tokens = in / s.reqs.size();
+  ci.avg_output_tokens = out / s.reqs.size();
+  ci.slo.ttft_s = c.ttft_slo;
+  ci.slo.tbt_s = c.tbt_slo;
+  auto cal = sim::calibrate(ci);
+  if (!cal.ok()) return cal.error();
+  scaler::ServiceConfig& sv = s.service;
+  sv.name = "default";
+  sv.variants = {{c.prefill_gpu + "-" + c.decode_gpu, c.prefill_gpu, c.decode_gpu, cal->ratio,
+                  cal->decode_tps_per_instance, ci.prefill->tensor_parallel,
+                  ci.decode->tensor_parallel}};
+  sv.slo = ci.slo;
+  uint32_t pg = 0, dg = 0;
+  for (const auto& n : s.cluster.nodes) {
+    if (n.gpu_type == c.prefill_gpu) pg += n.free_gpus;
+    if (n.gpu_type == c.decode_gpu) dg += n.free_gpus;
+  }
+  uint32_t max_units =
+      std::max<uint32_t>(1, std::min(pg / (cal->ratio.prefill * ci.prefill->tensor_parallel),
+                                     dg / (cal->ratio.decode * ci.decode->tensor_parallel)));
+  if (c.prefill_gpu == c.decode_gpu)
+    max_units = std::max<uint32_t>(1, pg / (cal->ratio.prefill * ci.prefill->tensor_parallel +
+                                            cal->ratio.decode * ci.decode->tensor_parallel));
+  sv.min_prefill = cal->ratio.prefill;
+  sv.min_decode = cal->ratio.decode;
+  sv.max_prefill = max_units * cal->ratio.prefill;
+  sv.max_decode = max_units * cal->ratio.decode;
+  sv.affinity = scaler::Affinity::kLeaf;
+  sv.where = "calibrated";
+  std::fprintf(stderr, "hs-sim: calibrated default service: %s\n", cal->explain.c_str());
+  return s;
+}
+
+int run_policies(const Common& c, std::vector<std::string> names) {
+  auto s = setup(c);
+  if (!s.ok()) return fail(s.error());
+  sim::SimOptions o;
+  o.tick_s = c.tick;
+  o.zero_startup = c.zero_startup;
+  o.model = c.model;
+  o.keep_decisions = 200;
+  if (c.duration > 0) o.max_duration_s = c.duration + o.drain_s;
+  std::vector<sim::PolicyResult> results;
+  sim::PolicyResult orc = sim::oracle(s->reqs, s->service, o);
+  uint32_t peak = 0;
+  for (const auto& p : orc.series)
+    peak = std::max(peak, p.decode / s->service.preferred().ratio.decode);
+  for (const auto& n : names) {
+    std::unique_ptr<scaler::Policy> pol;
+    if (n == "oracle") {
+      results.push_back(orc);
+      continue;
+    }
+    if (n == "static-peak")
+      pol = std::make_unique<scaler::StaticPolicy>(peak);
+    else
+      pol = scaler::make_policy(n);
+    if (!pol)
+      return fail(invalid_argument("unknown policy " + n +
+                                   " (heteroscale, hpa-util, hpa-queue, static-peak, oracle)"));
+    if (c.progress)
+      std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), s->reqs.size());
+    sim::SimOptions po = o;
+    if (n == "static-peak")
+      po.initial_units = std::clamp(peak, s->service.min_units(), s->service.max_units());
+    auto r = sim::simulate(s->reqs, s->service, s->cluster, s->profiles, *pol, po);
+    if (!r.ok()) return fail(r.error());
+    r->policy = n;
+    if (c.progress)
+      std::fprintf(stderr, " %.1f s wall, %.0f simulated req/s, %.1f GPU-h, SLO %.3f\n", r->wall_s,
+                   r->wall_s > 0 ? r->requests / r->wall_s : 0, r->gpu_hours, r->slo_both);
+    results.push_back(std::move(*r));
+  }
+  sim::RunInfo info{
+      c.trace,
+      s->format,
+      c.rate_scale,
+      c.duration,
+      c.seed,
+      s->service.name + " (" + s->service.preferred().name + " " +
+          std::to_string(s->service.preferred().ratio.prefill) + ":" +
+          std::to_string(s->service.preferred().ratio.decode) + ", " +
+          std::to_string(static_cast<int>(s->service.preferred().decode_tps_per_instance)) +
+          " tok/s per decode)",
+      c.model,
+      s->reqs.size()};
+  std::vector<std::string> notes;
+  auto st = sim::write_outputs(c.out, info, results, &notes);
+  if (!st.ok()) return fail(st.error());
+  for (const auto& n : notes) std::fprintf(stderr, "hs-sim: note: %s\n", n.c_str());
+  std::string decisions;
+  for (const auto& r : results)
+    for (const auto& d : r.decisions) decisions += r.policy + " " + d + "\n";
+  (void)write_file_atomic(c.out + "/decisions.log", decisions);
+  std::printf("%-12s %10s %10s %8s %8s %8s %8s %7s\n", "policy", "GPU-h", "vs oracle", "TTFTp99",
+              "TBTp99", "SLO", "actions", "busy");
+  double oh = orc.gpu_hours;
+  for (const auto& r : results)
+    std::printf("%-12s %10.2f %10.2f %8.3f %8.4f %8.3f %8zu %7.2f\n", r.policy.c_str(), r.gpu_hours,
+                oh > 0 ? r.gpu_hours / oh : 0, r.ttft_p99_s, r.tbt_p99_s,
+                r.policy == "oracle" ? 1.0 : r.slo_both, r.scaling_actions, r.gpu_busy_fraction);
+  std::printf("outputs in %s (summary.json, timeseries.csv, plot-*.png, decisions.log)\n",
+              c.out.c_str());
+  return 0;
+}
+
+int cmd_compare(const std::vector<std::string>& args, bool single) {
+  Common c;
+  std::string policies = "heteroscale,hpa-util,hpa-queue,static-peak,oracle", policy;
+  po::options_description o(
+      single
+          ? "Usage: hs-sim run --trace PATH --policy NAME --out DIR [options]\n\nOptions"
+          : "Usage: hs-sim compare --trace PATH --out DIR [--policies LIST] [options]\n\n"
+            "Runs every policy on the same workload, seed and cluster, and writes summary.json,\n"
+            "timeseries.csv and plot-<policy>.png to DIR.\n\nOptions");
+  add_common(o, c);
+  o.add_options()("out", po::value(&c.out)->value_name("DIR"), "output directory");
+  if (single)
+    o.add_options()("policy", po::value(&policy)->value_name("NAME"),
+                    "heteroscale, hpa-util, hpa-queue or static-peak");
+  else
+    o.add_options()("policies", po::value(&policies)->value_name("LIST"),
+                    "comma list (default all: heteroscale,hpa-util,hpa-queue,static-peak,oracle)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(o).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hs-sim: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << o << "\n";
+    return 0;
+  }
+  if (c.trace.empty() || c.out.empty()) {
+    std::fprintf(stderr, "hs-sim: --trace and --out are required\n");
+    return 2;
+  }
+  if (c.rate_scale <= 0 || c.duration < 0 || c.tick <= 0) {
+    std::fprintf(stderr,
+                 "hs-sim: --rate-scale and --tick must be positive, --duration non-negative\n");
+    return 2;
+  }
+  c.progress = !vm.count("no-progress");
+  std::vector<std::string> names;
+  std::stringstream ss(single ? policy : policies);
+  for (std::string n; std::getline(ss, n, ',');)
+    if (!n.empty()) names.push_back(n);
+  if (names.empty()) {
+    std::fprintf(stderr, "hs-sim: no policy given\n");
+    return 2;
+  }
+  return run_policies(c, names);
+}
+
+int cmd_calibrate(const std::vector<std::string>& args) {
+  Common c;
+  po::options_description o(
+      "Usage: hs-sim calibrate --trace PATH [--prefill-gpu G] [--decode-gpu G] [--model M] "
+      "[--ttft-slo S] [--tbt-slo S]\n\n"
+      "Finds the per-decode-instance tokens/s target and the P:D ratio that serve the most\n"
+      "requests within the SLO for the profiles and the workload's lengths, and prints them\n"
+      "as a service variant.\n\nOptions");
+  add_common(o, c);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(o).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hs-sim: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << o << "\n";
+    return 0;
+  }
+  if (c.trace.empty()) {
+    std::fprintf(stderr, "hs-sim: --trace is required (its lengths are calibrated for)\n");
+    return 2;
+  }
+  c.service_file.clear();
+  auto s = setup(c);
+  if (!s.ok()) return fail(s.error());
+  const auto& v = s->service.preferred();
+  std::printf(
+      "# calibrated by hs-sim for %s (%zu requests), model %s, SLO TTFT %.3f s / TBT %.3f s p99\n",
+      c.trace.c_str(), s->reqs.size(), c.model.c_str(), c.ttft_slo, c.tbt_slo);
+  std::printf(
+      "variants:\n  - name: %s\n    prefill_gpu: %s\n    decode_gpu: %s\n    ratio: \"%u:%u\"\n    "
+      "decode_tps_per_instance: %.0f\n"
+      "    prefill_gpus: %u\n    decode_gpus: %u\n",
+      v.name.c_str(), v.prefill_gpu.c_str(), v.decode_gpu.c_str(), v.ratio.prefill, v.ratio.decode,
+      v.decode_tps_per_instance, v.prefill_gpus, v.decode_gpus);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const char* usage =
+      "Usage: hs-sim compare|run|calibrate [options]   (hs-sim COMMAND --help for each)\n"
+      "  compare    every policy on one workload: summary.json, timeseries.csv, plots\n"
+      "  run        one policy\n"
+      "  calibrate  per-instance decode target and P:D ratio for a profile and workload\n";
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+      std::fputs(usage, args.empty() ? stderr : stdout);
+      return args.empty() ? 2 : 0;
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "compare") return cmd_compare(rest, false);
+    if (args[0] == "run") return cmd_compare(rest, true);
+    if (args[0] == "calibrate") return cmd_calibrate(rest);
+    std::fprintf(stderr, "hs-sim: unknown command %s\n%s", args[0].c_str(), usage);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hs-sim: internal error: %s\n", e.what());
+    return 3;
+  }
+}
