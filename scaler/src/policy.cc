@@ -286,12 +286,20 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
                               std::to_string(c.max_units()) + "] units");
 
   // 10. In flight: no new action while the previous one is still starting (new capacity is on
-  //     its way; acting again would overshoot). Bounds still apply if the pool is outside them.
+  //     its way; acting again would overshoot), and no scale-out while the newest instances
+  //     settle (they drain the backlog first, which reads as extra load). Bounds still apply
+  //     if the pool is outside them.
   uint32_t fin = bounded;
-  if (pool.starting > 0 && bounded != cur && cur >= c.min_units() && cur <= c.max_units()) {
+  bool inside = cur >= c.min_units() && cur <= c.max_units();
+  if (pool.starting > 0 && bounded != cur && inside) {
     fin = cur;
     stage("in_flight", fin,
           "hold: " + std::to_string(pool.starting) + " instance(s) still starting");
+  } else if (bounded > cur && inside && pool.newest_ready_age < sc.window / 2) {
+    fin = cur;
+    stage("in_flight", fin,
+          "hold: newest instance ready " + secs(pool.newest_ready_age) + " ago, settling for " +
+              secs(sc.window / 2));
   } else {
     stage("in_flight", fin,
           pool.starting > 0 ? std::to_string(pool.starting) + " starting" : "nothing starting");

@@ -170,7 +170,10 @@ LatencySignal latency_signal(const MetricsWindow& w, bool ttft, const ServiceCon
   if (eo >= kMinObservations / 2 && lo >= kMinObservations / 2) {
     s.early_quantile_s = histogram_quantile(q, early);
     s.late_quantile_s = histogram_quantile(q, late);
-    s.rising = s.late_quantile_s > s.early_quantile_s * (1.0 + c.scaling.ttft_rise);
+    // A rise matters only on the way to the SLO: far below it, a quantile hopping one bucket
+    // (observations sitting on a bucket edge) must not veto a scale-in.
+    s.rising = s.late_quantile_s > s.early_quantile_s * (1.0 + c.scaling.ttft_rise) &&
+               s.late_quantile_s > 0.5 * slo;
   }
   return s;
 }

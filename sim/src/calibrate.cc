@@ -1,5 +1,6 @@
 #include "hs/sim/calibrate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -31,8 +32,10 @@ Result<Calibration> calibrate(const CalibrateInput& in) {
   const auto& p = *in.prefill;
   double pbudget = in.margin * in.slo.ttft_s / 2;
   double best_n = 0, best_t = 0;
-  for (double n = in.avg_prompt_tokens; n <= in.max_prefill_batch_tokens + 1e-9;
-       n += in.avg_prompt_tokens) {
+  // A batch always holds at least one whole prompt, even one longer than the token budget
+  // (the simulator's batcher does the same).
+  double limit = std::max<double>(in.max_prefill_batch_tokens, in.avg_prompt_tokens);
+  for (double n = in.avg_prompt_tokens; n <= limit + 1e-9; n += in.avg_prompt_tokens) {
     double t = p.prefill_s(n);
     if (t > pbudget) break;
     best_n = n;

@@ -554,10 +554,12 @@ class Sim {
     scaler::MetricsWindow w;
     std::vector<std::string> expected;
     scaler::PoolState pool;
+    double newest_ready = -1e18;
     for (const auto& in : insts_) {
       if (in.gone) continue;
       if (in.ready) w.instances.push_back(in.series);
       if (in.draining) continue;
+      if (in.ready && in.created > 0) newest_ready = std::max(newest_ready, in.ready_at);
       if (in.role == Role::kPrefill) {
         ++pool.prefill;
         pool.ready_prefill += in.ready;
@@ -569,6 +571,7 @@ class Sim {
       }
       pool.starting += !in.ready;
     }
+    if (newest_ready > -1e17) pool.newest_ready_age = from_seconds(now_ - newest_ready);
     for (const auto& [g, s] : group_series_) w.groups.push_back(s);
     scaler::Signals sig = scaler::compute_signals(w, svc_, vt(now_), expected);
     scaler::Decision d = pol_.decide(svc_, sig, pool, vt(now_),

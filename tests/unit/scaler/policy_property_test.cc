@@ -27,6 +27,7 @@ struct Plant {
   double noise = 0.10;    // +-10% per sample
   double gap_prob = 0.0;  // per tick: a scrape outage of 4-10 ticks starts
   int gap_left = 0;
+  double prefill_queue = 0;        // requests waiting for prefill (accumulates like a real queue)
   bool prefill_bound = false;      // during the last tick, prefill could not feed the offered load
   double nan_prob = 0.0;           // per sample: a value is NaN
   double prefill_capacity = 1e18;  // decode tok/s worth of prompts one prefill instance can feed
@@ -69,7 +70,12 @@ struct Plant {
   }
   PoolState pool() const {
     uint32_t u = units(), r = ready_units(t);
-    return {u, 2 * u, r, 2 * r, 3 * (u - r), 0};
+    PoolState p{u, 2 * u, r, 2 * r, 3 * (u - r), 0};
+    double newest = -1e18;
+    for (double x : ready_at)
+      if (x <= t && x > 0) newest = std::max(newest, x);
+    if (newest > -1e17) p.newest_ready_age = from_seconds(t - newest);
+    return p;
   }
   std::vector<std::string> expected() const {
     std::vector<std::string> ids;
@@ -97,15 +103,20 @@ struct Plant {
     if (gap_left == 0 && u01(rng) < gap_prob) gap_left = 4 + static_cast<int>(u01(rng) * 7);
     bool gap = gap_left > 0;
     if (gap_left > 0) --gap_left;
-    prefill_bound = false;
+    prefill_bound = true;
     for (double s = kSample; s <= kTick + 1e-9; s += kSample) {
       double now = t + s;
       uint32_t r = ready_units(now);
       double offered = load * (1.0 + noise * (2 * u01(rng) - 1));
       double cap = r * 2 * cfg.preferred().decode_tps_per_instance;
       double prefill_cap = r * prefill_capacity;
-      double fed = std::min(offered, prefill_cap);  // decode only gets what prefill produced
-      prefill_bound = prefill_bound || offered > prefill_cap;
+      // Prefill works off its queue (in decode-token units, 200 per request) at its capacity.
+      prefill_queue = std::max(0.0, prefill_queue + (offered - prefill_cap) * kSample / 200);
+      double fed = offered > prefill_cap || prefill_queue > 0
+                       ? std::min(prefill_cap, offered + prefill_queue * 200 / kSample)
+                       : offered;
+      prefill_bound =
+          prefill_bound && load > prefill_cap;  // over capacity in expectation, not by noise
       double served = std::min(fed, cap * 1.25);
       double util = cap > 0 ? offered / cap : 10;
       double waiting =

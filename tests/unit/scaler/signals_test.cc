@@ -116,8 +116,9 @@ TEST(Signals, LatencyTiersOnBucketEdges) {
 
 TEST(Signals, RisingTtftAndGrowingPrefillQueue) {
   ServiceConfig c = testing::service();
+  c.slo.ttft_s = 2.0;
   MetricsWindow w = steady(800, 2, 0.1, 0.04, 0, 60);
-  // Late half of the window: every new observation is slow.
+  // Late half of the window: every new observation is slow (1.5 s, above half the SLO).
   GroupSeries& g = w.groups[0];
   for (auto& x : g.samples) {
     double t = to_seconds(x.t - at(0));
@@ -144,6 +145,17 @@ TEST(Signals, RisingTtftAndGrowingPrefillQueue) {
   EXPECT_NEAR(s.prefill_tps, 5000, 1e-6);
   auto flat = compute_signals(steady(800, 2, 0.1, 0.04, 0, 60), c, at(60), {"d0", "d1"});
   EXPECT_FALSE(flat.ttft.rising);
+  // A rise far below the SLO (0.04 -> 0.06 s against 2 s) is not "rising".
+  MetricsWindow small = steady(800, 2, 0.04, 0.04, 0, 60);
+  for (auto& x : small.groups[0].samples) {
+    double t = to_seconds(x.t - at(0));
+    if (t > 30) {
+      Histogram h = latency_hist(0.04, 60);
+      histogram_add(h, latency_hist(0.06, (t - 30) / 5 * 10));
+      x.ttft = h;
+    }
+  }
+  EXPECT_FALSE(compute_signals(small, c, at(60), {"d0", "d1"}).ttft.rising);
   EXPECT_FALSE(flat.prefill_queue_growing);
 }
 

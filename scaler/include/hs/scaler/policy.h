@@ -26,6 +26,10 @@ struct PoolState {
   // Sum of the counted decode instances' own per-instance targets (mixed-variant pools);
   // 0 means "use decode x the preferred variant's target".
   double decode_capacity_tps = 0;
+  // How long ago the newest counted instance became ready (a large value if long ago). New
+  // instances first drain the backlog, so served decode tokens/s briefly exceeds the offered
+  // load: no scale-out until they have been ready for half a signal window.
+  Duration newest_ready_age = std::chrono::hours(24);
 };
 
 enum class Direction { kHold, kOut, kIn };

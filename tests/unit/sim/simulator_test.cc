@@ -1,0 +1,200 @@
+// Sanity checks of the simulator with known answers, and that it runs the scaler's code.
+#include "hs/sim/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "hs/sim/calibrate.h"
+
+namespace hs::sim {
+namespace {
+
+using workload::Request;
+
+// `rate` requests/s for `seconds`, all with the same lengths, evenly spaced.
+std::vector<Request> constant(double rate, double seconds, uint32_t in, uint32_t out,
+                              double from = 0) {
+  std::vector<Request> v;
+  for (double t = from; t < from + seconds; t += 1.0 / rate)
+    v.push_back({v.size(), t, in, out, {}});
+  return v;
+}
+
+scaler::ServiceConfig service(double target, uint32_t p = 1, uint32_t d = 1,
+                              uint32_t max_units = 32) {
+  scaler::ServiceConfig s;
+  s.name = "t";
+  s.where = "test";
+  s.variants = {{"h100-h100", "h100", "h100", {p, d}, target, 1, 1}};
+  s.min_prefill = p;
+  s.min_decode = d;
+  s.max_prefill = p * max_units;
+  s.max_decode = d * max_units;
+  s.affinity = scaler::Affinity::kAny;
+  return s;
+}
+
+Cluster cluster(uint32_t nodes = 16) {
+  ClusterSpec spec;
+  spec.leaves = {{"leaf1", "spine1", nodes, "h100", 8}};
+  return *build_cluster(spec);
+}
+
+const workload::ProfileSet& profiles() { return workload::default_profiles(); }
+
+TEST(Simulator, ConstantLoadGivesTheAnalyticCountsAndUtilization) {
+  // 20 req/s x 175 output tokens = 3500 decode tok/s; target 1000 per decode instance:
+  // ceil(3.5) = 4 instances at 87.5% of their target.
+  auto reqs = constant(20, 3600, 500, 175);
+  auto svc = service(1000, 1, 1);
+  scaler::HeteroScalePolicy pol;
+  auto settled = [](const PolicyResult& r, uint32_t* lo, uint32_t* hi, double* tps) {
+    *lo = 1000, *hi = 0;
+    double sum = 0;
+    int n = 0;
+    for (const auto& p : r.series)
+      if (p.t > 2400 && p.t < 3600)
+        *lo = std::min(*lo, p.decode), *hi = std::max(*hi, p.decode), sum += p.decode_tps, ++n;
+    *tps = sum / n;
+  };
+  // Started at the right size it stays there.
+  SimOptions o;
+  o.initial_units = 4;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  uint32_t lo, hi;
+  double tps;
+  settled(*r, &lo, &hi, &tps);
+  EXPECT_EQ(lo, 4u);
+  EXPECT_EQ(hi, 4u);
+  EXPECT_NEAR(tps, 3500, 3500 * 0.03);  // served = offered
+  EXPECT_NEAR(tps / (4 * 1000), 0.875, 0.03);
+  EXPECT_EQ(r->unfinished, 0u);
+  EXPECT_EQ(r->completed, reqs.size());
+  // Started from one unit it ends inside the hysteresis band: 4 <= D <= floor(4 / (1 - 0.2)).
+  o.initial_units = 1;
+  auto r1 = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r1.ok());
+  settled(*r1, &lo, &hi, &tps);
+  EXPECT_GE(lo, 4u);
+  EXPECT_LE(hi, 5u);
+  EXPECT_NEAR(tps, 3500, 3500 * 0.03);
+}
+
+TEST(Simulator, StepInLoadScalesOutAfterTheConfiguredDelay) {
+  auto reqs = constant(5, 1800, 500, 200);
+  auto more = constant(25, 1800, 500, 200, 1800);
+  reqs.insert(reqs.end(), more.begin(), more.end());
+  auto svc = service(1000);
+  SimOptions o;
+  scaler::HeteroScalePolicy pol;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r.ok());
+  double first_out = -1;
+  for (const auto& p : r->series)
+    if (p.t > 1800 && p.decision == "scale_out" && first_out < 0) first_out = p.t - 1800;
+  ASSERT_GT(first_out, 0) << "never scaled out";
+  // The signal needs part of its window to see the step, then one tick: well under the
+  // window (60 s) plus two ticks.
+  EXPECT_LE(first_out, to_seconds(svc.scaling.window) + 2 * o.tick_s);
+  uint32_t final_decode = r->series.back().decode;
+  EXPECT_GE(final_decode, 5u);  // ceil(25 x 200 / 1000)
+}
+
+TEST(Simulator, InfiniteCapacityAndZeroStartupMeetTheSloForEveryPolicy) {
+  auto reqs = constant(10, 1200, 500, 100);
+  auto svc = service(1000, 1, 1, 64);
+  svc.min_prefill = svc.min_decode = 64;  // far more than the load needs
+  SimOptions o;
+  o.zero_startup = true;
+  scaler::HeteroScalePolicy hs;
+  scaler::HpaUtilizationPolicy hu;
+  scaler::HpaQueuePolicy hq;
+  scaler::StaticPolicy st(64);
+  for (const scaler::Policy* p : std::initializer_list<const scaler::Policy*>{&hs, &hu, &hq, &st}) {
+    auto r = simulate(reqs, svc, cluster(), profiles(), *p, o);
+    ASSERT_TRUE(r.ok()) << p->name();
+    EXPECT_EQ(r->slo_both, 1.0) << p->name();
+    EXPECT_EQ(r->unfinished, 0u) << p->name();
+  }
+}
+
+TEST(Simulator, ChangingAPolicyConstantChangesTheSimulatedDecisions) {
+  auto reqs = constant(5, 900, 500, 200);
+  auto more = constant(15, 900, 500, 200, 900);
+  reqs.insert(reqs.end(), more.begin(), more.end());
+  SimOptions o;
+  o.keep_decisions = 1000;
+  scaler::HeteroScalePolicy pol;
+  auto svc = service(1000);
+  auto a = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  svc.scaling.tolerance_out = 5.0;  // nothing short of 6x may scale out
+  auto b = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(a->scaling_actions, 0u);
+  EXPECT_NE(a->series.back().decode, b->series.back().decode);
+  EXPECT_NE(a->decisions, b->decisions);
+}
+
+TEST(Simulator, SameSeedSameResult) {
+  auto reqs = constant(8, 600, 800, 150);
+  SimOptions o;
+  scaler::HeteroScalePolicy pol;
+  auto svc = service(800);
+  auto a = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  auto b = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->gpu_hours, b->gpu_hours);
+  EXPECT_EQ(a->ttft_p99_s, b->ttft_p99_s);
+  EXPECT_EQ(a->scaling_actions, b->scaling_actions);
+}
+
+TEST(Simulator, OracleIsALowerBoundOnGpuHours) {
+  auto reqs = constant(5, 900, 500, 200);
+  auto more = constant(20, 900, 500, 200, 900);
+  reqs.insert(reqs.end(), more.begin(), more.end());
+  auto svc = service(1000);
+  SimOptions o;
+  scaler::HeteroScalePolicy pol;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  PolicyResult orc = oracle(reqs, svc, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_LT(orc.gpu_hours, r->gpu_hours);
+  EXPECT_GT(orc.gpu_hours, 0);
+}
+
+TEST(Calibrate, RecoversAPlantedTargetAndRatio) {
+  // Planted: decode step 20 ms + 0.5 ms per sequence, no context term: at a 65 ms TBT SLO and
+  // 0.8 margin the largest batch is 64 (52 ms), i.e. 1230.8 tok/s. Prefill 50 ms + 0.1 ms per
+  // token: 1000-token prompts, TTFT 2.5 s -> 1 s budget -> 9000... capped at 8192 tokens ->
+  // 8000 tokens in 0.85 s -> 9412 tok/s x 0.8 = 7529 tok/s = 7.53 req/s; decode 1230.8 / 200
+  // tokens = 6.15 req/s: P:D = 0.817 -> 5:6 (0.833 is the smallest fraction >= 0.817 with
+  // terms <= 8).
+  workload::EngineProfile p, d;
+  p.gpu = d.gpu = "synthetic";
+  p.p0 = 0.05;
+  p.p1 = 1e-4;
+  d.d0 = 0.02;
+  d.d1 = 5e-4;
+  d.max_batch = 256;
+  d.kv_capacity_tokens = 10'000'000;
+  CalibrateInput in;
+  in.prefill = &p;
+  in.decode = &d;
+  in.avg_prompt_tokens = 1000;
+  in.avg_output_tokens = 200;
+  in.slo.tbt_s = 0.065;
+  in.slo.ttft_s = 2.5;
+  auto c = calibrate(in);
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_NEAR(c->decode_tps_per_instance, 1230.8, 1230.8 * 0.10);
+  double planted_ratio = 0.817, got = static_cast<double>(c->ratio.prefill) / c->ratio.decode;
+  EXPECT_NEAR(got, planted_ratio, planted_ratio * 0.10) << c->explain;
+  EXPECT_EQ(c->decode_batch, 64u);
+  in.slo.tbt_s = 0.01;  // below one sequence's step: impossible
+  EXPECT_EQ(calibrate(in).error().code, ErrorCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace hs::sim
