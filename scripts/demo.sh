@@ -1,18 +1,24 @@
 #!/bin/bash
 # heteroscale's main demo. Sets up what it needs (apt-get, idempotent), builds, then runs the
-# parts that exist on this checkout for real. Today: locality discovery — this machine, real
-# GPU servers' hwloc exports, and a real InfiniBand fabric turned into a Slurm topology.conf
-# that a real slurmctld accepts. Usage: scripts/demo.sh   (env: HS_BUILD_DIR)
+# parts that exist on this checkout for real: locality discovery (this machine, real GPU
+# servers' hwloc exports, a real InfiniBand fabric as a Slurm topology.conf); the SPANK plugin
+# pinning tasks on a real loopback Slurm cluster; and the simulator comparing heteroscale with
+# per-pool HPA and static peak on a real request trace. Stops everything it started, also on
+# Ctrl-C. Usage: scripts/demo.sh   (env: HS_BUILD_DIR)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash scripts/install-deps.sh
 BUILD=${HS_BUILD_DIR:-$ROOT/build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target hs-topo >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target hs-topo spank_heteroscale hs-sim >/dev/null
 HS_TOPO="$BUILD/topo/hs-topo"
 DATA="$ROOT/tests/data"
 OUT=$(mktemp -d /tmp/heteroscale-demo.XXXXXX)
+CLUSTER="$OUT/cluster"
+cleanup() { [ -d "$CLUSTER" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+trap 'echo; echo "interrupted: stopping what the demo started"; exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -46,7 +52,37 @@ echo
 echo "Leaf switch domains (where a deployment group's prefill and decode can stay together):"
 "$HS_TOPO" fabric --topology-conf "$OUT/topology.conf" --domains 0 | awk -F: '{n=split($2,a," "); printf "   %-20s %3d nodes\n", $1, n}'
 
+step "The SPANK plugin pins each task near its GPU, on a real 4-node Slurm cluster on loopback"
+mkdir -p "$CLUSTER/topo"
+# node1's topology: this machine's own export with GPUs and NICs added under each core (so the
+# binding can really be applied here); Slurm's GPU index order deliberately differs from PCI order.
+cp "$DATA/topo/thishost-2core-4xh100-2mlx5-derived.xml" "$CLUSTER/topo/node1.xml"
+printf '0 0000:23:00.0\n1 0000:13:00.0\n2 0000:24:00.0\n3 0000:14:00.0\n' >"$CLUSTER/topo/node1.gpumap"
+cp "$DATA/topo/dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml" "$CLUSTER/topo/node2.xml"
+printf '0 0000:5f:00.0\n1 0000:4e:00.0\n2 0000:db:00.0\n3 0000:cb:00.0\n' >"$CLUSTER/topo/node2.gpumap"
+for n in 3 4; do cp "$CLUSTER/topo/node1.xml" "$CLUSTER/topo/node$n.xml"; cp "$CLUSTER/topo/node1.gpumap" "$CLUSTER/topo/node$n.gpumap"; done
+bash "$ROOT/scripts/cluster.sh" up "$CLUSTER" --nodes 4 \
+  --plugstack "required $BUILD/plugin/spank_heteroscale.so topology_xml=$CLUSTER/topo/%n.xml gpu_map=$CLUSTER/topo/%n.gpumap"
+export SLURM_CONF="$CLUSTER/etc/slurm.conf"
+sinfo -N -o '%N %T %G %f'
+SHOW='printf "  task on %s, Slurm GPU %s = %s: CPUs %s, NUMA %s, NIC %s, NCCL_IB_HCA=%s, role %s\n" "$SLURMD_NODENAME" "$SLURM_STEP_GPUS" "$HS_GPU_PCI_BUS_ID" "$(grep Cpus_allowed_list /proc/self/status | cut -f2)" "$HS_NUMA_NODE" "$HS_NIC" "$NCCL_IB_HCA" "$HS_ROLE"'
+echo "\$ srun -w node1 --gres=gpu:h100:1 --hs-role=prefill ...   (a GPU near core 1)"
+(cd "$CLUSTER/jobs" && srun -w node1 --gres=gpu:h100:1 --hs-role=prefill bash -c "$SHOW")
+echo "\$ srun -w node1 --gres=gpu:h100:2 --hs-role=decode ...    (tensor parallel: two GPUs, both cores, both NICs)"
+(cd "$CLUSTER/jobs" && srun -w node1 --gres=gpu:h100:2 --hs-role=decode bash -c "$SHOW")
+echo "\$ srun -w node2 --gres=gpu:l40s:1 ...   (a Dell XE8640 export: its CPUs do not exist here, NIC and NUMA still chosen)"
+(cd "$CLUSTER/jobs" && srun -w node2 --gres=gpu:l40s:1 bash -c "$SHOW")
+echo "Plugin log lines (slurmd's log):"
+grep -h "heteroscale: job" "$CLUSTER"/log/slurmd-node*.log | sed 's/^/  /' | cut -c1-220
+bash "$ROOT/scripts/cluster.sh" down "$CLUSTER"
+
+step "The scaling policy in simulation: heteroscale vs per-pool HPA vs static peak, real Azure 2023 code trace x4"
+"$BUILD/sim/hs-sim" compare --trace "$DATA/traces/azure2023_AzureLLMInferenceTrace_code.csv" --rate-scale 4 --out "$OUT/sim" --no-progress
+echo "plots: $OUT/sim/plot-heteroscale.png (load, instances per role, TTFT/TBT p99 over time) and the others"
+echo "every decision with its per-stage reasons: $OUT/sim/decisions.log; e.g."
+grep -m2 "decision=scale_" "$OUT/sim/decisions.log" | cut -c1-400 | sed 's/^/  /'
+
 step "Outputs"
-echo "JSON and topology.conf written to $OUT"
-echo "Not yet in this demo (open issues): the loopback Slurm cluster and SPANK pinning, the"
-echo "scaling policy, the simulator, the serving path and the heteroscaled loop."
+echo "Everything the demo wrote is in $OUT (topology JSON and topology.conf, cluster logs, simulation)."
+echo "Not yet in this demo (open issues): the serving path (hs-launch, hs-engine-sim, hs-router,"
+echo "hs-loadgen) and the heteroscaled daemon closing the loop on Slurm."

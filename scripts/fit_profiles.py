@@ -156,7 +156,8 @@ print("# from shared/data/engine-perf (see its SOURCES.md); do not edit by hand,
 print("# Times in seconds. prefill_s(N) = p0 + p1*N + p2*N^2; decode_step_s(b, C) = d0 + d1*b + d2*C")
 print("# with N tokens in a prefill batch, b sequences and C context tokens in a decode batch.")
 print("# kv_capacity_tokens = (GPU memory x TP x 0.9 - weights) / kv_bytes_per_token (assumption: 10%")
-print("# reserved for activations). startup_s (model load) is an assumption, not a measurement.")
+print("# reserved for activations). startup_s (model load) is an assumption, not a measurement; max_context")
+print("# is Llama 3.1's 128k window.")
 print("profiles:")
 for p in profiles:
     print(f"  - gpu: {p['gpu']}")
@@ -168,7 +169,7 @@ for p in profiles:
     print(f"    kv_bytes_per_token: {p['kv_bytes']}")
     print(f"    kv_capacity_tokens: {cap(p)}")
     print(f"    max_batch: 256")
-    print(f"    max_context: 32768")
+    print(f"    max_context: 131072")
     print(f"    startup_s: {p['startup']}")
     if p["perr"] is not None:
         print(f"    fit_error: {{prefill_mape_pct: {p['perr']:.2f}, prefill_points: {p['npre']}, decode_mape_pct: {p['derr']:.2f}, decode_points: {p['ndec']}}}")

@@ -157,22 +157,24 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   uint32_t guard_floor = 0;
   std::string guard_reason = "latency within SLO";
   int tier = std::max(sig.ttft.tier, sig.tbt.tier);
-  if (tier >= 0) {
+  const double load = capacity > 0 && sig.decode_known ? sig.decode_tps / capacity : 0;
+  const bool pressure = load >= sc.guard_min_load || sig.prefill_queue_growing ||
+                        (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1);
+  if (tier >= 0 && !pressure) {
+    guard_reason = "latency above tier " + std::to_string(tier + 1) + " but no load pressure (decode at " + num(load * 100, 0) +
+                   "% of capacity, prefill queue empty): not a capacity problem";
+  } else if (tier >= 0) {
     const GuardTier& t = sc.guard[static_cast<size_t>(tier)];
-    guard_floor =
-        std::max<uint32_t>(cur + 1, static_cast<uint32_t>(std::ceil(cur * (1.0 + t.step) - 1e-9)));
+    guard_floor = std::max<uint32_t>(cur + 1, static_cast<uint32_t>(std::ceil(cur * (1.0 + t.step) - 1e-9)));
     const LatencySignal& ls = sig.ttft.tier >= sig.tbt.tier ? sig.ttft : sig.tbt;
-    guard_reason = std::string(sig.ttft.tier >= sig.tbt.tier ? "TTFT" : "TBT") + " p" +
-                   num(c.slo.percentile * 100, 0) + " above " +
-                   num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " +
-                   std::to_string(tier + 1) + "): +" + num(t.step * 100, 0) + "% -> at least " +
-                   std::to_string(guard_floor) + " units";
+    guard_reason = std::string(sig.ttft.tier >= sig.tbt.tier ? "TTFT" : "TBT") + " p" + num(c.slo.percentile * 100, 0) +
+                   " above " + num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " + std::to_string(tier + 1) +
+                   "): +" + num(t.step * 100, 0) + "% -> at least " + std::to_string(guard_floor) + " units";
     can_scale_in = false;
   }
-  if (sig.ttft.rising || sig.prefill_queue_growing) {
+  if ((sig.ttft.rising && pressure) || sig.prefill_queue_growing) {
     can_scale_in = false;
-    guard_reason += std::string("; scale-in vetoed: ") +
-                    (sig.ttft.rising ? "TTFT rising" : "prefill queue growing");
+    guard_reason += std::string("; scale-in vetoed: ") + (sig.prefill_queue_growing ? "prefill queue growing" : "TTFT rising");
   }
   uint32_t guarded = std::max(prop, guard_floor);
   if (!can_scale_in) guarded = std::max(guarded, cur);

@@ -289,6 +289,7 @@ void read_service(const YAML::Node& n, const std::string& field, ServiceConfig& 
     c.num("max_step_out_fraction", p.max_step_out_fraction, 0, 100);
     c.num("max_step_in_fraction", p.max_step_in_fraction, 0, 1);
     c.num("ttft_rise", p.ttft_rise, 0, 10);
+    c.num("guard_min_load", p.guard_min_load, 0, 1);
     c.seconds("soft_scale_in_grace_s", p.soft_scale_in_grace);
     c.seconds("start_timeout_s", p.start_timeout);
     YAML::Node g = c.get("guard");

@@ -41,6 +41,7 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
       p["scaling_actions"] = r.scaling_actions;
       p["completed"] = r.completed;
       p["unfinished"] = r.unfinished;
+      p["rejected_too_long"] = r.rejected;
       p["cross_group_transfers"] = r.cross_group_transfers;
       p["wall_s"] = r.wall_s;
       p["simulated_requests_per_wall_s"] = r.wall_s > 0 ? r.requests / r.wall_s : 0;

@@ -62,6 +62,7 @@ struct Req {
   double first_token = -1, done = -1;
   uint64_t admit_iter = 0;
   uint32_t group = 0;
+  bool checked = false, rejected = false;
 };
 
 struct Inst {
@@ -359,6 +360,14 @@ class Sim {
   // ---- request path
 
   void arrive(uint32_t r) {
+    if (!reqs_[r].checked) {  // longer than the model's context: refused at once, like vLLM's 400
+      reqs_[r].checked = true;
+      const EngineProfile* p = profiles_.find(svc_.preferred().prefill_gpu, o_.model);
+      if (p && reqs_[r].in + reqs_[r].out > p->max_context) {
+        reqs_[r].rejected = true;
+        return;
+      }
+    }
     int32_t best = -1;
     for (const auto& in : insts_) {
       if (in.role != Role::kPrefill || !in.ready || in.draining || in.gone) continue;
@@ -658,6 +667,10 @@ class Sim {
     size_t ok_ttft = 0, ok_tbt = 0, ok_both = 0;
     for (const auto& q : reqs_) {
       if (q.arrival > end_) continue;
+      if (q.rejected) {
+        ++res_.rejected;
+        continue;
+      }
       ++res_.requests;
       if (q.done < 0) {
         ++res_.unfinished;
@@ -722,23 +735,36 @@ Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
 }
 
 PolicyResult oracle(const std::vector<workload::Request>& requests,
-                    const scaler::ServiceConfig& svc, const SimOptions& o) {
+                    const scaler::ServiceConfig& svc, const workload::ProfileSet& profiles,
+                    const SimOptions& o) {
   PolicyResult r;
   r.policy = "oracle";
   const scaler::Variant& v = svc.preferred();
   double unit_tps = v.ratio.decode * v.decode_tps_per_instance;
   double unit_gpus = v.ratio.prefill * v.prefill_gpus + v.ratio.decode * v.decode_gpus;
+  // A prefill instance's best throughput: full batches of the simulator's token budget.
+  const workload::EngineProfile* pp = profiles.find(v.prefill_gpu, o.model);
+  double batch = o.prefill_batch_tokens;
+  double unit_prefill = pp ? v.ratio.prefill * batch / pp->prefill_s(batch) : 0;
   double end = requests.empty() ? o.drain_s : requests.back().arrival_s + o.drain_s;
   if (o.max_duration_s > 0) end = std::min(end, o.max_duration_s);
   size_t i = 0;
   for (double t = 0; t < end; t += o.tick_s) {
-    double tokens = 0;
+    double tokens = 0, prompt = 0;
     size_t n = 0;
-    while (i < requests.size() && requests[i].arrival_s < t + o.tick_s)
-      tokens += requests[i++].output_tokens, ++n;
+    while (i < requests.size() && requests[i].arrival_s < t + o.tick_s) {
+      if (pp && requests[i].prompt_tokens + requests[i].output_tokens > pp->max_context) {
+        ++i;  // rejected by the engine, as in the simulation
+        continue;
+      }
+      tokens += requests[i].output_tokens;
+      prompt += requests[i++].prompt_tokens;
+      ++n;
+    }
+    double need = tokens / o.tick_s / unit_tps;
+    if (unit_prefill > 0) need = std::max(need, prompt / o.tick_s / unit_prefill);
     uint32_t units =
-        std::clamp(static_cast<uint32_t>(std::ceil(tokens / o.tick_s / unit_tps - 1e-9)),
-                   svc.min_units(), svc.max_units());
+        std::clamp(static_cast<uint32_t>(std::ceil(need - 1e-9)), svc.min_units(), svc.max_units());
     double span = std::min(o.tick_s, end - t);
     r.gpu_hours += units * unit_gpus * span / 3600;
     r.gpu_hours_by_role["prefill"] += units * v.ratio.prefill * v.prefill_gpus * span / 3600;

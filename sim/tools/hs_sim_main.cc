@@ -202,7 +202,7 @@ int run_policies(const Common& c, std::vector<std::string> names) {
   o.keep_decisions = 200;
   if (c.duration > 0) o.max_duration_s = c.duration + o.drain_s;
   std::vector<sim::PolicyResult> results;
-  sim::PolicyResult orc = sim::oracle(s->reqs, s->service, o);
+  sim::PolicyResult orc = sim::oracle(s->reqs, s->service, s->profiles, o);
   uint32_t peak = 0;
   for (const auto& p : orc.series)
     peak = std::max(peak, p.decode / s->service.preferred().ratio.decode);
@@ -222,8 +222,12 @@ int run_policies(const Common& c, std::vector<std::string> names) {
     if (c.progress)
       std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), s->reqs.size());
     sim::SimOptions po = o;
-    if (n == "static-peak")
-      po.initial_units = std::clamp(peak, s->service.min_units(), s->service.max_units());
+    // Warm start: every policy begins where the oracle is at the first tick (the scaler was
+    // already running); static peak at the peak.
+    uint32_t first =
+        orc.series.empty() ? 0 : orc.series.front().decode / s->service.preferred().ratio.decode;
+    po.initial_units = std::clamp(n == "static-peak" ? peak : first, s->service.min_units(),
+                                  s->service.max_units());
     auto r = sim::simulate(s->reqs, s->service, s->cluster, s->profiles, *pol, po);
     if (!r.ok()) return fail(r.error());
     r->policy = n;

@@ -25,6 +25,7 @@ struct Case {
   bool ttft_rising = false, queue_growing = false;
   uint32_t starting = 0;
   double ready_age = 86400;
+  double prefill_waiting = 0;
   std::optional<double> last_out_ago = std::nullopt, last_in_ago = std::nullopt;
   std::vector<std::pair<double, uint32_t>> recs = {};  // (seconds ago, units)
   std::function<void(ServiceConfig&)> tweak = nullptr;
@@ -55,6 +56,7 @@ void run(const Case& c) {
   s.tbt.tier = c.tbt_tier;
   s.ttft.rising = c.ttft_rising;
   s.prefill_queue_growing = c.queue_growing;
+  s.prefill_waiting = c.prefill_waiting;
   PoolState pool{c.cur, c.cur * 2, c.cur, c.cur * 2, c.starting, 0, from_seconds(c.ready_age)};
   PolicyMemory mem;
   if (c.last_out_ago) mem.last_out = at(1000 - *c.last_out_ago);

@@ -158,7 +158,7 @@ TEST(Simulator, OracleIsALowerBoundOnGpuHours) {
   SimOptions o;
   scaler::HeteroScalePolicy pol;
   auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
-  PolicyResult orc = oracle(reqs, svc, o);
+  PolicyResult orc = oracle(reqs, svc, profiles(), o);
   ASSERT_TRUE(r.ok());
   EXPECT_LT(orc.gpu_hours, r->gpu_hours);
   EXPECT_GT(orc.gpu_hours, 0);

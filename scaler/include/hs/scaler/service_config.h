@@ -76,6 +76,10 @@ struct Scaling {
   double max_step_out_fraction = 0.5;
   double max_step_in_fraction = 0.1;  // a scale-in removes at most this x current (>= 1 unit)
   std::vector<GuardTier> guard = {{1.0, 0.10}, {1.2, 0.20}};
+  // The guard (and the "TTFT rising" scale-in veto) acts only under load: decode tokens/s at
+  // least this fraction of capacity, or a non-empty or growing prefill queue. A breach at low
+  // load (a few very long prompts) is not something more instances fix.
+  double guard_min_load = 0.5;
   double ttft_rise =
       0.10;  // TTFT "rises" when the window's late half is this much above its early half
   Duration soft_scale_in_grace = std::chrono::seconds(120);  // drained instance kept, SLO watched

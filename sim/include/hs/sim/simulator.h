@@ -57,6 +57,7 @@ struct PolicyResult {
   double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
   size_t scaling_actions = 0;
   size_t requests = 0, completed = 0, unfinished = 0;
+  size_t rejected = 0;  // longer than the model's context: refused at once (vLLM's 400), not in the SLO figures
   size_t cross_group_transfers = 0;
   std::vector<SeriesPoint> series;
   std::vector<std::string> decisions;
@@ -72,10 +73,11 @@ Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
                               const SimOptions& options);
 
 // The lower bound every policy with the same tick is measured against: per tick, the
-// smallest whole ratio units whose calibrated decode capacity covers the output tokens
-// arriving in that tick (perfect foresight, zero start-up), summed into GPU-hours. It serves
-// no requests, so it has no latencies.
-PolicyResult oracle(const std::vector<workload::Request>& requests,
-                    const scaler::ServiceConfig& service, const SimOptions& options);
+// smallest whole ratio units whose capacity covers the tokens arriving in that tick — output
+// tokens at the calibrated decode target, prompt tokens at the prefill profile's throughput
+// for full batches — with perfect foresight and zero start-up, summed into GPU-hours. It
+// serves no requests, so it has no latencies.
+PolicyResult oracle(const std::vector<workload::Request>& requests, const scaler::ServiceConfig& service,
+                    const workload::ProfileSet& profiles, const SimOptions& options);
 
 }  // namespace hs::sim
