@@ -180,6 +180,10 @@ class Sim {
           push(now_ + o_.scrape_s, Ev::kScrape, 0);
           break;
         case Ev::kTick:
+          if (o_.progress && now_ >= next_progress_) {
+            o_.progress(now_ / end_);
+            next_progress_ = now_ + end_ / 100;
+          }
           tick();
           push(now_ + o_.tick_s, Ev::kTick, 0);
           break;
@@ -719,7 +723,7 @@ class Sim {
   std::vector<double> tick_ttft_, tick_tbt_;
   scaler::PolicyMemory mem_;
   PolicyResult res_;
-  double now_ = 0, end_ = 0;
+  double now_ = 0, end_ = 0, next_progress_ = 0;
   uint64_t seq_ = 0, inst_seq_ = 0, group_seq_ = 0;
   size_t arr_cursor_ = 0;
 };

@@ -3,6 +3,8 @@
 //   hs-sim run --trace PATH --policy NAME --out DIR ...
 //   hs-sim calibrate --trace PATH [--prefill-gpu G] [--decode-gpu G] [--model M] [--ttft-slo S]
 //   [--tbt-slo S]
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -228,7 +230,16 @@ int run_policies(const Common& c, std::vector<std::string> names) {
         orc.series.empty() ? 0 : orc.series.front().decode / s->service.preferred().ratio.decode;
     po.initial_units = std::clamp(n == "static-peak" ? peak : first, s->service.min_units(),
                                   s->service.max_units());
+    if (c.progress && isatty(2)) {
+      std::string label = n;
+      po.progress = [label](double f) {
+        int w = 40, k = static_cast<int>(f * w);
+        std::fprintf(stderr, "\rhs-sim: %-12s [%s%s] %3.0f%%", label.c_str(),
+                     std::string(k, '#').c_str(), std::string(w - k, ' ').c_str(), f * 100);
+      };
+    }
     auto r = sim::simulate(s->reqs, s->service, s->cluster, s->profiles, *pol, po);
+    if (po.progress) std::fprintf(stderr, "\r%70s\rhs-sim: %-12s", "", n.c_str());
     if (!r.ok()) return fail(r.error());
     r->policy = n;
     if (c.progress)

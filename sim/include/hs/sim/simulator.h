@@ -14,6 +14,7 @@
 // Deterministic for a seed; reads no wall clock except to report its own speed.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ struct SimOptions {
   uint32_t initial_units = 0;  // 0: the service's min units
   int64_t wall_start_utc = 0;  // for periodic schedules
   size_t keep_decisions = 0;   // how many decision log lines to keep (0: none)
+  // Called about every 1% of simulated time with the fraction done (0..1); may be empty.
+  std::function<void(double)> progress;
 };
 
 struct SeriesPoint {
@@ -57,7 +60,8 @@ struct PolicyResult {
   double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
   size_t scaling_actions = 0;
   size_t requests = 0, completed = 0, unfinished = 0;
-  size_t rejected = 0;  // longer than the model's context: refused at once (vLLM's 400), not in the SLO figures
+  size_t rejected =
+      0;  // longer than the model's context: refused at once (vLLM's 400), not in the SLO figures
   size_t cross_group_transfers = 0;
   std::vector<SeriesPoint> series;
   std::vector<std::string> decisions;
@@ -77,7 +81,8 @@ Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
 // tokens at the calibrated decode target, prompt tokens at the prefill profile's throughput
 // for full batches — with perfect foresight and zero start-up, summed into GPU-hours. It
 // serves no requests, so it has no latencies.
-PolicyResult oracle(const std::vector<workload::Request>& requests, const scaler::ServiceConfig& service,
-                    const workload::ProfileSet& profiles, const SimOptions& options);
+PolicyResult oracle(const std::vector<workload::Request>& requests,
+                    const scaler::ServiceConfig& service, const workload::ProfileSet& profiles,
+                    const SimOptions& options);
 
 }  // namespace hs::sim
