@@ -18,30 +18,11 @@ std::string_view to_string(PinMode m) {
   return "auto";
 }
 
-std::string_view to_string(Role r) {
-  switch (r) {
-    case Role::kPrefill:
-      return "prefill";
-    case Role::kDecode:
-      return "decode";
-    case Role::kBoth:
-      return "both";
-  }
-  return "both";
-}
-
 Result<PinMode> parse_pin_mode(std::string_view s) {
   if (s == "auto") return PinMode::kAuto;
   if (s == "off") return PinMode::kOff;
   if (s == "strict") return PinMode::kStrict;
   return invalid_argument("expected auto, off or strict, got " + quote(s));
-}
-
-Result<Role> parse_role(std::string_view s) {
-  if (s == "prefill") return Role::kPrefill;
-  if (s == "decode") return Role::kDecode;
-  if (s == "both") return Role::kBoth;
-  return invalid_argument("expected prefill, decode or both, got " + quote(s));
 }
 
 Result<PluginConfig> parse_plugstack_args(const std::vector<std::string>& args) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hs/common/error.h"
+#include "hs/common/role.h"
 
 namespace hs::plugin {
 
@@ -21,12 +22,12 @@ enum class PinMode {
   kStrict,  // pin everything or fail the task with a clear message
 };
 // The engine's role in P/D serving (user option --hs-role), exported as HS_ROLE.
-enum class Role { kPrefill, kDecode, kBoth };
+using hs::parse_role;
+using hs::Role;
+using hs::to_string;
 
 std::string_view to_string(PinMode m);
-std::string_view to_string(Role r);
 Result<PinMode> parse_pin_mode(std::string_view s);  // "auto" | "off" | "strict"
-Result<Role> parse_role(std::string_view s);         // "prefill" | "decode" | "both"
 
 // What to do with NIC-selection variables the user already set.
 enum class NicEnvPolicy { kOverwrite, kKeep };

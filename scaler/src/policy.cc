@@ -35,6 +35,23 @@ void prune(PolicyMemory& m, TimePoint now, Duration keep) {
   while (!m.recs.empty() && m.recs.front().t < now - keep) m.recs.pop_front();
 }
 
+// A decision's header: which service and policy, when, from what pool and signals.
+Decision begin_decision(std::string_view policy, const ServiceConfig& c, const Signals& sig,
+                        const PoolState& pool, TimePoint now) {
+  Decision d;
+  d.service = c.name;
+  d.policy = std::string(policy);
+  d.at = now;
+  d.current_prefill = pool.prefill;
+  d.current_decode = pool.decode;
+  d.decode_tps = sig.decode_tps;
+  d.coverage = sig.coverage;
+  d.ttft_q = sig.ttft.quantile_s;
+  d.tbt_q = sig.tbt.quantile_s;
+  d.prefill_waiting = sig.prefill_waiting;
+  return d;
+}
+
 }  // namespace
 
 const StageResult& Decision::deciding_stage() const {
@@ -95,17 +112,7 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   const Variant& v = c.preferred();
   const Ratio r = v.ratio;
   const Scaling& sc = c.scaling;
-  Decision d;
-  d.service = c.name;
-  d.policy = std::string(name());
-  d.at = now;
-  d.current_prefill = pool.prefill;
-  d.current_decode = pool.decode;
-  d.decode_tps = sig.decode_tps;
-  d.coverage = sig.coverage;
-  d.ttft_q = sig.ttft.quantile_s;
-  d.tbt_q = sig.tbt.quantile_s;
-  d.prefill_waiting = sig.prefill_waiting;
+  Decision d = begin_decision(name(), c, sig, pool, now);
 
   // Work in ratio units; the pool's unit count is set by its decode side (capacity).
   const uint32_t cur = ceil_div(pool.decode, r.decode);
@@ -161,20 +168,25 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   const bool pressure = load >= sc.guard_min_load || sig.prefill_queue_growing ||
                         (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1);
   if (tier >= 0 && !pressure) {
-    guard_reason = "latency above tier " + std::to_string(tier + 1) + " but no load pressure (decode at " + num(load * 100, 0) +
+    guard_reason = "latency above tier " + std::to_string(tier + 1) +
+                   " but no load pressure (decode at " + num(load * 100, 0) +
                    "% of capacity, prefill queue empty): not a capacity problem";
   } else if (tier >= 0) {
     const GuardTier& t = sc.guard[static_cast<size_t>(tier)];
-    guard_floor = std::max<uint32_t>(cur + 1, static_cast<uint32_t>(std::ceil(cur * (1.0 + t.step) - 1e-9)));
+    guard_floor =
+        std::max<uint32_t>(cur + 1, static_cast<uint32_t>(std::ceil(cur * (1.0 + t.step) - 1e-9)));
     const LatencySignal& ls = sig.ttft.tier >= sig.tbt.tier ? sig.ttft : sig.tbt;
-    guard_reason = std::string(sig.ttft.tier >= sig.tbt.tier ? "TTFT" : "TBT") + " p" + num(c.slo.percentile * 100, 0) +
-                   " above " + num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " + std::to_string(tier + 1) +
-                   "): +" + num(t.step * 100, 0) + "% -> at least " + std::to_string(guard_floor) + " units";
+    guard_reason = std::string(sig.ttft.tier >= sig.tbt.tier ? "TTFT" : "TBT") + " p" +
+                   num(c.slo.percentile * 100, 0) + " above " +
+                   num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " +
+                   std::to_string(tier + 1) + "): +" + num(t.step * 100, 0) + "% -> at least " +
+                   std::to_string(guard_floor) + " units";
     can_scale_in = false;
   }
   if ((sig.ttft.rising && pressure) || sig.prefill_queue_growing) {
     can_scale_in = false;
-    guard_reason += std::string("; scale-in vetoed: ") + (sig.prefill_queue_growing ? "prefill queue growing" : "TTFT rising");
+    guard_reason += std::string("; scale-in vetoed: ") +
+                    (sig.prefill_queue_growing ? "prefill queue growing" : "TTFT rising");
   }
   uint32_t guarded = std::max(prop, guard_floor);
   if (!can_scale_in) guarded = std::max(guarded, cur);
@@ -354,17 +366,7 @@ uint32_t hpa_pool(uint32_t cur, double desired_raw, uint32_t lo, uint32_t hi, Ti
 Decision hpa_decide(const char* policy, const ServiceConfig& c, const PoolState& pool,
                     TimePoint now, PolicyMemory& mem, double p_raw, double d_raw,
                     const Signals& sig) {
-  Decision d;
-  d.service = c.name;
-  d.policy = policy;
-  d.at = now;
-  d.current_prefill = pool.prefill;
-  d.current_decode = pool.decode;
-  d.decode_tps = sig.decode_tps;
-  d.coverage = sig.coverage;
-  d.ttft_q = sig.ttft.quantile_s;
-  d.tbt_q = sig.tbt.quantile_s;
-  d.prefill_waiting = sig.prefill_waiting;
+  Decision d = begin_decision(policy, c, sig, pool, now);
   // Per-role recommendation history in the shared deque: prefill in .prefill, decode in .decode.
   std::deque<std::pair<TimePoint, uint32_t>> rp, rd;
   for (const auto& r : mem.recs) {
@@ -406,13 +408,7 @@ Decision HpaQueuePolicy::decide(const ServiceConfig& c, const Signals& s, const 
 
 Decision StaticPolicy::decide(const ServiceConfig& c, const Signals& s, const PoolState& pool,
                               TimePoint now, int64_t, PolicyMemory&) const {
-  Decision d;
-  d.service = c.name;
-  d.policy = "static";
-  d.at = now;
-  d.current_prefill = pool.prefill;
-  d.current_decode = pool.decode;
-  d.decode_tps = s.decode_tps;
+  Decision d = begin_decision("static", c, s, pool, now);
   uint32_t u = std::clamp(units_, c.min_units(), c.max_units());
   d.desired_prefill = u * c.preferred().ratio.prefill;
   d.desired_decode = u * c.preferred().ratio.decode;

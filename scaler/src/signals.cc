@@ -5,18 +5,6 @@
 
 namespace hs::scaler {
 
-std::string_view to_string(Role r) {
-  switch (r) {
-    case Role::kPrefill:
-      return "prefill";
-    case Role::kDecode:
-      return "decode";
-    case Role::kBoth:
-      return "both";
-  }
-  return "both";
-}
-
 double counter_increase(const std::vector<std::pair<TimePoint, double>>& s) {
   double inc = 0;
   int valid = 0;

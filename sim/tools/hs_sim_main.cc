@@ -64,6 +64,23 @@ void add_common(po::options_description& o, Common& c) {
       "instances are ready the moment they are placed")("no-progress", "no progress bar on stderr");
 }
 
+// Parses the options; returns -1 to go on, or the exit code (0 after --help, 2 on an error).
+int parse_options(const std::vector<std::string>& args, const po::options_description& o,
+                  po::variables_map& vm) {
+  try {
+    po::store(po::command_line_parser(args).options(o).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hs-sim: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << o << "\n";
+    return 0;
+  }
+  return -1;
+}
+
 int fail(const Error& e) {
   std::fprintf(stderr, "hs-sim: %s\n", e.to_string().c_str());
   return 1;
@@ -298,17 +315,7 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
     o.add_options()("policies", po::value(&policies)->value_name("LIST"),
                     "comma list (default all: heteroscale,hpa-util,hpa-queue,static-peak,oracle)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(o).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "hs-sim: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << o << "\n";
-    return 0;
-  }
+  if (int rc = parse_options(args, o, vm); rc >= 0) return rc;
   if (c.trace.empty() || c.out.empty()) {
     std::fprintf(stderr, "hs-sim: --trace and --out are required\n");
     return 2;
@@ -340,17 +347,7 @@ int cmd_calibrate(const std::vector<std::string>& args) {
       "as a service variant.\n\nOptions");
   add_common(o, c);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(o).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "hs-sim: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << o << "\n";
-    return 0;
-  }
+  if (int rc = parse_options(args, o, vm); rc >= 0) return rc;
   if (c.trace.empty()) {
     std::fprintf(stderr, "hs-sim: --trace is required (its lengths are calibrated for)\n");
     return 2;

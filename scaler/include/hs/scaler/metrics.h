@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "hs/common/clock.h"
+#include "hs/common/role.h"
 
 namespace hs::scaler {
 
-enum class Role { kPrefill, kDecode, kBoth };
-std::string_view to_string(Role r);
+using hs::Role;
+using hs::to_string;
 
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 inline bool missing(double v) { return std::isnan(v); }
