@@ -1,0 +1,73 @@
+// The Prometheus text exposition format (version 0.0.4), written and read by hand: engines
+// and the router write it on /metrics, the scaler reads it. The parser is strict and says
+// where (line and column) a scrape is malformed, so a broken exporter is named, not guessed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hs/common/error.h"
+
+namespace hs::prom {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;  // in written order
+
+struct Sample {
+  std::string name;  // full sample name ("vllm:generation_tokens_total", "x_bucket")
+  Labels labels;
+  double value = 0;  // NaN, +Inf and -Inf allowed
+  std::optional<int64_t> timestamp_ms;
+  size_t line = 0;
+
+  // The value of label `key`, or nullptr.
+  const std::string* label(std::string_view key) const;
+};
+
+enum class MetricType { kUntyped, kCounter, kGauge, kHistogram, kSummary };
+std::string_view to_string(MetricType t);
+
+struct Scrape {
+  std::vector<Sample> samples;
+  std::map<std::string, MetricType> types;  // family name -> # TYPE
+  std::map<std::string, std::string> help;
+
+  // Samples of `name` whose labels include every pair of `match`.
+  std::vector<const Sample*> find(std::string_view name, const Labels& match = {}) const;
+  // The sum of those samples' values; NaN when there are none.
+  double sum(std::string_view name, const Labels& match = {}) const;
+};
+
+// Parses a scrape. Errors are InvalidArgument with where = "name:line:column": bad metric or
+// label names, unterminated or badly escaped label values, bad numbers, a TYPE line of an
+// unknown type, a TYPE given twice or after the family's samples, duplicate label names.
+// At most `max_bytes` are accepted (default 16 MiB).
+Result<Scrape> parse(std::string_view text, const std::string& name,
+                     size_t max_bytes = size_t{16} << 20);
+
+// Writes families. Values are formatted so that parse(write(x)) == x (shortest round-trip
+// decimal; "NaN", "+Inf", "-Inf"). Label values are escaped (\\, \", \n).
+class Writer {
+ public:
+  void family(std::string_view name, MetricType type, std::string_view help);
+  void sample(std::string_view name, const Labels& labels, double value);
+  // A histogram from bucket upper bounds and their cumulative counts (the +Inf bucket is
+  // added from `count`), with _sum and _count.
+  void histogram(std::string_view name, const Labels& labels,
+                 const std::vector<double>& upper_bounds, const std::vector<uint64_t>& cumulative,
+                 double sum, uint64_t count);
+  const std::string& text() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::string format_value(double v);
+bool valid_metric_name(std::string_view name);  // [a-zA-Z_:][a-zA-Z0-9_:]*
+bool valid_label_name(std::string_view name);   // [a-zA-Z_][a-zA-Z0-9_]*
+
+}  // namespace hs::prom

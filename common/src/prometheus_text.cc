@@ -1,0 +1,293 @@
+#include "hs/common/prometheus_text.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "hs/common/text.h"
+
+namespace hs::prom {
+
+const std::string* Sample::label(std::string_view key) const {
+  for (const auto& [k, v] : labels)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+std::string_view to_string(MetricType t) {
+  switch (t) {
+    case MetricType::kUntyped:
+      return "untyped";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kSummary:
+      return "summary";
+  }
+  return "untyped";
+}
+
+std::vector<const Sample*> Scrape::find(std::string_view name, const Labels& match) const {
+  std::vector<const Sample*> out;
+  for (const auto& s : samples) {
+    if (s.name != name) continue;
+    bool ok = true;
+    for (const auto& [k, v] : match) {
+      const std::string* got = s.label(k);
+      if (!got || *got != v) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out.push_back(&s);
+  }
+  return out;
+}
+
+double Scrape::sum(std::string_view name, const Labels& match) const {
+  auto xs = find(name, match);
+  if (xs.empty()) return std::nan("");
+  double s = 0;
+  for (const auto* x : xs) s += x->value;
+  return s;
+}
+
+bool valid_metric_name(std::string_view n) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_label_name(std::string_view n) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+Result<double> parse_value(std::string_view s) {
+  if (s == "NaN") return std::nan("");
+  if (s == "+Inf" || s == "Inf") return INFINITY;
+  if (s == "-Inf") return -INFINITY;
+  auto v = parse_double(s);
+  if (!v.ok() || std::isnan(*v) || std::isinf(*v))
+    return invalid_argument("bad sample value " + quote(s));
+  return *v;
+}
+
+// The family a sample name belongs to (histograms and summaries add suffixes).
+std::string family_of(const std::string& name, const std::map<std::string, MetricType>& types) {
+  if (types.count(name)) return name;
+  for (const char* suf : {"_bucket", "_sum", "_count", "_total", "_created"}) {
+    if (ends_with(name, suf)) {
+      std::string base = name.substr(0, name.size() - std::string_view(suf).size());
+      if (types.count(base)) return base;
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
+Result<Scrape> parse(std::string_view text, const std::string& name, size_t max_bytes) {
+  if (text.size() > max_bytes)
+    return invalid_argument("scrape of " + std::to_string(text.size()) +
+                                " bytes exceeds the limit of " + std::to_string(max_bytes),
+                            name);
+  Scrape sc;
+  std::set<std::string> families_with_samples;
+  size_t lineno = 0;
+  for (std::string_view line : split(text, '\n')) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    auto at = [&](size_t col) {
+      return name + ":" + std::to_string(lineno) + ":" + std::to_string(col + 1);
+    };
+    size_t i = 0;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i == line.size()) continue;
+    if (line[i] == '#') {
+      auto toks = split_whitespace(line.substr(i + 1));
+      if (toks.size() >= 2 && (toks[0] == "TYPE" || toks[0] == "HELP")) {
+        std::string fam(toks[1]);
+        if (!valid_metric_name(fam))
+          return invalid_argument("bad metric name " + quote(fam) + " in # " + std::string(toks[0]),
+                                  at(i));
+        if (toks[0] == "TYPE") {
+          if (toks.size() != 3) return invalid_argument("# TYPE needs a name and a type", at(i));
+          MetricType t;
+          if (toks[2] == "counter")
+            t = MetricType::kCounter;
+          else if (toks[2] == "gauge")
+            t = MetricType::kGauge;
+          else if (toks[2] == "histogram")
+            t = MetricType::kHistogram;
+          else if (toks[2] == "summary")
+            t = MetricType::kSummary;
+          else if (toks[2] == "untyped")
+            t = MetricType::kUntyped;
+          else
+            return invalid_argument("unknown metric type " + quote(toks[2]), at(i));
+          if (sc.types.count(fam))
+            return invalid_argument("# TYPE of " + quote(fam) + " given twice", at(i));
+          if (families_with_samples.count(fam))
+            return invalid_argument("# TYPE of " + quote(fam) + " after its samples", at(i));
+          sc.types[fam] = t;
+        } else {
+          size_t p = line.find(toks[1], i) + toks[1].size();
+          sc.help[fam] = std::string(trim(line.substr(p)));
+        }
+      }
+      continue;  // other comments
+    }
+    Sample s;
+    s.line = lineno;
+    size_t start = i;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ' && line[i] != '\t') ++i;
+    s.name = std::string(line.substr(start, i - start));
+    if (!valid_metric_name(s.name))
+      return invalid_argument("bad metric name " + quote(s.name), at(start));
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      std::set<std::string> seen;
+      for (;;) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
+        if (i < line.size() && line[i] == '}') {
+          ++i;
+          break;
+        }
+        size_t ls = i;
+        while (i < line.size() && line[i] != '=' && line[i] != '}' && line[i] != ',') ++i;
+        std::string key(trim(line.substr(ls, i - ls)));
+        if (!valid_label_name(key)) return invalid_argument("bad label name " + quote(key), at(ls));
+        if (i >= line.size() || line[i] != '=')
+          return invalid_argument("expected '=' after label " + quote(key), at(i));
+        ++i;
+        if (i >= line.size() || line[i] != '"')
+          return invalid_argument("label value must be quoted", at(i));
+        ++i;
+        std::string val;
+        bool closed = false;
+        while (i < line.size()) {
+          char c = line[i];
+          if (c == '\\') {
+            if (i + 1 >= line.size()) break;
+            char e = line[i + 1];
+            if (e == 'n')
+              val += '\n';
+            else if (e == '\\')
+              val += '\\';
+            else if (e == '"')
+              val += '"';
+            else
+              return invalid_argument(std::string("bad escape \\") + e + " in label value", at(i));
+            i += 2;
+            continue;
+          }
+          if (c == '"') {
+            closed = true;
+            ++i;
+            break;
+          }
+          val += c;
+          ++i;
+        }
+        if (!closed) return invalid_argument("unterminated label value of " + quote(key), at(i));
+        if (!seen.insert(key).second)
+          return invalid_argument("label " + quote(key) + " given twice", at(ls));
+        s.labels.emplace_back(std::move(key), std::move(val));
+      }
+    }
+    auto rest = split_whitespace(line.substr(i));
+    if (rest.empty()) return invalid_argument("sample " + quote(s.name) + " has no value", at(i));
+    if (rest.size() > 2) return invalid_argument("unexpected text after the timestamp", at(i));
+    auto v = parse_value(rest[0]);
+    if (!v.ok()) return invalid_argument(v.error().message, at(i));
+    s.value = *v;
+    if (rest.size() == 2) {
+      auto ts = parse_i64(rest[1]);
+      if (!ts.ok()) return invalid_argument("bad timestamp " + quote(rest[1]), at(i));
+      s.timestamp_ms = *ts;
+    }
+    families_with_samples.insert(family_of(s.name, sc.types));
+    sc.samples.push_back(std::move(s));
+  }
+  return sc;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+namespace {
+std::string escape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+std::string labels_text(const Labels& l) {
+  if (l.empty()) return "";
+  std::string out = "{";
+  for (size_t i = 0; i < l.size(); ++i) {
+    if (i) out += ",";
+    out += l[i].first + "=\"" + escape(l[i].second) + "\"";
+  }
+  return out + "}";
+}
+}  // namespace
+
+void Writer::family(std::string_view name, MetricType type, std::string_view help) {
+  std::string h;
+  for (char c : help) h += c == '\n' ? ' ' : c;
+  out_ += "# HELP " + std::string(name) + " " + h + "\n# TYPE " + std::string(name) + " " +
+          std::string(to_string(type)) + "\n";
+}
+
+void Writer::sample(std::string_view name, const Labels& labels, double value) {
+  out_ += std::string(name) + labels_text(labels) + " " + format_value(value) + "\n";
+}
+
+void Writer::histogram(std::string_view name, const Labels& labels,
+                       const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
+                       double sum, uint64_t count) {
+  for (size_t i = 0; i < bounds.size() && i < cumulative.size(); ++i) {
+    Labels l = labels;
+    l.emplace_back("le", format_value(bounds[i]));
+    sample(std::string(name) + "_bucket", l, static_cast<double>(cumulative[i]));
+  }
+  Labels l = labels;
+  l.emplace_back("le", "+Inf");
+  sample(std::string(name) + "_bucket", l, static_cast<double>(count));
+  sample(std::string(name) + "_sum", labels, sum);
+  sample(std::string(name) + "_count", labels, static_cast<double>(count));
+}
+
+}  // namespace hs::prom
