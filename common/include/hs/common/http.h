@@ -1,0 +1,105 @@
+// A small HTTP/1.1 server and client for heteroscale's processes (engine simulator, router,
+// load generator, daemon), on Boost.Beast (header-only, Debian's libboost-dev): one thread per
+// connection with keep-alive, bounded bodies and read timeouts, and chunked streaming for
+// server-sent events. Thread per connection keeps the code plain; it is sized for the
+// hundreds of concurrent streams a test or a demo drives, not for an internet front door.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hs/common/error.h"
+
+namespace hs::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // "/v1/completions?x=1"
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string peer;                            // "127.0.0.1:54321"
+  std::string path() const;                    // target without the query
+};
+
+// Writes one chunk of a streaming response; false once the client has gone.
+using StreamWriter = std::function<bool(std::string_view)>;
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed (chunked): the function writes chunks until it returns.
+  std::function<void(const StreamWriter&)> stream;
+};
+
+// A JSON error body {"error": {"message", "type", "code"}} as OpenAI-compatible servers send.
+Response error_response(int status, std::string_view message,
+                        std::string_view type = "invalid_request_error");
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
+  size_t max_body_bytes = size_t{16} << 20;
+  std::chrono::seconds read_timeout{60};
+  size_t max_connections = 4096;
+};
+
+class Server {
+ public:
+  // Binds and starts accepting; errors (Unavailable) name the address.
+  static Result<std::unique_ptr<Server>> start(const ServerOptions& options, Handler handler);
+  ~Server();
+  uint16_t port() const;
+  // Stops accepting, closes every connection and joins its threads. Idempotent.
+  void stop();
+  size_t open_connections() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds timeout{30000};
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// One request on a fresh connection. Unavailable when the peer cannot be reached or times out.
+Result<ClientResponse> request(const std::string& host, uint16_t port, const std::string& method,
+                               const std::string& target, const std::string& body = {},
+                               const ClientOptions& options = {});
+
+// Streams a response body: `on_chunk` gets each piece as it arrives (return false to stop).
+// Returns the status and headers (body empty).
+Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
+                                      const std::string& method, const std::string& target,
+                                      const std::string& body,
+                                      const std::function<bool(std::string_view)>& on_chunk,
+                                      const ClientOptions& options = {});
+
+// "http://host:port/path" -> parts. InvalidArgument for anything else (no https here).
+struct Url {
+  std::string host;
+  uint16_t port = 80;
+  std::string target = "/";
+};
+Result<Url> parse_url(std::string_view url);
+
+}  // namespace hs::http

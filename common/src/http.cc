@@ -1,0 +1,349 @@
+#include "hs/common/http.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "hs/common/text.h"
+
+namespace hs::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string Request::path() const { return target.substr(0, target.find('?')); }
+
+Response error_response(int status, std::string_view message, std::string_view type) {
+  Response r;
+  r.status = status;
+  std::string m;
+  for (char c : message) {  // a JSON string by hand: escape what JSON requires
+    if (c == '"' || c == '\\')
+      m += '\\', m += c;
+    else if (static_cast<unsigned char>(c) < 0x20)
+      m += ' ';
+    else
+      m += c;
+  }
+  r.body = "{\"error\": {\"message\": \"" + m + "\", \"type\": \"" + std::string(type) +
+           "\", \"code\": " + std::to_string(status) + "}}";
+  return r;
+}
+
+namespace {
+
+void set_timeout(tcp::socket& s, std::chrono::milliseconds t) {
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions opts;
+  Handler handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::thread accept_thread;
+  std::atomic<bool> stopping{false};
+  struct Conn {
+    tcp::socket socket;
+    std::thread thread;
+    std::atomic<bool> done{false};
+    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+  };
+  mutable std::mutex mu;
+  std::list<std::shared_ptr<Conn>> conns;
+
+  void reap() {  // joins finished connection threads; mu held
+    for (auto it = conns.begin(); it != conns.end();) {
+      if ((*it)->done) {
+        if ((*it)->thread.joinable()) (*it)->thread.join();
+        it = conns.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void serve(const std::shared_ptr<Conn>& c) {
+    beast::flat_buffer buf;
+    set_timeout(c->socket, opts.read_timeout);
+    boost::system::error_code ec;
+    std::string peer;
+    auto ep = c->socket.remote_endpoint(ec);
+    if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(opts.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      bhttp::read(c->socket, buf, parser, ec);
+      if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::connection_reset)
+        break;
+      Response resp;
+      bool keep_alive = false;
+      Request req;
+      if (ec) {
+        if (ec == bhttp::error::body_limit)
+          resp = error_response(
+              413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes");
+        else if (ec == net::error::would_block || ec == net::error::timed_out ||
+                 ec == net::error::try_again)
+          break;
+        else
+          resp = error_response(400, "malformed HTTP request: " + ec.message());
+      } else {
+        auto& m = parser.get();
+        req.method = std::string(m.method_string());
+        req.target = std::string(m.target());
+        req.body = std::move(m.body());
+        req.peer = peer;
+        for (const auto& f : m)
+          req.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
+        keep_alive = m.keep_alive();
+        try {
+          resp = handler(req);
+        } catch (const std::exception& e) {
+          resp = error_response(500, std::string("internal error: ") + e.what(), "internal_error");
+        }
+      }
+      if (resp.stream) {
+        bhttp::response<bhttp::empty_body> h{static_cast<bhttp::status>(resp.status), 11};
+        h.set(bhttp::field::content_type, resp.content_type);
+        h.set(bhttp::field::cache_control, "no-cache");
+        for (const auto& [k, v] : resp.headers) h.set(k, v);
+        h.chunked(true);
+        h.keep_alive(false);
+        bhttp::response_serializer<bhttp::empty_body> sr{h};
+        bhttp::write_header(c->socket, sr, ec);
+        if (ec) break;
+        bool alive = true;
+        resp.stream([&](std::string_view chunk) {
+          if (!alive || stopping) return false;
+          if (chunk.empty()) return true;
+          net::write(c->socket, bhttp::make_chunk(net::const_buffer(chunk.data(), chunk.size())),
+                     ec);
+          alive = !ec;
+          return alive;
+        });
+        if (alive) net::write(c->socket, bhttp::make_chunk_last(), ec);
+        break;
+      }
+      bhttp::response<bhttp::string_body> r{static_cast<bhttp::status>(resp.status), 11};
+      r.set(bhttp::field::content_type, resp.content_type);
+      for (const auto& [k, v] : resp.headers) r.set(k, v);
+      r.body() = std::move(resp.body);
+      r.keep_alive(keep_alive && resp.status < 400);
+      r.prepare_payload();
+      bhttp::write(c->socket, r, ec);
+      if (ec || !r.keep_alive() || stopping) break;
+    }
+    c->socket.shutdown(tcp::socket::shutdown_both, ec);
+    c->done = true;
+  }
+
+  void accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket s(ioc);
+      acceptor.accept(s, ec);
+      if (stopping) return;
+      if (ec) continue;
+      std::lock_guard<std::mutex> lock(mu);
+      reap();
+      if (conns.size() >= opts.max_connections) {
+        s.close(ec);  // over the limit: refuse rather than queue without bound
+        continue;
+      }
+      auto c = std::make_shared<Conn>(std::move(s));
+      conns.push_back(c);
+      c->thread = std::thread([this, c] { serve(c); });
+    }
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Handler handler) {
+  auto impl = std::make_unique<Impl>();
+  impl->opts = options;
+  impl->handler = std::move(handler);
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(options.host, ec);
+  if (ec) return invalid_argument("bad listen address " + quote(options.host));
+  tcp::endpoint ep(addr, options.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return unavailable("cannot listen: " + ec.message(),
+                       options.host + ":" + std::to_string(options.port));
+  Impl* raw = impl.get();
+  impl->accept_thread = std::thread([raw] { raw->accept_loop(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::~Server() { stop(); }
+
+uint16_t Server::port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+size_t Server::open_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  size_t n = 0;
+  for (const auto& c : impl_->conns) n += !c->done;
+  return n;
+}
+
+void Server::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  boost::system::error_code ec;
+  uint16_t p = port();
+  impl_->acceptor.cancel(ec);
+  impl_->acceptor.close(ec);
+  {  // wake a blocked accept(): connect to ourselves once
+    net::io_context io;
+    tcp::socket s(io);
+    s.connect(tcp::endpoint(net::ip::make_address(
+                                impl_->opts.host == "0.0.0.0" ? "127.0.0.1" : impl_->opts.host, ec),
+                            p),
+              ec);
+  }
+  if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
+  std::list<std::shared_ptr<Impl::Conn>> conns;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    conns = impl_->conns;
+  }
+  for (auto& c : conns) c->socket.shutdown(tcp::socket::shutdown_both, ec);
+  for (auto& c : conns)
+    if (c->thread.joinable()) c->thread.join();
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->conns.clear();
+}
+
+namespace {
+
+Result<tcp::socket> connect(net::io_context& io, const std::string& host, uint16_t port,
+                            std::chrono::milliseconds timeout) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) return unavailable("cannot resolve: " + ec.message(), host);
+  tcp::socket s(io);
+  net::connect(s, results, ec);
+  if (ec) return unavailable("cannot connect: " + ec.message(), host + ":" + std::to_string(port));
+  set_timeout(s, timeout);
+  return s;
+}
+
+bhttp::request<bhttp::string_body> make_request(const std::string& host, const std::string& method,
+                                                const std::string& target, const std::string& body,
+                                                const ClientOptions& o) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, host);
+  req.set(bhttp::field::user_agent, "heteroscale");
+  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  for (const auto& [k, v] : o.headers) req.set(k, v);
+  req.body() = body;
+  req.keep_alive(false);
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+Result<ClientResponse> request(const std::string& host, uint16_t port, const std::string& method,
+                               const std::string& target, const std::string& body,
+                               const ClientOptions& o) {
+  net::io_context io;
+  auto s = connect(io, host, port, o.timeout);
+  if (!s.ok()) return s.error();
+  boost::system::error_code ec;
+  bhttp::write(*s, make_request(host, method, target, body, o), ec);
+  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::string_body> p;
+  p.body_limit(size_t{256} << 20);
+  bhttp::read(*s, buf, p, ec);
+  if (ec)
+    return unavailable("no response: " + ec.message(), host + ":" + std::to_string(port) + target);
+  ClientResponse r;
+  r.status = static_cast<int>(p.get().result_int());
+  r.body = std::move(p.get().body());
+  for (const auto& f : p.get())
+    r.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
+  return r;
+}
+
+Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
+                                      const std::string& method, const std::string& target,
+                                      const std::string& body,
+                                      const std::function<bool(std::string_view)>& on_chunk,
+                                      const ClientOptions& o) {
+  net::io_context io;
+  auto s = connect(io, host, port, o.timeout);
+  if (!s.ok()) return s.error();
+  boost::system::error_code ec;
+  bhttp::write(*s, make_request(host, method, target, body, o), ec);
+  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::buffer_body> p;
+  p.body_limit(boost::none);
+  bhttp::read_header(*s, buf, p, ec);
+  if (ec)
+    return unavailable("no response: " + ec.message(), host + ":" + std::to_string(port) + target);
+  ClientResponse r;
+  r.status = static_cast<int>(p.get().result_int());
+  for (const auto& f : p.get())
+    r.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
+  char chunk[16384];
+  while (!p.is_done()) {
+    p.get().body().data = chunk;
+    p.get().body().size = sizeof chunk;
+    bhttp::read(*s, buf, p, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec)
+      return unavailable("stream broken: " + ec.message(),
+                         host + ":" + std::to_string(port) + target);
+    size_t n = sizeof chunk - p.get().body().size;
+    if (n && !on_chunk(std::string_view(chunk, n))) break;
+  }
+  return r;
+}
+
+Result<Url> parse_url(std::string_view url) {
+  if (!starts_with(url, "http://"))
+    return invalid_argument("expected http://host:port/path, got " + quote(url));
+  std::string_view rest = url.substr(7);
+  size_t slash = rest.find('/');
+  std::string_view hostport = rest.substr(0, slash);
+  Url u;
+  if (slash != std::string_view::npos) u.target = std::string(rest.substr(slash));
+  size_t colon = hostport.rfind(':');
+  u.host = std::string(hostport.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    auto p = parse_u64(hostport.substr(colon + 1));
+    if (!p.ok() || *p == 0 || *p > 65535) return invalid_argument("bad port in " + quote(url));
+    u.port = static_cast<uint16_t>(*p);
+  }
+  if (u.host.empty()) return invalid_argument("no host in " + quote(url));
+  return u;
+}
+
+}  // namespace hs::http
