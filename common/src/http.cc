@@ -316,7 +316,9 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
   while (!p.is_done()) {
     p.get().body().data = chunk;
     p.get().body().size = sizeof chunk;
-    bhttp::read(*s, buf, p, ec);
+    // read_some: hand over what has arrived; read() would wait to fill the buffer and
+    // batch a stream's events together.
+    bhttp::read_some(*s, buf, p, ec);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec)
       return unavailable("stream broken: " + ec.message(),

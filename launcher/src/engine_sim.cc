@@ -22,30 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// vLLM's histogram buckets (v1 metrics/loggers.py).
-const std::vector<double> kTtft = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
-                                   0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
-                                   20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-const std::vector<double> kTpot = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
-                                   0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
-const std::vector<double> kE2e = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,    2.5,
-                                  5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
-                                  60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
-
-struct Hist {
-  std::vector<double> bounds;
-  std::vector<uint64_t> cum;
-  double sum = 0;
-  uint64_t count = 0;
-  explicit Hist(const std::vector<double>& b) : bounds(b), cum(b.size(), 0) {}
-  void observe(double v) {
-    for (size_t i = 0; i < bounds.size(); ++i)
-      if (v <= bounds[i]) ++cum[i];
-    sum += v;
-    ++count;
-  }
-};
-
 double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // One request inside the engine. The HTTP handler thread waits on it.
@@ -85,7 +61,8 @@ struct EngineSim::Impl {
   std::map<uint64_t, KvEntry> kv;  // first block id -> entry
   // metrics (under mu)
   double prompt_total = 0, gen_total = 0, success_total = 0;
-  Hist ttft{kTtft}, tpot{kTpot}, e2e{kE2e};
+  prom::Histogram ttft{prom::vllm_ttft_buckets()}, tpot{prom::vllm_tpot_buckets()},
+      e2e{prom::vllm_e2e_buckets()};
   std::deque<json> records;
   size_t in_flight = 0;   // queued, prefilling or decoding
   size_t prefilling = 0;  // the batch in the prefill step
@@ -243,9 +220,9 @@ struct EngineSim::Impl {
     prom::Labels lf = l;
     lf.emplace_back("finished_reason", "length");
     w.sample("vllm:request_success_total", lf, success_total);
-    auto hist = [&](const char* name, const char* help, const Hist& h) {
+    auto hist = [&](const char* name, const char* help, const prom::Histogram& h) {
       w.family(name, prom::MetricType::kHistogram, help);
-      w.histogram(name, l, h.bounds, h.cum, h.sum, h.count);
+      w.histogram(name, l, h.bounds, h.cumulative, h.sum, h.count);
     };
     hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft);
     hist("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.",

@@ -95,5 +95,19 @@ TEST(PrometheusText, WriterRoundTrips) {
   EXPECT_EQ(s->help.at("hs_router_requests_total"), "Requests. Two lines.");
 }
 
+TEST(Histogram, CumulativeBucketsRoundTripThroughTheWriter) {
+  Histogram h({0.1, 1.0});
+  for (double v : {0.05, 0.1, 0.5, 3.0}) h.observe(v);
+  EXPECT_EQ(h.cumulative, (std::vector<uint64_t>{2, 3}));
+  Writer w;
+  w.family("x_seconds", MetricType::kHistogram, "x");
+  w.histogram("x_seconds", {{"group", "g0"}}, h.bounds, h.cumulative, h.sum, h.count);
+  auto s = parse(w.text(), "t");
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->sum("x_seconds_bucket", {{"le", "+Inf"}}), 4);
+  EXPECT_DOUBLE_EQ(s->sum("x_seconds_sum"), 3.65);
+  EXPECT_TRUE(std::is_sorted(vllm_ttft_buckets().begin(), vllm_ttft_buckets().end()));
+}
+
 }  // namespace
 }  // namespace hs::prom

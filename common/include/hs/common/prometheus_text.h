@@ -66,6 +66,21 @@ class Writer {
   std::string out_;
 };
 
+// Accumulates observations into fixed buckets for Writer::histogram. Not synchronized.
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<uint64_t> cumulative;
+  double sum = 0;
+  uint64_t count = 0;
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double v);
+};
+// vLLM's buckets (v1/metrics/loggers.py @ 030ea52e), so a router's latency histograms can be
+// read with the same queries as an engine's.
+const std::vector<double>& vllm_ttft_buckets();
+const std::vector<double>& vllm_tpot_buckets();
+const std::vector<double>& vllm_e2e_buckets();
+
 std::string format_value(double v);
 bool valid_metric_name(std::string_view name);  // [a-zA-Z_:][a-zA-Z0-9_:]*
 bool valid_label_name(std::string_view name);   // [a-zA-Z_][a-zA-Z0-9_]*
