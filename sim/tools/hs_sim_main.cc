@@ -17,6 +17,7 @@
 #include "hs/sim/calibrate.h"
 #include "hs/sim/report.h"
 #include "hs/sim/simulator.h"
+#include "hs/workload/load.h"
 #include "hs/workload/servegen.h"
 #include "hs/workload/trace.h"
 
@@ -87,48 +88,20 @@ int fail(const Error& e) {
 }
 
 Result<std::vector<workload::Request>> load_workload(const Common& c, std::string* format) {
-  auto f = workload::detect_format(c.trace);
-  if (!f.ok()) return f.error();
-  *format = std::string(workload::to_string(*f));
-  if (*f == workload::TraceFormat::kServeGenDir) {
-    auto cat = workload::read_servegen(c.trace);
-    if (!cat.ok()) return cat.error();
-    workload::ComposeOptions o;
-    o.start_s = c.start;
-    o.duration_s = c.duration > 0 ? c.duration : cat->span_s - c.start;
-    o.rate_scale = c.rate_scale;
-    o.seed = c.seed;
-    workload::ComposeReport rep;
-    auto reqs = workload::compose(*cat, o, &rep);
-    if (!reqs.ok()) return reqs.error();
-    if (rep.requests_with_pooled_lengths)
-      std::fprintf(
-          stderr,
-          "hs-sim: info: %zu of %zu requests took pooled lengths (clients without a dataset)\n",
-          rep.requests_with_pooled_lengths, rep.requests);
-    return reqs;
-  }
-  auto t = workload::read_trace(c.trace);
-  if (!t.ok()) return t.error();
-  std::vector<workload::Request> out;
-  // Rate scaling keeps the trace's duration: whole copies, plus a seeded share for the rest,
-  // each copy shifted by a small deterministic offset so copies do not arrive together.
-  std::mt19937_64 rng(c.seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  for (const auto& r : t->requests) {
-    if (c.duration > 0 && r.arrival_s >= c.duration) break;
-    double copies = c.rate_scale;
-    int n = static_cast<int>(copies) + (u(rng) < copies - std::floor(copies) ? 1 : 0);
-    for (int k = 0; k < n; ++k) {
-      workload::Request x = r;
-      x.arrival_s += k * 0.137;
-      out.push_back(std::move(x));
-    }
-  }
-  std::stable_sort(out.begin(), out.end(),
-                   [](auto& a, auto& b) { return a.arrival_s < b.arrival_s; });
-  for (size_t i = 0; i < out.size(); ++i) out[i].id = i;
-  return out;
+  workload::LoadOptions o;
+  o.start_s = c.start;
+  o.duration_s = c.duration;
+  o.rate_scale = c.rate_scale;
+  o.seed = c.seed;
+  auto l = workload::load_requests(c.trace, o);
+  if (!l.ok()) return l.error();
+  *format = std::string(workload::to_string(l->format));
+  if (l->requests_with_pooled_lengths)
+    std::fprintf(
+        stderr,
+        "hs-sim: info: %zu of %zu requests took pooled lengths (clients without a dataset)\n",
+        l->requests_with_pooled_lengths, l->requests.size());
+  return std::move(l->requests);
 }
 
 struct Setup {
