@@ -1,0 +1,48 @@
+// hs-router: the OpenAI-compatible front door of a P/D-disaggregated service. Per request it
+// picks the prefill instance with the fewest outstanding requests, runs vLLM's NixlConnector
+// hand-off (prefill with kv_transfer_params {"do_remote_decode": true} and max_tokens 1, then
+// decode with the kv_transfer_params the prefill returned) on the decode instance with the
+// fewest outstanding requests *of the same deployment group*, and streams the tokens back.
+// SGLang's bootstrap-room protocol is not routed (see docs/router.md).
+//
+// A request that fails before its first token is retried once on other instances. Instances
+// that fail a health check or a connection get no requests until a health check passes;
+// draining instances get no new requests. Its /metrics give requests, errors, in-flight per
+// instance, and TTFT/TBT/E2E histograms per deployment group (the scaler's latency signals).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hs/common/error.h"
+#include "hs/router/endpoints.h"
+
+namespace hs::router {
+
+struct RouterOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string endpoints_file;  // re-read when its modification time changes
+  std::chrono::milliseconds health_interval{1000};
+  std::chrono::milliseconds upstream_timeout{600000};
+};
+
+class Router {
+ public:
+  // Fails when the endpoints file is unreadable or bad at start (later bad versions are
+  // logged and the last good set is kept).
+  static Result<std::unique_ptr<Router>> start(const RouterOptions& options);
+  ~Router();
+  uint16_t port() const;
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit Router(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hs::router

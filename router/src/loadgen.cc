@@ -1,0 +1,228 @@
+#include "hs/router/loadgen.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "hs/common/http.h"
+#include "hs/router/sse.h"
+
+namespace hs::router {
+
+using json = nlohmann::json;
+using Steady = std::chrono::steady_clock;
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::kOk:
+      return "ok";
+    case Outcome::kTooLong:
+      return "too_long";
+    case Outcome::kRejected:
+      return "rejected";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint32_t kBlock = 512;
+constexpr uint32_t kVocab = 32000;
+
+double secs(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A stable pseudo-random token for (seed, position): shared prefixes need equal ids, distinct
+// blocks different ones.
+uint32_t token(uint64_t seed, uint32_t k) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + k * 0xBF58476D1CE4E5B9ull + 1;
+  x ^= x >> 31;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 29;
+  return static_cast<uint32_t>(x % (kVocab - 100)) + 100;
+}
+
+void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Request& r,
+              Steady::time_point t0, RequestRecord& rec) {
+  json body = {{"prompt", prompt_token_ids(r)},
+               {"max_tokens", r.output_tokens},
+               {"min_tokens", r.output_tokens},
+               {"ignore_eos", true},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (!o.model.empty()) body["model"] = o.model;
+  http::ClientOptions co;
+  co.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  co.headers = {{"x-request-id", rec.request_id}, {"content-type", "application/json"}};
+  SseTokenClock tc;
+  std::string raw;
+  Steady::time_point sent = Steady::now();
+  rec.send_s = secs(sent - t0);
+  auto resp = http::request_stream(
+      u.host, u.port, "POST", u.target + "/v1/completions", body.dump(),
+      [&](std::string_view c) {
+        tc.feed(c);
+        if (raw.size() < 4096) raw.append(c.substr(0, 4096 - raw.size()));
+        return true;
+      },
+      co);
+  Steady::time_point end = Steady::now();
+  if (!resp.ok()) {
+    rec.error = resp.error().to_string();
+    return;
+  }
+  rec.status = resp->status;
+  if (resp->status != 200) {
+    rec.error = raw;
+    bool too_long = raw.find("maximum context length") != std::string::npos;
+    rec.outcome = too_long             ? Outcome::kTooLong
+                  : resp->status < 500 ? Outcome::kRejected
+                                       : Outcome::kFailed;
+    return;
+  }
+  const auto& times = tc.token_times();
+  if (!times.empty()) {
+    rec.ttft_s = secs(times.front() - sent);
+    double mx = 0;
+    for (size_t i = 1; i < times.size(); ++i) mx = std::max(mx, secs(times[i] - times[i - 1]));
+    rec.tbt_max_s = times.size() > 1 ? mx : -1;
+    rec.tbt_mean_s =
+        times.size() > 1 ? secs(times.back() - times.front()) / (times.size() - 1) : -1;
+  }
+  rec.e2e_s = secs(end - sent);
+  if (tc.usage().is_object() && tc.usage().contains("completion_tokens"))
+    rec.output_tokens = tc.usage()["completion_tokens"].get<uint32_t>();
+  if (!tc.error().is_null()) {
+    rec.error = tc.error().dump();
+  } else if (!tc.done()) {
+    rec.error = "stream ended without [DONE]";
+  } else if (tc.usage().is_null()) {
+    rec.error = "no usage event (does the endpoint honour stream_options.include_usage?)";
+  } else {
+    rec.outcome = Outcome::kOk;
+  }
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  double pos = q * (v.size() - 1);
+  size_t lo = static_cast<size_t>(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+}  // namespace
+
+std::vector<uint32_t> prompt_token_ids(const workload::Request& r) {
+  std::vector<uint32_t> ids;
+  ids.reserve(r.prompt_tokens);
+  for (uint32_t k = 0; k < r.prompt_tokens; ++k) {
+    uint32_t b = k / kBlock;
+    // Blocks named by hash_ids are shared across requests; the rest are the request's own.
+    uint64_t seed = b < r.hash_ids.size() ? r.hash_ids[b] : (uint64_t{1} << 40) + r.id * 100003 + b;
+    ids.push_back(token(seed, k % kBlock));
+  }
+  return ids;
+}
+
+Result<std::vector<RequestRecord>> replay(const LoadgenOptions& o,
+                                          const std::vector<workload::Request>& requests,
+                                          const LoadgenProgress& progress) {
+  auto u = http::parse_url(o.url);
+  if (!u.ok()) return u.error().with_context("--url");
+  if (u->target == "/") u->target.clear();
+  if (!(o.time_scale > 0)) return invalid_argument("time scale must be positive", "--time-scale");
+  std::vector<RequestRecord> recs(requests.size());
+  std::atomic<size_t> done{0}, failed{0};
+  std::vector<std::thread> threads;
+  threads.reserve(requests.size());
+  Steady::time_point t0 = Steady::now();
+  auto report = [&](size_t sent) {
+    if (progress) progress(sent, done.load(), failed.load());
+  };
+  Steady::time_point next_report = t0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    recs[i].request_id = "lg-" + std::to_string(r.id);
+    recs[i].prompt_tokens = r.prompt_tokens;
+    recs[i].wanted_tokens = r.output_tokens;
+    auto at = t0 + std::chrono::duration_cast<Steady::duration>(
+                       std::chrono::duration<double>(r.arrival_s / o.time_scale));
+    while (Steady::now() < at) {
+      std::this_thread::sleep_until(std::min(at, next_report));
+      if (Steady::now() >= next_report) {
+        report(i);
+        next_report += std::chrono::milliseconds(500);
+      }
+    }
+    threads.emplace_back([&, i] {
+      send_one(o, *u, requests[i], t0, recs[i]);
+      if (recs[i].outcome == Outcome::kFailed) ++failed;
+      ++done;
+    });
+  }
+  while (done.load() < requests.size()) {
+    report(requests.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (auto& t : threads) t.join();
+  report(requests.size());
+  return recs;
+}
+
+std::string summarize(const std::vector<RequestRecord>& records, const LoadgenSlo& slo,
+                      double wall_s) {
+  std::vector<double> ttft, tbt, e2e;
+  std::map<std::string, size_t> outcomes;
+  uint64_t out_tokens = 0, good = 0;
+  for (const auto& r : records) {
+    ++outcomes[std::string(to_string(r.outcome))];
+    if (r.outcome != Outcome::kOk) continue;
+    out_tokens += r.output_tokens;
+    ttft.push_back(r.ttft_s);
+    if (r.tbt_mean_s >= 0) tbt.push_back(r.tbt_mean_s);
+    e2e.push_back(r.e2e_s);
+    if (r.ttft_s <= slo.ttft_s && r.tbt_mean_s <= slo.tbt_s) ++good;
+  }
+  auto pct = [](const std::vector<double>& v) {
+    return json{
+        {"p50", percentile(v, 0.5)}, {"p90", percentile(v, 0.9)}, {"p99", percentile(v, 0.99)}};
+  };
+  json s = {
+      {"requests", records.size()},
+      {"outcomes", outcomes},
+      {"output_tokens", out_tokens},
+      {"wall_s", wall_s},
+      {"ttft_s", pct(ttft)},
+      {"tbt_mean_s", pct(tbt)},
+      {"e2e_s", pct(e2e)},
+      {"slo", {{"ttft_s", slo.ttft_s}, {"tbt_mean_s", slo.tbt_s}}},
+      {"goodput_requests", good},
+      {"goodput_fraction", records.empty() ? 0.0 : static_cast<double>(good) / records.size()},
+      {"goodput_rps", wall_s > 0 ? good / wall_s : 0.0}};
+  return s.dump(2) + "\n";
+}
+
+std::string records_csv(const std::vector<RequestRecord>& records) {
+  std::string out =
+      "request_id,send_s,ttft_s,tbt_mean_s,tbt_max_s,e2e_s,prompt_tokens,wanted_tokens,output_"
+      "tokens,status,outcome\n";
+  char line[512];
+  for (const auto& r : records) {
+    std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%.6f,%.6f,%u,%u,%u,%d,%s\n",
+                  r.request_id.c_str(), r.send_s, r.ttft_s, r.tbt_mean_s, r.tbt_max_s, r.e2e_s,
+                  r.prompt_tokens, r.wanted_tokens, r.output_tokens, r.status,
+                  std::string(to_string(r.outcome)).c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace hs::router

@@ -1,0 +1,58 @@
+// hs-router: see hs/router/router.h. Runs until SIGTERM or SIGINT.
+#include <signal.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "hs/router/router.h"
+
+namespace po = boost::program_options;
+using namespace hs;
+
+int main(int argc, char** argv) {
+  router::RouterOptions o;
+  double health_s = 1;
+  po::options_description d("hs-router --endpoints FILE [options]");
+  d.add_options()("help,h", "this help")(
+      "endpoints", po::value(&o.endpoints_file)->value_name("FILE"),
+      "JSON list of {url, role, group[, draining]}; re-read on change")(
+      "host", po::value(&o.host)->value_name("ADDR"), "listen address (default 127.0.0.1)")(
+      "port", po::value(&o.port)->value_name("N"),
+      "listen port (default 0: any free port, printed)")(
+      "health-interval", po::value(&health_s)->value_name("S"),
+      "seconds between health checks (default 1)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hs-router: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << d << "\n";
+    return 0;
+  }
+  if (!(health_s >= 0.05 && health_s <= 3600)) {
+    std::fprintf(stderr, "hs-router: --health-interval must be between 0.05 and 3600 seconds\n");
+    return 2;
+  }
+  o.health_interval = std::chrono::milliseconds(static_cast<int64_t>(health_s * 1000));
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  auto r = router::Router::start(o);
+  if (!r.ok()) {
+    std::fprintf(stderr, "hs-router: %s\n", r.error().to_string().c_str());
+    return 1;
+  }
+  std::printf("%u\n", (*r)->port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  (*r)->stop();
+  return 0;
+}
