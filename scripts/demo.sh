@@ -2,8 +2,9 @@
 # heteroscale's main demo. Sets up what it needs (apt-get, idempotent), builds, then runs the
 # parts that exist on this checkout for real: locality discovery (this machine, real GPU
 # servers' hwloc exports, a real InfiniBand fabric as a Slurm topology.conf); the SPANK plugin
-# pinning tasks on a real loopback Slurm cluster; and the simulator comparing heteroscale with
-# per-pool HPA and static peak on a real request trace. Stops everything it started, also on
+# pinning tasks on a real loopback Slurm cluster; the simulator comparing heteroscale with
+# per-pool HPA and static peak on a real request trace; and the serving path (router, simulated
+# prefill/decode engines, trace replay) on loopback. Stops everything it started, also on
 # Ctrl-C. Usage: scripts/demo.sh   (env: HS_BUILD_DIR)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,12 +12,16 @@ cd "$ROOT"
 bash scripts/install-deps.sh
 BUILD=${HS_BUILD_DIR:-$ROOT/build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target hs-topo spank_heteroscale hs-sim >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target hs-topo spank_heteroscale hs-sim hs-engine-sim hs-router hs-loadgen >/dev/null
 HS_TOPO="$BUILD/topo/hs-topo"
 DATA="$ROOT/tests/data"
 OUT=$(mktemp -d /tmp/heteroscale-demo.XXXXXX)
 CLUSTER="$OUT/cluster"
-cleanup() { [ -d "$CLUSTER" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1 || true; }
+SP_PIDS=()
+cleanup() {
+  [ ${#SP_PIDS[@]} -gt 0 ] && kill "${SP_PIDS[@]}" 2>/dev/null
+  [ -d "$CLUSTER" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 trap 'echo; echo "interrupted: stopping what the demo started"; exit 130' INT TERM
 
@@ -82,7 +87,47 @@ echo "plots: $OUT/sim/plot-heteroscale.png (load, instances per role, TTFT/TBT p
 echo "every decision with its per-stage reasons: $OUT/sim/decisions.log; e.g."
 grep -m2 "decision=scale_" "$OUT/sim/decisions.log" | cut -c1-400 | sed 's/^/  /'
 
+step "The serving path: hs-router in front of 2 prefill + 2 decode simulated engines in two deployment groups"
+SP="$OUT/serving"
+mkdir -p "$SP"
+# Starts a server that prints its port first; sets SP_PORT.
+sp_start() {  # NAME CMD...
+  local name=$1; shift
+  "$@" >"$SP/$name.port" 2>"$SP/$name.log" &
+  SP_PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$SP/$name.port" ] && break; sleep 0.05; done
+  SP_PORT=$(head -1 "$SP/$name.port")
+}
+eps="["
+for g in 0 1; do
+  for role in prefill decode; do
+    sp_start $role$g "$BUILD/launcher/hs-engine-sim" --role $role --gpu h100 --model llama-8b --time-scale 10
+    eps+="{\"url\": \"http://127.0.0.1:$SP_PORT\", \"role\": \"$role\", \"group\": \"g$g\"},"
+  done
+done
+echo "${eps%,}]" >"$SP/endpoints.json"
+sed 's/},{/},\n {/g' "$SP/endpoints.json"
+sp_start router "$BUILD/router/hs-router" --endpoints "$SP/endpoints.json"
+RP=$SP_PORT
+echo "\$ hs-loadgen --trace mooncake (60 s of the real conversation trace) --time-scale 10 --url http://127.0.0.1:$RP"
+"$BUILD/router/hs-loadgen" --trace "$DATA/traces/mooncake_conversation_first1500.jsonl" --duration 60 --time-scale 10 \
+  --url "http://127.0.0.1:$RP" --out "$SP/loadgen" --no-progress
+python3 - "$SP/loadgen/summary.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(f"  outcomes {d['outcomes']}, {d['output_tokens']} output tokens in {d['wall_s']:.1f} s")
+print(f"  TTFT p50/p99 {d['ttft_s']['p50']:.2f}/{d['ttft_s']['p99']:.2f} s (wall, engines at 10x), mean TBT p50 {d['tbt_mean_s']['p50']*1000:.1f} ms")
+PY
+echo "Two prefill instances are too few for this trace's long prompts (13.6k tokens on average):"
+echo "TTFT queues up while decode idles - the imbalance heteroscale's P:D ratio is there to prevent."
+echo "The router's per-group latency histograms (the scaler's latency signals), from its /metrics:"
+python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())" "http://127.0.0.1:$RP/metrics" \
+  | grep -E '^hs_router_(ttft_seconds|tbt_seconds)_(count|sum)|^hs_router_requests_total\{outcome="ok"' | sed 's/^/  /'
+kill "${SP_PIDS[@]}" 2>/dev/null
+wait "${SP_PIDS[@]}" 2>/dev/null || true
+SP_PIDS=()
+
 step "Outputs"
 echo "Everything the demo wrote is in $OUT (topology JSON and topology.conf, cluster logs, simulation)."
-echo "Not yet in this demo (open issues): the serving path (hs-launch, hs-engine-sim, hs-router,"
-echo "hs-loadgen) and the heteroscaled daemon closing the loop on Slurm."
+echo "Not yet in this demo (open issues): hs-launch starting engines as Slurm array tasks, and the"
+echo "heteroscaled daemon closing the loop on Slurm."
