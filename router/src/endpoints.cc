@@ -8,6 +8,14 @@
 
 namespace hs::router {
 
+namespace {
+
+// Written by hs-launch for admins and the daemon; the router does not use them.
+const std::set<std::string> kInfoFields = {"service", "gpu_type", "job_id", "array_task_id",
+                                           "heartbeat"};
+
+}  // namespace
+
 Result<std::vector<Endpoint>> parse_endpoints(const std::string& text, const std::string& source) {
   nlohmann::json j;
   try {
@@ -23,7 +31,7 @@ Result<std::vector<Endpoint>> parse_endpoints(const std::string& text, const std
     std::string where = source + ": endpoint " + std::to_string(i);
     if (!e.is_object()) return invalid_argument(where + ": expected an object");
     for (const auto& [k, v] : e.items())
-      if (k != "url" && k != "role" && k != "group" && k != "draining")
+      if (k != "url" && k != "role" && k != "group" && k != "draining" && !kInfoFields.count(k))
         return invalid_argument(where + ": unknown field '" + k + "'");
     for (const char* k : {"url", "role", "group"})
       if (!e.contains(k) || !e[k].is_string())

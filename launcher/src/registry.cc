@@ -1,0 +1,86 @@
+#include "hs/launcher/registry.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "hs/common/file.h"
+
+namespace hs::launcher {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Runs `edit` on the file's JSON list under an exclusive lock and writes the result back.
+Status locked_edit(const std::string& file, const std::function<void(json&)>& edit) {
+  std::string lock_path = file + ".lock";
+  int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return unavailable(std::string("cannot open lock: ") + std::strerror(errno), lock_path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }  // closing releases the flock
+  } closer{fd};
+  if (::flock(fd, LOCK_EX) != 0)
+    return unavailable(std::string("cannot lock: ") + std::strerror(errno), lock_path);
+  json list = json::array();
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) {
+    auto text = read_file(file);
+    if (!text.ok()) return text.error();
+    list = json::parse(*text, nullptr, false);
+    if (list.is_discarded() || !list.is_array())
+      return invalid_argument("not a JSON list of endpoints; not touching it", file);
+  }
+  edit(list);
+  return write_file_atomic(file, list.dump(1) + "\n");
+}
+
+}  // namespace
+
+Status register_instance(const std::string& file, const Registration& r) {
+  return locked_edit(file, [&](json& list) {
+    json e = {{"url", r.url},         {"role", r.role},
+              {"group", r.group},     {"draining", false},
+              {"service", r.service}, {"gpu_type", r.gpu_type},
+              {"job_id", r.job_id},   {"array_task_id", r.array_task_id}};
+    for (auto& x : list)
+      if (x.is_object() && x.value("url", "") == r.url) {
+        x = e;
+        return;
+      }
+    list.push_back(e);
+  });
+}
+
+Status set_draining(const std::string& file, const std::string& url) {
+  return locked_edit(file, [&](json& list) {
+    for (auto& x : list)
+      if (x.is_object() && x.value("url", "") == url) x["draining"] = true;
+  });
+}
+
+Status heartbeat(const std::string& file, const std::string& url, double unix_seconds) {
+  return locked_edit(file, [&](json& list) {
+    for (auto& x : list)
+      if (x.is_object() && x.value("url", "") == url) x["heartbeat"] = unix_seconds;
+  });
+}
+
+Status deregister_instance(const std::string& file, const std::string& url) {
+  return locked_edit(file, [&](json& list) {
+    json out = json::array();
+    for (auto& x : list)
+      if (!(x.is_object() && x.value("url", "") == url)) out.push_back(x);
+    list = out;
+  });
+}
+
+}  // namespace hs::launcher
