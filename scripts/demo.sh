@@ -101,7 +101,7 @@ sp_start() {  # NAME CMD...
 eps="["
 for g in 0 1; do
   for role in prefill decode; do
-    sp_start $role$g "$BUILD/launcher/hs-engine-sim" --role $role --gpu h100 --model llama-8b --time-scale 10
+    sp_start $role$g "$BUILD/launcher/hs-engine-sim" --role $role --gpu-type h100 --model llama-8b --time-scale 10
     eps+="{\"url\": \"http://127.0.0.1:$SP_PORT\", \"role\": \"$role\", \"group\": \"g$g\"},"
   done
 done

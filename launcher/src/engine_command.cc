@@ -94,7 +94,7 @@ Result<EngineCommand> build_engine_command(const LaunchSpec& s, const InstancePo
       a = {s.sim_binary,
            "--role",
            std::string(to_string(s.role)),
-           "--gpu",
+           "--gpu-type",
            s.gpu_type,
            "--model",
            s.model,

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   po::options_description d("hs-engine-sim [options]");
   d.add_options()("help,h", "this help")("role", po::value(&role_text)->value_name("R"),
                                          "prefill, decode or both (default both)")(
-      "gpu", po::value(&gpu)->value_name("G"), "GPU type of the profile (default h100)")(
+      "gpu-type", po::value(&gpu)->value_name("G"), "GPU type of the profile (default h100)")(
       "model", po::value(&model)->value_name("M"), "model of the profile (default llama-8b)")(
       "profiles", po::value(&profiles_file)->value_name("FILE"),
       "engine profiles YAML (default: the compiled-in ones)")(

@@ -34,10 +34,10 @@ PY
 }
 field() { python3 -c "import json,sys; d=json.loads(sys.argv[1].split(' ',1)[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
 
-start_engine prefill --role prefill --gpu h100 --model llama-70b --time-scale 50
+start_engine prefill --role prefill --gpu-type h100 --model llama-70b --time-scale 50
 PP=$PORT; PPID_=$PID
 # Slower decode so that a 400-token request is still running (~2 s) when SIGTERM comes.
-start_engine decode --role decode --gpu a100 --model llama-70b --time-scale 5
+start_engine decode --role decode --gpu-type a100 --model llama-70b --time-scale 5
 DP=$PORT; DPID=$PID
 check_eq "prefill engine prints its port" "$([[ $PP =~ ^[0-9]+$ ]] && echo yes)" "yes"
 check_eq "decode engine prints its port" "$([[ $DP =~ ^[0-9]+$ ]] && echo yes)" "yes"
@@ -75,7 +75,7 @@ kill -TERM "$PPID_"; wait "$PPID_"; check_rc "prefill exits 0" $? 0
 err=$("$SIM" --role middle 2>&1); rc=$?
 check_rc "unknown role: exit 2" $rc 2
 check_contains "unknown role: named" "$err" "--role"
-err=$("$SIM" --gpu z9000 2>&1); rc=$?
+err=$("$SIM" --gpu-type z9000 2>&1); rc=$?
 check_rc "unknown GPU: exit 2" $rc 2
 check_contains "unknown GPU: named" "$err" "no profile for gpu 'z9000'"
 err=$("$SIM" --time-scale -1 2>&1); rc=$?

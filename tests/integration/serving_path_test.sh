@@ -27,7 +27,7 @@ declare -A URL EPID
 engines() {  # NAME:ROLE ...
   for spec in "$@"; do
     local n=${spec%%:*} r=${spec##*:}
-    start "$n" "$SIM" --role "$r" --gpu h100 --model llama-8b --time-scale $K
+    start "$n" "$SIM" --role "$r" --gpu-type h100 --model llama-8b --time-scale $K
     URL[$n]="http://127.0.0.1:$PORT"; EPID[$n]=$PID
   done
 }

@@ -75,9 +75,9 @@ TEST(EngineCommand, SimAndErrors) {
   s.sim_time_scale = 10;
   auto c = build_engine_command(s, kPorts);
   ASSERT_TRUE(c.ok());
-  EXPECT_THAT(c->argv, ElementsAre("hs-engine-sim", "--role", "decode", "--gpu", "a100", "--model",
-                                   "llama-8b", "--served-model-name", "llama", "--host", "10.0.0.5",
-                                   "--port", "8100", "--time-scale", "10"));
+  EXPECT_THAT(c->argv, ElementsAre("hs-engine-sim", "--role", "decode", "--gpu-type", "a100",
+                                   "--model", "llama-8b", "--served-model-name", "llama", "--host",
+                                   "10.0.0.5", "--port", "8100", "--time-scale", "10"));
   s.gpu_type.clear();
   EXPECT_FALSE(build_engine_command(s, kPorts).ok());
   auto v = spec(EngineKind::kVllm, Role::kDecode);

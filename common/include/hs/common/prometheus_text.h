@@ -75,7 +75,7 @@ struct Histogram {
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double v);
 };
-// vLLM's buckets (v1/metrics/loggers.py @ 030ea52e), so a router's latency histograms can be
+// vLLM's buckets (v1/metrics/loggers.py @ 005a810b), so a router's latency histograms can be
 // read with the same queries as an engine's.
 const std::vector<double>& vllm_ttft_buckets();
 const std::vector<double>& vllm_tpot_buckets();

@@ -1,6 +1,6 @@
 // hs-engine-sim: a simulated LLM engine that speaks the subset of vLLM's HTTP API that
 // heteroscale's router, load generator and scaler use, with vLLM's metric names, and vLLM's
-// NixlConnector P/D protocol (as its own test proxy drives it, vllm-project/vllm @ 030ea52e,
+// NixlConnector P/D protocol (as its own test proxy drives it, vllm-project/vllm @ e0099301,
 // tests/v1/kv_connector/nixl_integration/toy_proxy_server.py):
 //  - a prefill request carries kv_transfer_params {"do_remote_decode": true, ...},
 //    max_tokens 1, stream false; the prefill instance computes the prompt (time from the
