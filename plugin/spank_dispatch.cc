@@ -109,15 +109,17 @@ std::optional<std::string> job_getenv(spank_t sp, const char* name) {
   return std::string(buf);
 }
 
-// The Slurm node name, from the daemons' own data, never the job's environment (fake nodes of
-// a test cluster share one host, so the host name would be wrong):
-//  - slurmstepd inherits SLURMD_NODENAME from slurmd's environment;
-//  - slurmd itself has not set it when the plugin's init runs, but was started with
-//    "-N name" when it is not the host's default node;
+// The Slurm node name (fake nodes of a test cluster share one host, so the host name would be
+// wrong):
+//  - in a task, SLURMD_NODENAME of the task's environment: slurmstepd's setup_env() writes it
+//    from slurmd's configuration before task_init, over anything the user exported (the
+//    integration test exports a wrong one and checks it is ignored);
+//  - slurmd, outside any job, was started with "-N name" when it is not the host's default
+//    node;
 //  - otherwise slurmd's node is the host's.
-std::string node_name() {
-  const char* n = std::getenv("SLURMD_NODENAME");
-  if (n && *n) return n;
+std::string node_name(spank_t sp = nullptr) {
+  if (sp)
+    if (auto n = job_getenv(sp, "SLURMD_NODENAME"); n && !n->empty()) return *n;
   if (FILE* f = std::fopen("/proc/self/cmdline", "re")) {
     std::vector<std::string> argv;
     std::string cur;
@@ -148,10 +150,11 @@ int remote_task_init(spank_t sp) {
   spank_get_item(sp, S_JOB_ID, &job);
   spank_get_item(sp, S_JOB_STEPID, &step);
   spank_get_item(sp, S_TASK_GLOBAL_ID, &task);
+  const std::string node = node_name(sp);
   std::string who =
       "job " + std::to_string(job) +
       (step == SLURM_BATCH_SCRIPT ? std::string(".batch") : "." + std::to_string(step)) + " task " +
-      std::to_string(task) + " on " + node_name();
+      std::to_string(task) + " on " + node;
   if (!c.config) {
     // Bad plugstack arguments. slurm_error in a task reaches both the job's stderr and
     // slurmd's log, so the user and the admin both see which argument is wrong.
@@ -163,7 +166,7 @@ int remote_task_init(spank_t sp) {
   PinMode mode = c.pin.value_or(config.default_pin);
 
   hs::plugin::TaskFacts facts;
-  facts.node_name = node_name();
+  facts.node_name = node;
   facts.batch_step = step == SLURM_BATCH_SCRIPT;
   facts.step_gpus = job_getenv(sp, "SLURM_STEP_GPUS");
   facts.job_gpus = job_getenv(sp, "SLURM_JOB_GPUS");
@@ -245,11 +248,11 @@ int slurm_spank_init(spank_t sp, int ac, char** av) {
           return 0;
         }
         if (ctx().config->topology_xml.empty()) {
-          auto st = hs::plugin::write_topology_cache(*ctx().config, node_name());
+          const std::string node = node_name();
+          auto st = hs::plugin::write_topology_cache(*ctx().config, node);
           if (st.ok())
-            slurm_info(
-                "heteroscale: wrote topology cache %s",
-                hs::plugin::expand_node_name(ctx().config->topology_cache, node_name()).c_str());
+            slurm_info("heteroscale: wrote topology cache %s",
+                       hs::plugin::expand_node_name(ctx().config->topology_cache, node).c_str());
           else
             slurm_error("heteroscale: cannot write topology cache (tasks will scan live): %s",
                         st.error().to_string().c_str());
