@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/launcher/engine_sim.h"
 #include "hs/router/router.h"
@@ -71,8 +72,7 @@ bool routed(uint16_t router) {
 template <typename F>
 double rate(int clients, double seconds, F call) {
   std::atomic<uint64_t> n{0}, bad{0};
-  auto end = Steady::now() +
-             std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
+  auto end = Steady::now() + from_seconds(seconds);
   std::vector<std::thread> ts;
   for (int c = 0; c < clients; ++c)
     ts.emplace_back([&] {

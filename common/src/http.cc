@@ -266,17 +266,27 @@ bhttp::request<bhttp::string_body> make_request(const std::string& host, const s
   return req;
 }
 
+// A connection with the request written to it; the caller reads the response.
+Result<tcp::socket> connect_and_send(net::io_context& io, const std::string& host, uint16_t port,
+                                     const std::string& method, const std::string& target,
+                                     const std::string& body, const ClientOptions& o) {
+  auto s = connect(io, host, port, o.timeout);
+  if (!s.ok()) return s;
+  boost::system::error_code ec;
+  bhttp::write(*s, make_request(host, method, target, body, o), ec);
+  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
+  return s;
+}
+
 }  // namespace
 
 Result<ClientResponse> request(const std::string& host, uint16_t port, const std::string& method,
                                const std::string& target, const std::string& body,
                                const ClientOptions& o) {
   net::io_context io;
-  auto s = connect(io, host, port, o.timeout);
+  auto s = connect_and_send(io, host, port, method, target, body, o);
   if (!s.ok()) return s.error();
   boost::system::error_code ec;
-  bhttp::write(*s, make_request(host, method, target, body, o), ec);
-  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> p;
   p.body_limit(size_t{256} << 20);
@@ -297,11 +307,9 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
                                       const std::function<bool(std::string_view)>& on_chunk,
                                       const ClientOptions& o) {
   net::io_context io;
-  auto s = connect(io, host, port, o.timeout);
+  auto s = connect_and_send(io, host, port, method, target, body, o);
   if (!s.ok()) return s.error();
   boost::system::error_code ec;
-  bhttp::write(*s, make_request(host, method, target, body, o), ec);
-  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::buffer_body> p;
   p.body_limit(boost::none);

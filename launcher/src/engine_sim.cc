@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/common/text.h"
@@ -21,8 +22,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // One request inside the engine. The HTTP handler thread waits on it.
 struct Job {
@@ -73,8 +72,9 @@ struct EngineSim::Impl {
     --in_flight;
     Clock::time_point now = Clock::now();
     success_total += 1;
-    e2e.observe(secs(now - j->arrived));
-    if (j->generated > 1) tpot.observe(secs(j->last_token - j->first_token) / (j->generated - 1));
+    e2e.observe(to_seconds(now - j->arrived));
+    if (j->generated > 1)
+      tpot.observe(to_seconds(j->last_token - j->first_token) / (j->generated - 1));
     json r = {{"request_id", j->request_id},      {"role", std::string(to_string(o.role))},
               {"engine_id", o.engine_id},         {"prompt_tokens", j->prompt_tokens},
               {"output_tokens", j->generated},    {"kv_from", j->kv_from},
@@ -112,11 +112,9 @@ struct EngineSim::Impl {
           j->generated = 1;
           gen_total += 1;
           j->first_token = j->last_token = Clock::now();
-          ttft.observe(secs(j->first_token - j->arrived));
+          ttft.observe(to_seconds(j->first_token - j->arrived));
           uint64_t first = next_block.fetch_add((j->prompt_tokens + 15) / 16);
-          kv[first] = {j->prompt_tokens,
-                       Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(o.kv_ttl_s))};
+          kv[first] = {j->prompt_tokens, Clock::now() + from_seconds(o.kv_ttl_s)};
           json blocks = json::array();
           for (uint64_t b = 0; b < (j->prompt_tokens + 15) / 16; ++b) blocks.push_back(first + b);
           j->kv_params = {{"do_remote_prefill", true},       {"do_remote_decode", false},
@@ -160,7 +158,7 @@ struct EngineSim::Impl {
           std::lock_guard<std::mutex> l(j->mu);
           if (j->generated == 0) {
             j->first_token = now;
-            ttft.observe(secs(now - j->arrived));
+            ttft.observe(to_seconds(now - j->arrived));
           }
           ++j->generated;
           j->last_token = now;

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <thread>
 
+#include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/launcher/engine_command.h"
@@ -266,8 +267,7 @@ int main(int argc, char** argv) {
               .count();
       auto hb = launcher::heartbeat(register_file, url, now);
       if (!hb.ok()) note("heartbeat failed: " + hb.error().to_string());
-      next_beat = Steady::now() + std::chrono::duration_cast<Steady::duration>(
-                                      std::chrono::duration<double>(heartbeat_s));
+      next_beat = Steady::now() + from_seconds(heartbeat_s);
     }
     int sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig > 0) break;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/router/sse.h"
 
@@ -36,8 +37,6 @@ namespace {
 constexpr uint32_t kBlock = 512;
 constexpr uint32_t kVocab = 32000;
 
-double secs(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
-
 // A stable pseudo-random token for (seed, position): shared prefixes need equal ids, distinct
 // blocks different ones.
 uint32_t token(uint64_t seed, uint32_t k) {
@@ -63,7 +62,7 @@ void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Reque
   SseTokenClock tc;
   std::string raw;
   Steady::time_point sent = Steady::now();
-  rec.send_s = secs(sent - t0);
+  rec.send_s = to_seconds(sent - t0);
   auto resp = http::request_stream(
       u.host, u.port, "POST", u.target + "/v1/completions", body.dump(),
       [&](std::string_view c) {
@@ -88,14 +87,15 @@ void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Reque
   }
   const auto& times = tc.token_times();
   if (!times.empty()) {
-    rec.ttft_s = secs(times.front() - sent);
+    rec.ttft_s = to_seconds(times.front() - sent);
     double mx = 0;
-    for (size_t i = 1; i < times.size(); ++i) mx = std::max(mx, secs(times[i] - times[i - 1]));
+    for (size_t i = 1; i < times.size(); ++i)
+      mx = std::max(mx, to_seconds(times[i] - times[i - 1]));
     rec.tbt_max_s = times.size() > 1 ? mx : -1;
     rec.tbt_mean_s =
-        times.size() > 1 ? secs(times.back() - times.front()) / (times.size() - 1) : -1;
+        times.size() > 1 ? to_seconds(times.back() - times.front()) / (times.size() - 1) : -1;
   }
-  rec.e2e_s = secs(end - sent);
+  rec.e2e_s = to_seconds(end - sent);
   if (tc.usage().is_object() && tc.usage().contains("completion_tokens"))
     rec.output_tokens = tc.usage()["completion_tokens"].get<uint32_t>();
   if (!tc.error().is_null()) {
@@ -153,8 +153,7 @@ Result<std::vector<RequestRecord>> replay(const LoadgenOptions& o,
     recs[i].request_id = "lg-" + std::to_string(r.id);
     recs[i].prompt_tokens = r.prompt_tokens;
     recs[i].wanted_tokens = r.output_tokens;
-    auto at = t0 + std::chrono::duration_cast<Steady::duration>(
-                       std::chrono::duration<double>(r.arrival_s / o.time_scale));
+    auto at = t0 + from_seconds(r.arrival_s / o.time_scale);
     while (Steady::now() < at) {
       std::this_thread::sleep_until(std::min(at, next_report));
       if (Steady::now() >= next_report) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/common/logger.h"
 #include "hs/common/prometheus_text.h"
@@ -21,8 +22,6 @@ using json = nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
 namespace {
-
-double secs(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
 struct Instance {
   Endpoint ep;
@@ -244,15 +243,15 @@ struct Router::Impl {
     ++outcomes[outcome];
     json rec = {{"request_id", rid}, {"group", group},     {"prefill", pre},
                 {"decode", dec},     {"outcome", outcome}, {"attempts", attempts}};
-    rec["start_s"] = secs(start - started);  // since the router started
-    double end = secs(Steady::now() - start);
+    rec["start_s"] = to_seconds(start - started);  // since the router started
+    double end = to_seconds(Steady::now() - start);
     rec["e2e_s"] = end;
     if (!tokens.empty()) {
-      double t = secs(tokens.front() - start);
+      double t = to_seconds(tokens.front() - start);
       rec["ttft_s"] = t;
       ttft.try_emplace(group, prom::vllm_ttft_buckets()).first->second.observe(t);
       auto& h = tbt.try_emplace(group, prom::vllm_tpot_buckets()).first->second;
-      for (size_t i = 1; i < tokens.size(); ++i) h.observe(secs(tokens[i] - tokens[i - 1]));
+      for (size_t i = 1; i < tokens.size(); ++i) h.observe(to_seconds(tokens[i] - tokens[i - 1]));
     }
     rec["token_events"] = tokens.size();
     if (outcome == "ok")
