@@ -3,12 +3,12 @@
 // ones finish (up to --grace seconds), then it exits 0.
 #include <signal.h>
 
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
+#include "hs/common/cli.h"
 #include "hs/launcher/engine_sim.h"
 #include "hs/workload/profile.h"
 
@@ -49,16 +49,8 @@ int main(int argc, char** argv) {
       "grace", po::value(&grace)->value_name("S"),
       "seconds in-flight requests get after SIGTERM (default 30)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\n";
-    return 0;
-  }
+  if (int rc = cli::parse(po::command_line_parser(argc, argv), d, vm, "hs-engine-sim"); rc >= 0)
+    return rc;
   auto role = parse_role(role_text);
   if (!role.ok()) return fail("--role: " + role.error().to_string());
   o.role = *role;

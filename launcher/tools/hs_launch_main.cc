@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +19,7 @@
 #include <iostream>
 #include <thread>
 
+#include "hs/common/cli.h"
 #include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/common/prometheus_text.h"
@@ -113,16 +113,8 @@ int main(int argc, char** argv) {
       break;
     }
   for (int i = split + 1; i < argc; ++i) extra.push_back(argv[i]);
-  try {
-    po::store(po::command_line_parser(split, argv).options(d).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(e.what(), 2);
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\n";
-    return 0;
-  }
+  if (int rc = cli::parse(po::command_line_parser(split, argv), d, vm, "hs-launch"); rc >= 0)
+    return rc;
   auto role = parse_role(role_text);
   if (!role.ok()) return fail("--role: " + role.error().to_string(), 2);
   auto kind = launcher::parse_engine_kind(engine_text);

@@ -1,12 +1,12 @@
 // hs-loadgen: see hs/router/loadgen.h. Writes DIR/requests.csv and DIR/summary.json.
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "hs/common/cli.h"
 #include "hs/common/file.h"
 #include "hs/router/loadgen.h"
 #include "hs/workload/load.h"
@@ -46,16 +46,8 @@ int main(int argc, char** argv) {
       "timeout", po::value(&o.timeout_s)->value_name("S"), "per-request timeout (default 600)")(
       "no-progress", "no progress line on stderr");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(e.what(), 2);
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\n";
-    return 0;
-  }
+  if (int rc = cli::parse(po::command_line_parser(argc, argv), d, vm, "hs-loadgen"); rc >= 0)
+    return rc;
   if (trace.empty() || o.url.empty() || out_dir.empty())
     return fail("--trace, --url and --out are required", 2);
   if (!(o.time_scale > 0)) return fail("--time-scale must be positive", 2);

@@ -1,10 +1,10 @@
 // hs-router: see hs/router/router.h. Runs until SIGTERM or SIGINT.
 #include <signal.h>
 
-#include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
 
+#include "hs/common/cli.h"
 #include "hs/router/router.h"
 
 namespace po = boost::program_options;
@@ -23,17 +23,8 @@ int main(int argc, char** argv) {
       "health-interval", po::value(&health_s)->value_name("S"),
       "seconds between health checks (default 1)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "hs-router: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\n";
-    return 0;
-  }
+  if (int rc = cli::parse(po::command_line_parser(argc, argv), d, vm, "hs-router"); rc >= 0)
+    return rc;
   if (!(health_s >= 0.05 && health_s <= 3600)) {
     std::fprintf(stderr, "hs-router: --health-interval must be between 0.05 and 3600 seconds\n");
     return 2;

@@ -5,13 +5,13 @@
 //   [--tbt-slo S]
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <random>
 #include <sstream>
 
+#include "hs/common/cli.h"
 #include "hs/common/file.h"
 #include "hs/scaler/policy.h"
 #include "hs/sim/calibrate.h"
@@ -68,18 +68,7 @@ void add_common(po::options_description& o, Common& c) {
 // Parses the options; returns -1 to go on, or the exit code (0 after --help, 2 on an error).
 int parse_options(const std::vector<std::string>& args, const po::options_description& o,
                   po::variables_map& vm) {
-  try {
-    po::store(po::command_line_parser(args).options(o).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "hs-sim: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << o << "\n";
-    return 0;
-  }
-  return -1;
+  return cli::parse(po::command_line_parser(args), o, vm, "hs-sim");
 }
 
 int fail(const Error& e) {
