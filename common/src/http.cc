@@ -193,7 +193,7 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Hand
                        options.host + ":" + std::to_string(options.port));
   Impl* raw = impl.get();
   impl->accept_thread = std::thread([raw] { raw->accept_loop(); });
-  return std::unique_ptr<Server>(new Server(std::move(impl)));
+  return std::make_unique<Server>(std::move(impl));
 }
 
 Server::~Server() { stop(); }

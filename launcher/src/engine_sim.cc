@@ -497,7 +497,7 @@ Result<std::unique_ptr<EngineSim>> EngineSim::start(const EngineSimOptions& opti
     impl->o.engine_id = options.host + ":" + std::to_string(impl->server->port());
   impl->prefill_thread = std::thread([raw] { raw->prefill_loop(); });
   impl->decode_thread = std::thread([raw] { raw->decode_loop(); });
-  return std::unique_ptr<EngineSim>(new EngineSim(std::move(impl)));
+  return std::make_unique<EngineSim>(std::move(impl));
 }
 
 EngineSim::~EngineSim() { stop(); }

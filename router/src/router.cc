@@ -505,7 +505,7 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
   if (!s.ok()) return s.error();
   impl->server = std::move(*s);
   impl->watcher = std::thread([raw] { raw->watch(); });
-  return std::unique_ptr<Router>(new Router(std::move(impl)));
+  return std::make_unique<Router>(std::move(impl));
 }
 
 Router::~Router() { stop(); }

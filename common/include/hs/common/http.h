@@ -64,9 +64,10 @@ class Server {
   size_t open_connections() const;
 
   struct Impl;
+  // For start(): Impl is opaque outside the library, so nothing else can call this.
+  explicit Server(std::unique_ptr<Impl> impl);
 
  private:
-  explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -51,9 +51,10 @@ class EngineSim {
   void stop();
 
   struct Impl;
+  // For start(): Impl is opaque outside the library, so nothing else can call this.
+  explicit EngineSim(std::unique_ptr<Impl> impl);
 
  private:
-  explicit EngineSim(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -39,9 +39,10 @@ class Router {
   void stop();
 
   struct Impl;
+  // For start(): Impl is opaque outside the library, so nothing else can call this.
+  explicit Router(std::unique_ptr<Impl> impl);
 
  private:
-  explicit Router(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
