@@ -1,0 +1,46 @@
+// The tag that marks a Slurm job array as one of heteroscale's pools, carried in the job's
+// comment (the one free-text field every Slurm release stores per job and slurm_load_jobs
+// returns). Its grammar is defined and parsed here only; the daemon, hs-launch and the docs
+// use this code:
+//
+//   heteroscale/v1 service=NAME role=prefill|decode group=GROUP variant=VARIANT [drain=UNIX_S]
+//
+// Fields are space-separated key=value pairs in any order; values are [A-Za-z0-9._-]+, 1..64
+// characters. `drain` appears only on a running task's own record: the daemon writes it when
+// it takes the task out of the router, so a restarted daemon finds drains in progress in
+// Slurm itself. A comment that does not start with "heteroscale/" is not a tag (kNotFound);
+// one that does but breaks the grammar is InvalidArgument naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hs/common/error.h"
+#include "hs/common/role.h"
+
+namespace hs {
+
+struct JobTag {
+  std::string service;
+  Role role = Role::kDecode;  // prefill or decode (never kBoth for a pool)
+  std::string group;
+  std::string variant;
+  std::optional<int64_t> drain_since_unix_s;
+
+  std::string to_string() const;
+  friend bool operator==(const JobTag&, const JobTag&) = default;
+};
+
+constexpr std::string_view kJobTagPrefix = "heteroscale/v1";
+
+Result<JobTag> parse_job_tag(std::string_view comment);
+
+// True when `comment` claims to be a heteroscale tag (of any version).
+bool looks_like_job_tag(std::string_view comment);
+
+// A tag value must be [A-Za-z0-9._-]{1,64}.
+bool valid_tag_value(std::string_view v);
+
+}  // namespace hs

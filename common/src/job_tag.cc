@@ -1,0 +1,74 @@
+#include "hs/common/job_tag.h"
+
+#include <set>
+
+#include "hs/common/text.h"
+
+namespace hs {
+
+bool valid_tag_value(std::string_view v) {
+  if (v.empty() || v.size() > 64) return false;
+  for (char c : v) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool looks_like_job_tag(std::string_view comment) {
+  return starts_with(trim(comment), "heteroscale/");
+}
+
+std::string JobTag::to_string() const {
+  std::string s(kJobTagPrefix);
+  s += " service=" + service + " role=" + std::string(hs::to_string(role)) + " group=" + group +
+       " variant=" + variant;
+  if (drain_since_unix_s) s += " drain=" + std::to_string(*drain_since_unix_s);
+  return s;
+}
+
+Result<JobTag> parse_job_tag(std::string_view comment) {
+  auto words = split_whitespace(comment);
+  if (words.empty() || !starts_with(words[0], "heteroscale/"))
+    return not_found("not a heteroscale tag");
+  if (words[0] != kJobTagPrefix)
+    return invalid_argument("unsupported tag version " + quote(words[0]) + " (this build reads " +
+                            std::string(kJobTagPrefix) + ")");
+  JobTag t;
+  std::set<std::string> seen;
+  for (size_t i = 1; i < words.size(); ++i) {
+    auto eq = words[i].find('=');
+    if (eq == std::string_view::npos)
+      return invalid_argument("expected key=value, got " + quote(words[i]));
+    std::string key(words[i].substr(0, eq));
+    std::string_view val = words[i].substr(eq + 1);
+    if (!seen.insert(key).second) return invalid_argument(key + ": given twice");
+    if (!valid_tag_value(val))
+      return invalid_argument(key + ": expected [A-Za-z0-9._-]{1,64}, got " + quote(val));
+    if (key == "service") {
+      t.service = val;
+    } else if (key == "group") {
+      t.group = val;
+    } else if (key == "variant") {
+      t.variant = val;
+    } else if (key == "role") {
+      auto r = parse_role(val);
+      if (!r.ok() || *r == Role::kBoth)
+        return invalid_argument("role: expected prefill or decode, got " + quote(val));
+      t.role = *r;
+    } else if (key == "drain") {
+      auto v = parse_i64(val);
+      if (!v.ok() || *v < 0)
+        return invalid_argument("drain: expected Unix seconds, got " + quote(val));
+      t.drain_since_unix_s = *v;
+    } else {
+      return invalid_argument(key + ": unknown field");
+    }
+  }
+  for (const char* k : {"service", "role", "group", "variant"})
+    if (!seen.count(k)) return invalid_argument(std::string(k) + ": required");
+  return t;
+}
+
+}  // namespace hs
