@@ -1,0 +1,58 @@
+// heteroscaled's configuration: the services (service_config.h) and, in the same file, a
+// `daemon:` section with the daemon's own settings and each service's Slurm templates. Strict
+// like the rest (file:line:column: field: problem, all at once). Defaults live here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hs/common/clock.h"
+#include "hs/common/error.h"
+#include "hs/scaler/service_config.h"
+
+namespace hs::scaler {
+
+// How the daemon submits a service's arrays when it opens a deployment group or continues a
+// pool whose array has no pending index left. The scripts are the operator's own sbatch
+// scripts (the daemon adds the tag, array range, throttle, gres and constraint).
+struct ServiceTemplate {
+  std::string prefill_script, decode_script;  // paths, read at (re)load
+  std::string prefill_script_text, decode_script_text;
+  uint32_t array_size = 64;  // indices per submitted array (<= MaxArraySize - 1)
+  std::string partition, qos, account, reservation;
+  uint32_t time_limit_min = 0;  // 0: the partition's default
+  std::string work_dir = "/tmp";
+  std::string output = "/tmp/hs-%x-%A_%a.out";
+  // Extra "K=V" variables for the submitted jobs (the daemon sets PATH, HS_SERVICE, HS_ROLE,
+  // HS_GROUP, HS_VARIANT, HS_GPU_TYPE itself).
+  std::vector<std::string> environment;
+};
+
+struct DaemonSettings {
+  std::string listen = "127.0.0.1:8470";  // host:port of the HTTP API
+  std::string token_file;  // when set, mutating requests need "Authorization: Bearer <token>"
+  Duration tick = std::chrono::seconds(5);
+  Duration scrape_timeout = std::chrono::seconds(2);
+  Duration heartbeat_timeout = std::chrono::seconds(30);  // silent longer: not ready
+  Duration drain_timeout = std::chrono::seconds(120);     // cancel a drained task after this
+  Duration slurm_stale = std::chrono::seconds(30);        // no fresh Slurm state this long: hold
+  std::string slurm_conf;                                 // empty: $SLURM_CONF
+  std::string topology_conf;  // Slurm topology.conf for switch domains; empty: one domain
+  // Per service: the hs-router base URLs whose /metrics give its per-group latency and
+  // in-flight requests per instance (drains wait for those to end).
+  std::map<std::string, std::vector<std::string>> routers;
+  bool dry_run = false;                              // decide and log, never change Slurm
+  std::map<std::string, ServiceTemplate> templates;  // by service name
+};
+
+struct DaemonConfig {
+  ServicesConfig services;
+  DaemonSettings daemon;
+  std::string path;
+};
+
+Result<DaemonConfig> parse_daemon_config(const std::string& text, const std::string& name);
+Result<DaemonConfig> load_daemon_config(const std::string& path);
+
+}  // namespace hs::scaler

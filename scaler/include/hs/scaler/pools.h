@@ -1,0 +1,77 @@
+// Slurm's job records seen as heteroscale's pools: jobs whose comment carries a JobTag are
+// grouped by service, deployment group and role into arrays and their tasks. Pure: built from
+// one slurm_load_jobs snapshot, so after any restart of the daemon the same records give the
+// same view (Slurm is the truth: throttles, running tasks, drain marks).
+//
+// Per array the daemon keeps one invariant: the throttle is the number of tasks that should
+// be running and serving; tasks marked draining run *above* it until they are cancelled, so
+// lowering the throttle (first) and marking drains (second) never lets a pending task start.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hs/common/job_tag.h"
+#include "hs/scaler/slurm_api.h"
+
+namespace hs::scaler {
+
+struct PoolTask {
+  uint32_t job_id = 0;  // the task's own job id (what cancel and comment updates take)
+  uint32_t array_job_id = 0;
+  uint32_t task_id = 0;
+  JobState state = JobState::kRunning;
+  std::string node;
+  std::optional<int64_t> drain_since_unix_s;
+  int64_t start_time = 0, end_time = 0;
+  JobTag tag;
+  std::string id() const { return std::to_string(array_job_id) + "_" + std::to_string(task_id); }
+  bool draining() const { return drain_since_unix_s.has_value(); }
+};
+
+struct PoolArray {
+  uint32_t array_job_id = 0;
+  uint32_t throttle = 0;      // 0 = unlimited (never written by the daemon)
+  uint32_t pending = 0;       // indices not started yet
+  std::string pending_tasks;  // those indices, e.g. "4-15" (from the meta record)
+  std::string pending_reason;
+  int64_t pending_since = 0;  // the meta record's submit or eligible time (start estimate)
+  std::string features, partition, tres_per_node;
+  uint32_t user_id = 0;
+  std::vector<PoolTask> tasks;  // running, suspended or completing
+
+  uint32_t running_serving() const;  // running, not draining
+  uint32_t draining() const;
+};
+
+struct RolePool {
+  std::vector<PoolArray> arrays;  // ascending array id (oldest first)
+  uint32_t running_serving() const;
+  uint32_t draining() const;
+  uint32_t pending() const;
+  // Instances the pool is meant to have: the throttles (capped by what each array can still
+  // start), i.e. running-and-serving plus those Slurm will start.
+  uint32_t target() const;
+};
+
+struct GroupPools {
+  std::string service, group, variant;
+  RolePool prefill, decode;
+  RolePool& role(Role r) { return r == Role::kPrefill ? prefill : decode; }
+  const RolePool& role(Role r) const { return r == Role::kPrefill ? prefill : decode; }
+};
+
+struct ClusterView {
+  // service -> group -> pools
+  std::map<std::string, std::map<std::string, GroupPools>> services;
+  // Jobs whose comment claims to be a tag but is not one: "job 123: role: ..."
+  std::vector<std::string> problems;
+  const PoolTask* find_task(const std::string& id) const;
+};
+
+ClusterView build_view(const std::vector<SlurmJob>& jobs);
+
+}  // namespace hs::scaler

@@ -1,0 +1,713 @@
+#include "hs/scaler/controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hs/common/text.h"
+#include "hs/scaler/signals.h"
+
+namespace hs::scaler {
+
+std::string_view to_string(Action::Kind k) {
+  switch (k) {
+    case Action::Kind::kThrottle:
+      return "throttle";
+    case Action::Kind::kMarkDrain:
+      return "drain";
+    case Action::Kind::kClearDrain:
+      return "undrain";
+    case Action::Kind::kCancelTask:
+      return "cancel";
+    case Action::Kind::kCancelArray:
+      return "cancel-array";
+    case Action::Kind::kSubmit:
+      return "submit";
+  }
+  return "?";
+}
+
+std::string Action::describe() const {
+  std::string s = std::string(to_string(kind)) + " service=" + service + " group=" + group +
+                  " role=" + std::string(to_string(role));
+  switch (kind) {
+    case Kind::kThrottle:
+      s += " array=" + std::to_string(job_id) + " throttle=" + std::to_string(value);
+      break;
+    case Kind::kMarkDrain:
+    case Kind::kClearDrain:
+    case Kind::kCancelTask:
+      s += " task=" + task;
+      break;
+    case Kind::kCancelArray:
+      s += " array=" + std::to_string(job_id);
+      break;
+    case Kind::kSubmit:
+      s += " array=" + submit.array + " constraint=" + quote(submit.constraint);
+      break;
+  }
+  return s + " why=" + quote(why);
+}
+
+namespace {
+
+// "gpu:h100:4(S:0-1)" or "gpu:h100:2(IDX:0-1),gpu:l40s:0(IDX:N/A)" -> {type, count} pairs.
+std::vector<std::pair<std::string, uint32_t>> parse_gres(const std::string& s) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  size_t depth = 0, start = 0;
+  auto item = [&](std::string_view x) {
+    x = x.substr(0, x.find('('));
+    auto parts = split(x, ':');
+    if (parts.size() < 2 || parts[0] != "gpu") return;
+    auto n = parse_u64(parts.back());
+    if (!n.ok()) return;
+    out.emplace_back(parts.size() >= 3 ? std::string(parts[1]) : std::string(),
+                     static_cast<uint32_t>(*n));
+  };
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i < s.size() && s[i] == '(') ++depth;
+    if (i < s.size() && s[i] == ')' && depth) --depth;
+    if (i == s.size() || (s[i] == ',' && depth == 0)) {
+      if (i > start) item(std::string_view(s).substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return b ? (a + b - 1) / b : 0; }
+
+Role other(Role r) { return r == Role::kPrefill ? Role::kDecode : Role::kPrefill; }
+
+const Variant* variant_named(const ServiceConfig& s, const std::string& name) {
+  for (const auto& v : s.variants)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<NodeInventory> inventory_from(const std::vector<SlurmNode>& nodes) {
+  std::vector<NodeInventory> out;
+  for (const auto& n : nodes) {
+    auto total = parse_gres(n.gres);
+    auto used = parse_gres(n.gres_used);
+    for (const auto& [type, count] : total) {
+      uint32_t u = 0;
+      for (const auto& [t2, c2] : used)
+        if (t2 == type) u += c2;
+      NodeInventory inv;
+      inv.name = n.name;
+      inv.gpu_type = type;
+      inv.free_gpus = count > u ? count - u : 0;
+      inv.available = !n.drain && !n.fail && !n.not_responding && n.state != "down" &&
+                      n.state != "unknown" && n.state != "future";
+      out.push_back(inv);
+    }
+  }
+  return out;
+}
+
+Controller::Controller(DaemonConfig config, topo::Fabric fabric, TimePoint started)
+    : config_(std::move(config)), fabric_(std::move(fabric)), started_(started) {}
+
+void Controller::reload(DaemonConfig config, topo::Fabric fabric) {
+  config_ = std::move(config);
+  fabric_ = std::move(fabric);
+  for (auto it = status_.begin(); it != status_.end();) {
+    bool known = false;
+    for (const auto& s : config_.services.services) known |= s.name == it->first;
+    it = known ? std::next(it) : status_.erase(it);
+  }
+}
+
+std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> Controller::ratios()
+    const {
+  std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> out;
+  for (const auto& [svc, st] : status_) {
+    const ServiceConfig* sc = nullptr;
+    for (const auto& s : config_.services.services)
+      if (s.name == svc) sc = &s;
+    if (!sc) continue;
+    for (const auto& [g, roles] : st.counts) {
+      (void)roles;
+      out[svc][g] = {sc->preferred().ratio.prefill, sc->preferred().ratio.decode};
+    }
+  }
+  return out;
+}
+
+std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
+                                     const std::vector<Registration>& regs,
+                                     const std::map<std::string, ServiceMetrics>& metrics,
+                                     TimePoint now, int64_t wall_unix_s) {
+  std::vector<Action> out;
+  if (slurm) {
+    draining_ids_.clear();
+    for (const auto& [svc, groups] : slurm->view.services)
+      for (const auto& [g, gp] : groups)
+        for (const RolePool* rp : {&gp.prefill, &gp.decode})
+          for (const auto& a : rp->arrays)
+            for (const auto& t : a.tasks)
+              if (t.draining()) draining_ids_.insert(t.id());
+  }
+  for (const auto& svc : config_.services.services) {
+    ServiceStatus& st = status_[svc.name];
+    st.service = svc.name;
+    st.actions.clear();
+    st.decided = false;
+    if (!slurm) {
+      st.hold_reason = "Slurm state unavailable or stale: holding (no scale actions)";
+      continue;
+    }
+    auto m = metrics.find(svc.name);
+    tick_service(svc, *slurm, regs, m == metrics.end() ? nullptr : &m->second, now, wall_unix_s,
+                 out, st);
+  }
+  return out;
+}
+
+void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
+                              const std::vector<Registration>& regs, const ServiceMetrics* m,
+                              TimePoint now, int64_t wall, std::vector<Action>& out,
+                              ServiceStatus& st) {
+  static const std::map<std::string, GroupPools> kNoGroups;
+  auto sit = s.view.services.find(svc.name);
+  const auto& groups = sit == s.view.services.end() ? kNoGroups : sit->second;
+  std::map<std::string, const Registration*> reg_by_id;
+  for (const auto& r : regs)
+    if (r.service == svc.name && now - r.last_heartbeat <= config_.daemon.heartbeat_timeout)
+      reg_by_id[r.id()] = &r;
+  std::set<std::string> unavailable_nodes;
+  for (const auto& n : inventory_from(s.nodes))
+    if (!n.available) unavailable_nodes.insert(n.name);
+
+  PolicyMemory& mem = memory_[svc.name];
+  if (!mem.last_out) {
+    // After a (re)start the daemon does not know when it last acted: cooldowns start now.
+    mem.last_out = started_;
+    mem.last_in = started_;
+  }
+  auto add = [&](Action a) {
+    a.service = svc.name;
+    st.actions.push_back(a.describe());
+    out.push_back(std::move(a));
+  };
+
+  // Signals first: the soft scale-in needs the latency guard.
+  std::vector<std::string> expected_decode;
+  for (const auto& [g, gp] : groups)
+    for (const auto& a : gp.decode.arrays)
+      for (const auto& t : a.tasks)
+        if (t.state == JobState::kRunning && !t.draining() && reg_by_id.count(t.id()))
+          expected_decode.push_back(t.id());
+  Signals sig = compute_signals(m ? m->window : MetricsWindow{}, svc, now, expected_decode);
+  bool latency_breach = sig.ttft.tier >= 0 || sig.tbt.tier >= 0;
+
+  // 1. Reconcile marks and drains (every array, every tick).
+  bool reconciled = false;
+  st.counts.clear();
+  for (const auto& [gname, gp] : groups) {
+    for (Role role : {Role::kPrefill, Role::kDecode}) {
+      const RolePool& rp = gp.role(role);
+      uint32_t ready = 0;
+      for (const auto& a : rp.arrays) {
+        std::vector<const PoolTask*> serving;
+        for (const auto& t : a.tasks)
+          if (t.state == JobState::kRunning && !t.draining()) {
+            serving.push_back(&t);
+            if (reg_by_id.count(t.id())) ++ready;
+          }
+        if (a.throttle != 0 && serving.size() > a.throttle) {
+          // Unavailable nodes first, then the newest.
+          std::sort(serving.begin(), serving.end(), [&](const PoolTask* x, const PoolTask* y) {
+            bool ux = unavailable_nodes.count(x->node), uy = unavailable_nodes.count(y->node);
+            if (ux != uy) return ux;
+            return x->task_id > y->task_id;
+          });
+          for (size_t i = 0; i < serving.size() - a.throttle; ++i) {
+            Action act;
+            act.kind = Action::Kind::kMarkDrain;
+            act.group = gname;
+            act.role = role;
+            act.job_id = serving[i]->job_id;
+            act.task = serving[i]->id();
+            JobTag tag = serving[i]->tag;
+            tag.drain_since_unix_s = wall;
+            act.comment = tag.to_string();
+            act.why = std::to_string(serving.size()) + " serving above throttle " +
+                      std::to_string(a.throttle);
+            add(act);
+            reconciled = true;
+          }
+        }
+        for (const auto& t : a.tasks) {
+          // A completing task is already on its way out: nothing to cancel.
+          if (!t.draining() || t.state != JobState::kRunning) continue;
+          const Registration* r = reg_by_id.count(t.id()) ? reg_by_id[t.id()] : nullptr;
+          double drained_for = static_cast<double>(wall - *t.drain_since_unix_s);
+          Action cancel;
+          cancel.kind = Action::Kind::kCancelTask;
+          cancel.group = gname;
+          cancel.role = role;
+          cancel.job_id = t.job_id;
+          cancel.task = t.id();
+          if (drained_for >= to_seconds(config_.daemon.drain_timeout)) {
+            cancel.why =
+                "drain timeout (" + std::to_string(static_cast<int64_t>(drained_for)) + " s)";
+            add(cancel);
+            continue;
+          }
+          if (!r) {
+            cancel.why = "drained and no longer registered";
+            add(cancel);
+            continue;
+          }
+          // Nothing in flight at the router and the engine, seen after the router had time
+          // to take the drain (two ticks).
+          bool idle = false;
+          if (m && m->router_known && drained_for >= 2 * to_seconds(config_.daemon.tick)) {
+            double in = 0;
+            if (auto it = m->router_outstanding.find(r->url); it != m->router_outstanding.end())
+              in += it->second;
+            if (auto it = m->engine_in_flight.find(r->url); it != m->engine_in_flight.end())
+              in += it->second;
+            else
+              in += 1;  // engine not scraped: not known to be idle
+            idle = in == 0;
+          }
+          if (!idle) {
+            idle_since_.erase(t.id());
+            continue;
+          }
+          auto [it, fresh] = idle_since_.try_emplace(t.id(), now);
+          (void)fresh;
+          if (latency_breach && a.throttle != 0) {
+            Action back;
+            back.kind = Action::Kind::kClearDrain;
+            back.group = gname;
+            back.role = role;
+            back.job_id = t.job_id;
+            back.task = t.id();
+            JobTag tag = t.tag;
+            tag.drain_since_unix_s.reset();
+            back.comment = tag.to_string();
+            back.why = "soft scale-in: latency guard breached during the grace";
+            Action th;
+            th.kind = Action::Kind::kThrottle;
+            th.group = gname;
+            th.role = role;
+            th.job_id = a.array_job_id;
+            th.value = a.throttle + 1;
+            th.why = "put back " + t.id();
+            add(th);
+            add(back);
+            idle_since_.erase(t.id());
+            reconciled = true;
+            continue;
+          }
+          if (now - it->second >= svc.scaling.soft_scale_in_grace) {
+            cancel.why = "drained: nothing in flight, grace over";
+            add(cancel);
+            idle_since_.erase(t.id());
+          }
+        }
+      }
+      st.counts[gname][std::string(to_string(role))] = {rp.target(), ready};
+    }
+  }
+
+  // 1b. Lockstep: a group whose new tasks stay pending past start_timeout is rolled back to
+  // the units both roles really run, so the ratio holds (the other role's started tasks are
+  // drained by the next tick's reconciliation). A group with nothing running is closed.
+  for (const auto& [gname, gp] : groups) {
+    bool overdue = false;
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays) {
+        uint32_t want = a.throttle == 0 ? 0 : std::min(a.throttle, a.running_serving() + a.pending);
+        if (want > a.running_serving() && a.pending > 0) {
+          auto [it, fresh] = short_since_.try_emplace(a.array_job_id, now);
+          (void)fresh;
+          if (now - it->second >= svc.scaling.start_timeout) overdue = true;
+        } else {
+          short_since_.erase(a.array_job_id);
+        }
+      }
+    if (!overdue || reconciled) continue;
+    const Variant* v = variant_named(svc, gp.variant);
+    if (!v) continue;
+    uint32_t units = std::min(gp.prefill.running_serving() / v->ratio.prefill,
+                              gp.decode.running_serving() / v->ratio.decode);
+    for (Role role : {Role::kPrefill, Role::kDecode}) {
+      uint32_t keep = units * (role == Role::kPrefill ? v->ratio.prefill : v->ratio.decode);
+      for (const auto& a : gp.role(role).arrays) {
+        short_since_.erase(a.array_job_id);
+        uint32_t mine = std::min(keep, a.running_serving());
+        keep -= mine;
+        Action act;
+        act.group = gname;
+        act.role = role;
+        act.job_id = a.array_job_id;
+        if (mine == 0) {
+          act.kind = Action::Kind::kCancelArray;
+          act.why = "rollback: pending past start_timeout and nothing of the ratio running";
+        } else if (mine != a.throttle) {
+          act.kind = Action::Kind::kThrottle;
+          act.value = mine;
+          act.why = "rollback: pending past start_timeout; back to " + std::to_string(units) +
+                    " units both roles run";
+        } else {
+          continue;
+        }
+        add(act);
+        reconciled = true;
+      }
+    }
+  }
+
+  // 2. The pool as the policy sees it.
+  PoolState pool;
+  TimePoint newest_ready{};
+  for (const auto& [gname, gp] : groups) {
+    pool.prefill += gp.prefill.target();
+    pool.decode += gp.decode.target();
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays)
+        for (const auto& t : a.tasks)
+          if (t.state == JobState::kRunning && !t.draining())
+            if (auto r = reg_by_id.find(t.id()); r != reg_by_id.end()) {
+              (role == Role::kPrefill ? pool.ready_prefill : pool.ready_decode) += 1;
+              newest_ready = std::max(newest_ready, r->second->registered);
+            }
+  }
+  uint32_t ready = pool.ready_prefill + pool.ready_decode;
+  pool.starting = pool.prefill + pool.decode > ready ? pool.prefill + pool.decode - ready : 0;
+  pool.newest_ready_age = newest_ready == TimePoint{} ? std::chrono::hours(24) : now - newest_ready;
+
+  if (groups.empty()) {
+    st.hold_reason = "no arrays tagged service=" + svc.name + " in Slurm";
+    return;
+  }
+  if (reconciled) {
+    st.hold_reason = "reconciling drain marks this tick";
+    return;
+  }
+  const Ratio& ratio = svc.preferred().ratio;
+
+  // 3. A ratio broken by a crash between two throttle writes is repaired before any decision.
+  uint32_t up = pool.prefill / ratio.prefill, ud = pool.decode / ratio.decode;
+  uint32_t desired_p, desired_d;
+  if (pool.prefill % ratio.prefill || pool.decode % ratio.decode || up != ud) {
+    uint32_t units = std::min(
+        std::max(ceil_div(pool.prefill, ratio.prefill), ceil_div(pool.decode, ratio.decode)),
+        svc.max_units());
+    desired_p = units * ratio.prefill;
+    desired_d = units * ratio.decode;
+    st.hold_reason = "repairing the P:D ratio (" + std::to_string(pool.prefill) + ":" +
+                     std::to_string(pool.decode) + ")";
+  } else if (paused_) {
+    st.hold_reason = "paused";
+    return;
+  } else {
+    HeteroScalePolicy policy;
+    st.decision = policy.decide(svc, sig, pool, now, wall, mem);
+    st.decided = true;
+    st.hold_reason.clear();
+    desired_p = st.decision.desired_prefill;
+    desired_d = st.decision.desired_decode;
+  }
+  if (config_.daemon.dry_run) {
+    if (desired_p != pool.prefill || desired_d != pool.decode)
+      st.actions.push_back("dry-run: would move to " + std::to_string(desired_p) + "P/" +
+                           std::to_string(desired_d) + "D");
+    return;
+  }
+
+  // 4. Actuation.
+  const ServiceTemplate* tpl = nullptr;
+  if (auto it = config_.daemon.templates.find(svc.name); it != config_.daemon.templates.end())
+    tpl = &it->second;
+  std::map<uint32_t, uint32_t> new_throttle;  // array id -> throttle, written before drains
+  std::map<uint32_t, std::pair<std::string, Role>> array_owner;
+  for (const auto& [gname, gp] : groups)
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays) {
+        new_throttle[a.array_job_id] = a.throttle;
+        array_owner[a.array_job_id] = {gname, role};
+      }
+  std::vector<Action> drains;
+  auto submit = [&](const std::string& gname, Role role, const std::string& variant,
+                    const std::string& constraint, uint32_t n, const std::string& why) {
+    const Variant* v = variant_named(svc, variant);
+    if (!tpl || !v) {
+      st.actions.push_back("shortfall: " + std::to_string(n) + " " + std::string(to_string(role)) +
+                           " for group " + gname + " need a new array but daemon.templates." +
+                           svc.name + " is not configured");
+      return;
+    }
+    Action a;
+    a.kind = Action::Kind::kSubmit;
+    a.group = gname;
+    a.role = role;
+    SubmitSpec& sp = a.submit;
+    sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + gname;
+    sp.script = role == Role::kPrefill ? tpl->prefill_script_text : tpl->decode_script_text;
+    JobTag tag{svc.name, role, gname, variant, std::nullopt};
+    sp.comment = tag.to_string();
+    sp.array = "0-" + std::to_string(tpl->array_size - 1) + "%" + std::to_string(n);
+    sp.partition = tpl->partition;
+    sp.qos = tpl->qos;
+    sp.account = tpl->account;
+    sp.reservation = tpl->reservation;
+    sp.constraint = constraint;
+    const std::string& gpu = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
+    uint32_t gpus = role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus;
+    sp.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
+    sp.work_dir = tpl->work_dir;
+    sp.std_out = tpl->output;
+    sp.time_limit_min = tpl->time_limit_min;
+    sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "HS_SERVICE=" + svc.name,
+                      "HS_ROLE=" + std::string(to_string(role)),
+                      "HS_GROUP=" + gname,
+                      "HS_VARIANT=" + variant,
+                      "HS_GPU_TYPE=" + gpu};
+    for (const auto& e : tpl->environment) sp.environment.push_back(e);
+    a.why = why;
+    add(a);
+  };
+  // Raises a group's role by n: throttles of arrays with indices left, then a continuation.
+  auto grow_role = [&](const GroupPools& gp, Role role, uint32_t n, const std::string& why) {
+    for (const auto& a : gp.role(role).arrays) {
+      if (n == 0) break;
+      uint32_t serving = a.running_serving();
+      uint32_t cur = new_throttle[a.array_job_id];
+      uint32_t target = std::min(cur, serving + a.pending);
+      uint32_t room = serving + a.pending - target;
+      uint32_t add_n = std::min(room, n);
+      if (add_n == 0) continue;
+      new_throttle[a.array_job_id] = target + add_n;
+      n -= add_n;
+    }
+    if (n > 0) {
+      std::string constraint;
+      if (!gp.role(role).arrays.empty())
+        constraint = gp.role(role).arrays.back().features;
+      else if (!gp.role(other(role)).arrays.empty())
+        constraint = gp.role(other(role)).arrays.back().features;
+      submit(gp.group, role, gp.variant, constraint, n, why + " (continuation: array exhausted)");
+    }
+  };
+
+  int64_t dp = static_cast<int64_t>(desired_p) - pool.prefill;
+  int64_t dd = static_cast<int64_t>(desired_d) - pool.decode;
+  if (dp > 0 || dd > 0) {
+    // Revive draining tasks first: they are warm.
+    for (const auto& [gname, gp] : groups)
+      for (Role role : {Role::kPrefill, Role::kDecode}) {
+        int64_t& need = role == Role::kPrefill ? dp : dd;
+        for (const auto& a : gp.role(role).arrays)
+          for (const auto& t : a.tasks) {
+            if (need <= 0 || !t.draining() || !reg_by_id.count(t.id())) continue;
+            Action back;
+            back.kind = Action::Kind::kClearDrain;
+            back.group = gname;
+            back.role = role;
+            back.job_id = t.job_id;
+            back.task = t.id();
+            JobTag tag = t.tag;
+            tag.drain_since_unix_s.reset();
+            back.comment = tag.to_string();
+            back.why = "scale-out revives a draining instance";
+            drains.push_back(back);
+            new_throttle[a.array_job_id] += 1;
+            --need;
+          }
+      }
+    uint32_t units =
+        std::max(ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp, 0)), ratio.prefill),
+                 ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd, 0)), ratio.decode));
+    if (units > 0) {
+      std::vector<DeploymentGroup> dgs;
+      uint64_t seq = 0;
+      for (const auto& [gname, gp] : groups) {
+        DeploymentGroup d;
+        d.service = svc.name;
+        d.id = gname;
+        d.variant = gp.variant;
+        d.domain = "*";
+        for (Role role : {Role::kPrefill, Role::kDecode})
+          for (const auto& a : gp.role(role).arrays) {
+            d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
+            for (const auto& f : split(a.features, ','))
+              if (fabric_.find_switch(trim(f))) d.domain = std::string(trim(f));
+            for (const auto& t : a.tasks)
+              if (!t.draining()) d.instances.push_back({t.id(), role, t.node, seq++});
+          }
+        dgs.push_back(std::move(d));
+      }
+      // GPUs that raised throttles will take (tasks not started yet) are not free.
+      std::vector<NodeInventory> inv = inventory_from(s.nodes);
+      for (const auto& d : dgs) {
+        const GroupPools& gp = groups.at(d.id);
+        const Variant* v = variant_named(svc, gp.variant);
+        if (!v) continue;
+        std::set<std::string> in_domain;
+        for (int level = 0; level < 8 && d.domain != "*" && in_domain.empty(); ++level)
+          for (const auto& dom : fabric_.domains(level))
+            if (dom.switch_name == d.domain) in_domain.insert(dom.nodes.begin(), dom.nodes.end());
+        for (Role role : {Role::kPrefill, Role::kDecode}) {
+          const RolePool& rp = gp.role(role);
+          uint32_t unstarted =
+              rp.target() > rp.running_serving() ? rp.target() - rp.running_serving() : 0;
+          uint32_t need = unstarted * (role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus);
+          const std::string& type = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
+          for (auto& n : inv) {
+            if (need == 0) break;
+            if (n.gpu_type != type || (d.domain != "*" && !in_domain.count(n.name))) continue;
+            uint32_t take = std::min(need, n.free_gpus);
+            n.free_gpus -= take;
+            need -= take;
+          }
+        }
+      }
+      PlacementRequest req{&svc, static_cast<int64_t>(units)};
+      PlacementResult pr = place(fabric_, std::move(inv), dgs, {req}, config_.services.gpu_budget);
+      for (const auto& sf : pr.shortfalls) st.actions.push_back("shortfall: " + sf);
+      std::string why = st.decided ? st.decision.deciding_stage().stage + ": " +
+                                         st.decision.deciding_stage().reason
+                                   : st.hold_reason;
+      for (const auto& ga : pr.actions) {
+        const Variant* v = variant_named(svc, ga.variant);
+        if (!v) continue;
+        uint32_t n = static_cast<uint32_t>(ga.units);
+        if (ga.kind == GroupAction::Kind::kGrow) {
+          const GroupPools& gp = groups.at(ga.group);
+          int64_t& rem_p = dp;
+          int64_t& rem_d = dd;
+          uint32_t np = static_cast<uint32_t>(std::clamp<int64_t>(rem_p, 0, n * v->ratio.prefill));
+          uint32_t nd = static_cast<uint32_t>(std::clamp<int64_t>(rem_d, 0, n * v->ratio.decode));
+          if (np) grow_role(gp, Role::kPrefill, np, why);
+          if (nd) grow_role(gp, Role::kDecode, nd, why);
+          rem_p -= np;
+          rem_d -= nd;
+        } else if (ga.kind == GroupAction::Kind::kOpen) {
+          std::string gname;
+          for (int i = 1;; ++i) {
+            gname = "g" + std::to_string(i);
+            if (!groups.count(gname)) break;
+          }
+          std::string constraint = ga.domain == "*" ? "" : ga.domain;
+          submit(gname, Role::kPrefill, ga.variant, constraint, n * v->ratio.prefill,
+                 why + " (open a group in " + ga.domain + ")");
+          submit(gname, Role::kDecode, ga.variant, constraint, n * v->ratio.decode,
+                 why + " (open a group in " + ga.domain + ")");
+          break;  // one new group per tick; the next tick sees it in Slurm
+        }
+      }
+    }
+  } else if (dp < 0 || dd < 0) {
+    uint32_t units = std::min(static_cast<uint32_t>(-std::min<int64_t>(dp, 0)) / ratio.prefill,
+                              static_cast<uint32_t>(-std::min<int64_t>(dd, 0)) / ratio.decode);
+    std::vector<DeploymentGroup> dgs;
+    for (const auto& [gname, gp] : groups) {
+      DeploymentGroup d;
+      d.service = svc.name;
+      d.id = gname;
+      d.variant = gp.variant;
+      d.domain = "*";
+      for (Role role : {Role::kPrefill, Role::kDecode})
+        for (const auto& a : gp.role(role).arrays) {
+          d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
+          for (const auto& t : a.tasks)
+            if (t.state == JobState::kRunning && !t.draining())
+              d.instances.push_back(
+                  {t.id(), role, t.node, (uint64_t{t.array_job_id} << 24) | t.task_id});
+        }
+      dgs.push_back(std::move(d));
+    }
+    PlacementRequest req{&svc, -static_cast<int64_t>(units)};
+    PlacementResult pr =
+        place(fabric_, inventory_from(s.nodes), dgs, {req}, config_.services.gpu_budget);
+    std::string why =
+        st.decided ? st.decision.deciding_stage().stage + ": " + st.decision.deciding_stage().reason
+                   : st.hold_reason;
+    std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
+    for (const auto& ga : pr.actions)
+      for (const auto& id : ga.remove)
+        if (const PoolTask* t = s.view.find_task(id)) removed[t->array_job_id] += 1;
+    // An array losing all its serving tasks is closed: a throttle of 0 would mean unlimited,
+    // so its pending indices are cancelled instead (before the drains, so nothing starts when
+    // the drained tasks end) and its throttle is left alone.
+    for (const auto& [id, k] : removed) {
+      uint32_t& th = new_throttle[id];
+      if (th > k) {
+        th -= k;
+        continue;
+      }
+      for (const auto& [gname, gp] : groups)
+        for (Role role : {Role::kPrefill, Role::kDecode})
+          for (const auto& a : gp.role(role).arrays) {
+            if (a.array_job_id != id || a.pending == 0) continue;
+            Action c;
+            c.kind = Action::Kind::kCancelTask;
+            c.group = gname;
+            c.role = role;
+            c.job_id = id;
+            c.task = std::to_string(id) + "_[" + a.pending_tasks + "]";
+            c.why = "closing the pool: its last serving tasks drain";
+            drains.push_back(c);
+          }
+    }
+    for (const auto& ga : pr.actions)
+      for (const auto& id : ga.remove) {
+        const PoolTask* t = s.view.find_task(id);
+        if (!t) continue;
+        Action d;
+        d.kind = Action::Kind::kMarkDrain;
+        d.group = ga.group;
+        d.role = t->tag.role;
+        d.job_id = t->job_id;
+        d.task = id;
+        JobTag tag = t->tag;
+        tag.drain_since_unix_s = wall;
+        d.comment = tag.to_string();
+        d.why = why;
+        drains.push_back(d);
+      }
+  }
+  // Throttles first (a lowered throttle before the drain mark, so nothing new starts), then
+  // drain marks and revivals, then submissions (already added).
+  std::vector<Action> throttles;
+  for (const auto& [id, th] : new_throttle) {
+    uint32_t old = 0;
+    for (const auto& [gname, gp] : groups)
+      for (Role role : {Role::kPrefill, Role::kDecode})
+        for (const auto& a : gp.role(role).arrays)
+          if (a.array_job_id == id) old = a.throttle;
+    if (th == old || th == 0) continue;
+    Action a;
+    a.kind = Action::Kind::kThrottle;
+    a.group = array_owner[id].first;
+    a.role = array_owner[id].second;
+    a.job_id = id;
+    a.value = th;
+    a.why = st.decided ? st.decision.deciding_stage().stage : st.hold_reason;
+    throttles.push_back(a);
+  }
+  // Submissions were added to `out` already; throttles and drains go before them.
+  size_t first_submit = out.size();
+  while (first_submit > 0 && out[first_submit - 1].kind == Action::Kind::kSubmit &&
+         out[first_submit - 1].service == svc.name)
+    --first_submit;
+  std::vector<Action> ordered;
+  for (auto& a : throttles) ordered.push_back(a);
+  for (auto& a : drains) ordered.push_back(a);
+  for (auto& a : ordered) {
+    a.service = svc.name;
+    st.actions.push_back(a.describe());
+  }
+  out.insert(out.begin() + static_cast<std::ptrdiff_t>(first_submit), ordered.begin(),
+             ordered.end());
+}
+
+}  // namespace hs::scaler

@@ -1,0 +1,258 @@
+// SlurmApi over libslurm. Only calls present from 22.05 to 24.x; slurm.h is C, so it is
+// included inside extern "C". libslurm keeps process-wide state (its configuration): it is
+// initialised once, by the first make_libslurm_api().
+#include <csignal>
+#include <cstring>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "hs/common/id_set.h"
+#include "hs/common/text.h"
+#include "hs/scaler/slurm_api.h"
+
+extern "C" {
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+}
+
+namespace hs::scaler {
+namespace {
+
+std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+
+Error slurm_error(std::string_view what) {
+  int e = slurm_get_errno();
+  std::string msg = std::string(what) + ": " + str(slurm_strerror(e));
+  // Communication failures mean slurmctld is down or unreachable: retry later.
+  if (e == SLURM_COMMUNICATIONS_CONNECTION_ERROR || e == SLURM_COMMUNICATIONS_SEND_ERROR ||
+      e == SLURM_COMMUNICATIONS_RECEIVE_ERROR || e == SLURM_COMMUNICATIONS_SHUTDOWN_ERROR ||
+      e == SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR || e == SLURMCTLD_COMMUNICATIONS_SEND_ERROR ||
+      e == SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR || e == SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR ||
+      e == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT || e == ESLURM_DISABLED)
+    return unavailable(msg, "slurmctld");
+  if (e == ESLURM_INVALID_JOB_ID || e == ESLURM_ALREADY_DONE) return not_found(msg, "slurmctld");
+  if (e == ESLURM_ACCESS_DENIED || e == ESLURM_USER_ID_MISSING)
+    return permission_denied(msg, "slurmctld");
+  return failed_precondition(msg, "slurmctld");
+}
+
+JobState job_state(uint32_t s) {
+  if (s & JOB_COMPLETING) return JobState::kCompleting;
+  switch (s & JOB_STATE_BASE) {
+    case JOB_PENDING:
+      return JobState::kPending;
+    case JOB_RUNNING:
+      return JobState::kRunning;
+    case JOB_SUSPENDED:
+      return JobState::kSuspended;
+    default:
+      return JobState::kFinished;
+  }
+}
+
+// The reasons the daemon reports; the rest by number (slurm.h has no public name table).
+std::string reason_name(uint16_t r) {
+  switch (r) {
+    case WAIT_NO_REASON:
+      return "";
+    case WAIT_PRIORITY:
+      return "Priority";
+    case WAIT_DEPENDENCY:
+      return "Dependency";
+    case WAIT_RESOURCES:
+      return "Resources";
+    case WAIT_PART_NODE_LIMIT:
+      return "PartitionNodeLimit";
+    case WAIT_HELD:
+      return "JobHeldAdmin";
+    case WAIT_TIME:
+      return "BeginTime";
+    case WAIT_RESERVATION:
+      return "Reservation";
+    case WAIT_NODE_NOT_AVAIL:
+      return "ReqNodeNotAvail";
+    case WAIT_HELD_USER:
+      return "JobHeldUser";
+    case FAIL_BAD_CONSTRAINTS:
+      return "BadConstraints";
+    case WAIT_ARRAY_TASK_LIMIT:
+      return "JobArrayTaskLimit";
+    case WAIT_QOS_GRP_GRES:
+      return "QOSGrpGRES";
+    case WAIT_QOS_MAX_GRES_PER_USER:
+      return "QOSMaxGRESPerUser";
+    case WAIT_PART_CONFIG:
+      return "PartitionConfig";
+    default:
+      return "reason" + std::to_string(r);
+  }
+}
+
+std::string node_base_state(uint32_t s) {
+  switch (s & NODE_STATE_BASE) {
+    case NODE_STATE_DOWN:
+      return "down";
+    case NODE_STATE_IDLE:
+      return "idle";
+    case NODE_STATE_ALLOCATED:
+      return "allocated";
+    case NODE_STATE_MIXED:
+      return "mixed";
+    case NODE_STATE_FUTURE:
+      return "future";
+    default:
+      return "unknown";
+  }
+}
+
+class LibSlurmApi final : public SlurmApi {
+ public:
+  Result<std::vector<SlurmJob>> load_jobs() override {
+    job_info_msg_t* msg = nullptr;
+    if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS) return slurm_error("load jobs");
+    std::vector<SlurmJob> out;
+    out.reserve(msg->record_count);
+    for (uint32_t i = 0; i < msg->record_count; ++i) {
+      const slurm_job_info_t& j = msg->job_array[i];
+      SlurmJob r;
+      r.job_id = j.job_id;
+      r.array_job_id = j.array_job_id;
+      if (j.array_job_id != 0 && j.array_task_id != NO_VAL) r.array_task_id = j.array_task_id;
+      if (j.array_job_id != 0 && j.array_task_id == NO_VAL) {
+        std::string s = str(j.array_task_str);
+        auto pct = s.find('%');
+        r.pending_tasks = pct == std::string::npos ? s : s.substr(0, pct);
+      }
+      r.array_max_tasks = j.array_max_tasks;
+      r.state = job_state(j.job_state);
+      r.state_reason = reason_name(j.state_reason);
+      r.comment = str(j.comment);
+      r.name = str(j.name);
+      r.nodes = str(j.nodes);
+      r.features = str(j.features);
+      r.partition = str(j.partition);
+      r.user_id = j.user_id;
+      r.start_time = static_cast<int64_t>(j.start_time);
+      r.end_time = j.time_limit == INFINITE ? 0 : static_cast<int64_t>(j.end_time);
+      r.tres_per_node = str(j.tres_per_node);
+      out.push_back(std::move(r));
+    }
+    slurm_free_job_info_msg(msg);
+    return out;
+  }
+
+  Result<std::vector<SlurmNode>> load_nodes() override {
+    node_info_msg_t* msg = nullptr;
+    // GresUsed is filled only with SHOW_DETAIL (scontrol show node asks for it too).
+    if (slurm_load_node(0, &msg, SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS)
+      return slurm_error("load nodes");
+    std::vector<SlurmNode> out;
+    for (uint32_t i = 0; i < msg->record_count; ++i) {
+      const node_info_t& n = msg->node_array[i];
+      if (!n.name) continue;
+      SlurmNode r;
+      r.name = n.name;
+      r.state = node_base_state(n.node_state);
+      r.drain = (n.node_state & NODE_STATE_DRAIN) != 0;
+      r.not_responding = (n.node_state & NODE_STATE_NO_RESPOND) != 0;
+      r.fail = (n.node_state & (NODE_STATE_FAIL | NODE_STATE_MAINT)) != 0;
+      r.gres = str(n.gres);
+      r.gres_used = str(n.gres_used);
+      r.features = str(n.features_act ? n.features_act : n.features);
+      r.reason = str(n.reason);
+      out.push_back(std::move(r));
+    }
+    slurm_free_node_info_msg(msg);
+    return out;
+  }
+
+  Status set_throttle(uint32_t array_job_id, uint32_t max_running) override {
+    if (max_running == 0)
+      return invalid_argument("a throttle of 0 means unlimited to Slurm; never written",
+                              "array " + std::to_string(array_job_id));
+    job_desc_msg_t d;
+    slurm_init_job_desc_msg(&d);
+    d.job_id = array_job_id;
+    std::string inx = std::to_string(max_running);
+    d.array_inx = inx.data();  // scontrol's ArrayTaskThrottle=N sends exactly this
+    if (slurm_update_job(&d) != SLURM_SUCCESS)
+      return slurm_error("set ArrayTaskThrottle of " + std::to_string(array_job_id));
+    return {};
+  }
+
+  Status set_comment(uint32_t job_id, const std::string& comment) override {
+    job_desc_msg_t d;
+    slurm_init_job_desc_msg(&d);
+    d.job_id = job_id;
+    std::string c = comment;
+    d.comment = c.data();
+    if (slurm_update_job(&d) != SLURM_SUCCESS)
+      return slurm_error("set comment of " + std::to_string(job_id));
+    return {};
+  }
+
+  Status cancel_task(const std::string& task) override {
+    if (slurm_kill_job2(task.c_str(), SIGKILL, 0, nullptr) != SLURM_SUCCESS)
+      return slurm_error("cancel " + task);
+    return {};
+  }
+
+  Status cancel_array(uint32_t array_job_id) override {
+    std::string id = std::to_string(array_job_id);
+    if (slurm_kill_job2(id.c_str(), SIGKILL, KILL_JOB_ARRAY, nullptr) != SLURM_SUCCESS)
+      return slurm_error("cancel array " + id);
+    return {};
+  }
+
+  Result<uint32_t> submit(const SubmitSpec& s) override {
+    job_desc_msg_t d;
+    slurm_init_job_desc_msg(&d);
+    // libslurm keeps char* fields; these strings outlive the call.
+    std::string name = s.name, script = s.script, comment = s.comment, array = s.array,
+                partition = s.partition, qos = s.qos, account = s.account,
+                reservation = s.reservation, constraint = s.constraint, tres = s.tres_per_node,
+                work_dir = s.work_dir, std_out = s.std_out;
+    auto set = [](char*& field, std::string& v) {
+      if (!v.empty()) field = v.data();
+    };
+    set(d.name, name);
+    set(d.script, script);
+    set(d.comment, comment);
+    set(d.array_inx, array);
+    set(d.partition, partition);
+    set(d.qos, qos);
+    set(d.account, account);
+    set(d.reservation, reservation);
+    set(d.features, constraint);
+    set(d.tres_per_node, tres);
+    set(d.work_dir, work_dir);
+    set(d.std_out, std_out);
+    if (s.time_limit_min > 0) d.time_limit = s.time_limit_min;
+    d.min_nodes = 1;
+    d.max_nodes = 1;
+    d.user_id = getuid();
+    d.group_id = getgid();
+    std::vector<std::string> env = s.environment;
+    if (env.empty()) env.push_back("HS_SUBMITTED_BY=heteroscaled");
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    d.environment = envp.data();
+    d.env_size = static_cast<uint32_t>(envp.size());
+    submit_response_msg_t* resp = nullptr;
+    if (slurm_submit_batch_job(&d, &resp) != SLURM_SUCCESS) return slurm_error("submit " + s.name);
+    uint32_t id = resp->job_id;
+    slurm_free_submit_response_response_msg(resp);
+    return id;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf) {
+  static std::once_flag once;
+  std::call_once(once, [&] { slurm_init(slurm_conf.empty() ? nullptr : slurm_conf.c_str()); });
+  return std::make_unique<LibSlurmApi>();
+}
+
+}  // namespace hs::scaler
