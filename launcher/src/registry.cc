@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hs/common/file.h"
+#include "hs/common/http.h"
 
 namespace hs::launcher {
 
@@ -81,6 +82,81 @@ Status deregister_instance(const std::string& file, const std::string& url) {
       if (!(x.is_object() && x.value("url", "") == url)) out.push_back(x);
     list = out;
   });
+}
+
+}  // namespace hs::launcher
+
+namespace hs::launcher {
+
+namespace {
+
+class FileRegistry final : public Registry {
+ public:
+  explicit FileRegistry(std::string path) : path_(std::move(path)) {}
+  Status add(const Registration& r) override { return register_instance(path_, r); }
+  Status heartbeat(const std::string& url, double t) override {
+    return launcher::heartbeat(path_, url, t);
+  }
+  Status draining(const std::string& url) override { return set_draining(path_, url); }
+  Status remove(const std::string& url) override { return deregister_instance(path_, url); }
+
+ private:
+  std::string path_;
+};
+
+class ScalerRegistry final : public Registry {
+ public:
+  ScalerRegistry(http::Url base, std::string token) : base_(std::move(base)) {
+    opts_.timeout = std::chrono::seconds(5);
+    if (!token.empty()) opts_.headers.push_back({"Authorization", "Bearer " + token});
+  }
+  Status add(const Registration& r) override {
+    last_ = r;
+    nlohmann::json j = {{"url", r.url},
+                        {"role", r.role},
+                        {"group", r.group},
+                        {"service", r.service},
+                        {"gpu_type", r.gpu_type},
+                        {"job_id", r.job_id},
+                        {"array_task_id", r.array_task_id}};
+    return post("/hs/register", j.dump());
+  }
+  Status heartbeat(const std::string& url, double) override {
+    auto st = post("/hs/heartbeat", nlohmann::json{{"url", url}}.dump());
+    if (!st.ok() && st.error().code == ErrorCode::kNotFound && last_.url == url) return add(last_);
+    return st;
+  }
+  Status draining(const std::string& url) override {
+    return post("/hs/draining", nlohmann::json{{"url", url}}.dump());
+  }
+  Status remove(const std::string& url) override {
+    return post("/hs/deregister", nlohmann::json{{"url", url}}.dump());
+  }
+
+ private:
+  Status post(const std::string& path, const std::string& body) {
+    auto r = http::request(base_.host, base_.port, "POST", path, body, opts_);
+    if (!r.ok()) return r.error();
+    if (r->status == 404) return not_found(r->body, "heteroscaled" + path);
+    if (r->status != 200)
+      return failed_precondition("HTTP " + std::to_string(r->status) + ": " + r->body,
+                                 "heteroscaled" + path);
+    return {};
+  }
+  http::Url base_;
+  http::ClientOptions opts_;
+  Registration last_;
+};
+
+}  // namespace
+
+std::unique_ptr<Registry> file_registry(const std::string& path) {
+  return std::make_unique<FileRegistry>(path);
+}
+
+std::unique_ptr<Registry> scaler_registry(const std::string& base_url, const std::string& token) {
+  auto u = http::parse_url(base_url);
+  return std::make_unique<ScalerRegistry>(u.ok() ? *u : http::Url{}, token);
 }
 
 }  // namespace hs::launcher

@@ -21,8 +21,10 @@
 
 #include "hs/common/cli.h"
 #include "hs/common/clock.h"
+#include "hs/common/file.h"
 #include "hs/common/http.h"
 #include "hs/common/prometheus_text.h"
+#include "hs/common/text.h"
 #include "hs/launcher/engine_command.h"
 #include "hs/launcher/registry.h"
 
@@ -76,7 +78,8 @@ Result<double> engine_load(const std::string& host, uint16_t port) {
 
 int main(int argc, char** argv) {
   launcher::LaunchSpec spec;
-  std::string role_text, engine_text = "sim", service, group = "default", register_file;
+  std::string role_text, engine_text = "sim", service, group = "default", register_file, scaler_url,
+                         token_file;
   double startup_timeout = 1800, drain_timeout = 120, stop_timeout = 15, heartbeat_s = 10;
   std::vector<std::string> extra;
   po::options_description d(
@@ -96,6 +99,10 @@ int main(int argc, char** argv) {
       "tensor-parallel", po::value(&spec.tensor_parallel)->value_name("N"),
       "GPUs per instance (default 1)")("register", po::value(&register_file)->value_name("FILE"),
                                        "endpoints file to register in (default: none)")(
+      "scaler", po::value(&scaler_url)->value_name("URL"),
+      "register with heteroscaled at URL instead (http://host:port)")(
+      "token-file", po::value(&token_file)->value_name("FILE"),
+      "heteroscaled's bearer token (--scaler)")(
       "sim-time-scale", po::value(&spec.sim_time_scale)->value_name("K"),
       "sim: speed-up (default 1)")("startup-timeout", po::value(&startup_timeout)->value_name("S"),
                                    "seconds to wait for /health (default 1800)")(
@@ -123,6 +130,20 @@ int main(int argc, char** argv) {
   if (!(startup_timeout > 0 && drain_timeout >= 0 && stop_timeout >= 0 && heartbeat_s > 0))
     return fail("timeouts must not be negative and --heartbeat must be positive", 2);
   spec.role = *role;
+  if (!register_file.empty() && !scaler_url.empty())
+    return fail("--register and --scaler exclude each other", 2);
+  std::unique_ptr<launcher::Registry> registry;
+  if (!register_file.empty()) registry = launcher::file_registry(register_file);
+  if (!scaler_url.empty()) {
+    if (!http::parse_url(scaler_url).ok()) return fail("--scaler: expected http://host:port", 2);
+    std::string token;
+    if (!token_file.empty()) {
+      auto t = read_file(token_file, 4096);
+      if (!t.ok()) return fail("--token-file: " + t.error().to_string(), 2);
+      token = std::string(trim(*t));
+    }
+    registry = launcher::scaler_registry(scaler_url, token);
+  }
   spec.engine = *kind;
   spec.extra_args = extra;
   spec.nic = env_or("HS_NIC", "");  // set by the SPANK plugin: the NIC nearest this task's GPU
@@ -233,8 +254,8 @@ int main(int argc, char** argv) {
                              spec.gpu_type,
                              env_or("SLURM_ARRAY_JOB_ID", env_or("SLURM_JOB_ID", "")),
                              env_or("SLURM_ARRAY_TASK_ID", "")};
-  if (!register_file.empty()) {
-    auto st = launcher::register_instance(register_file, reg);
+  if (registry) {
+    auto st = registry->add(reg);
     if (!st.ok()) {
       stop_engine();
       return fail("cannot register: " + st.error().to_string(), 1);
@@ -248,16 +269,16 @@ int main(int argc, char** argv) {
   for (;;) {
     int st = 0;
     if (exited(&st)) {
-      if (!register_file.empty()) (void)launcher::deregister_instance(register_file, url);
+      if (registry) (void)registry->remove(url);
       return fail(
           "engine exited by itself (status " + std::to_string(exit_code(st)) + "); deregistered",
           exit_code(st));
     }
-    if (!register_file.empty() && Steady::now() >= next_beat) {
+    if (registry && Steady::now() >= next_beat) {
       double now =
           std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
               .count();
-      auto hb = launcher::heartbeat(register_file, url, now);
+      auto hb = registry->heartbeat(url, now);
       if (!hb.ok()) note("heartbeat failed: " + hb.error().to_string());
       next_beat = Steady::now() + from_seconds(heartbeat_s);
     }
@@ -266,8 +287,8 @@ int main(int argc, char** argv) {
   }
   // 4. Drain: router first, then wait for the engine to empty, then stop it.
   note("draining");
-  if (!register_file.empty()) {
-    auto st = launcher::set_draining(register_file, url);
+  if (registry) {
+    auto st = registry->draining(url);
     if (!st.ok()) note("cannot mark draining: " + st.error().to_string());
   }
   auto drain_deadline = Steady::now() + std::chrono::duration<double>(drain_timeout);
@@ -285,7 +306,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   if (!drained) note("drain incomplete after " + std::to_string(drain_timeout) + " s");
-  if (!register_file.empty()) (void)launcher::deregister_instance(register_file, url);
+  if (registry) (void)registry->remove(url);
   int code = stop_engine();
   note("engine stopped (status " + std::to_string(code) + ")");
   return drained ? 0 : 1;

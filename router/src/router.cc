@@ -77,8 +77,37 @@ struct Router::Impl {
     }
   }
 
-  // Re-reads the endpoints file when it changed; a bad new version keeps the old set.
+  std::string last_scaler_body;
+  bool scaler_failing = false;
+
+  // Re-reads the endpoints file when it changed (or polls heteroscaled's endpoint set); a bad
+  // new version keeps the old set, and so does an unreachable daemon.
   void reload(bool force) {
+    if (!o.scaler_url.empty()) {
+      auto u = http::parse_url(o.scaler_url);
+      http::ClientOptions co;
+      co.timeout = std::chrono::milliseconds(2000);
+      auto r = u.ok() ? http::request(u->host, u->port, "GET", u->target, "", co)
+                      : Result<http::ClientResponse>(u.error());
+      if (!r.ok() || r->status != 200) {
+        if (!scaler_failing)
+          log.error("keeping the previous endpoints: heteroscaled at " + o.scaler_url + ": " +
+                    (r.ok() ? "HTTP " + std::to_string(r->status) : r.error().to_string()));
+        scaler_failing = true;
+        return;
+      }
+      if (scaler_failing) log.info("heteroscaled answers again");
+      scaler_failing = false;
+      if (!force && r->body == last_scaler_body) return;
+      last_scaler_body = r->body;
+      auto eps = parse_endpoints(r->body, o.scaler_url);
+      if (!eps.ok()) {
+        log.error("keeping the previous endpoints: " + eps.error().to_string());
+        return;
+      }
+      apply(*eps);
+      return;
+    }
     std::error_code ec;
     auto t = std::filesystem::last_write_time(o.endpoints_file, ec);
     if (ec || (!force && t == mtime)) return;
@@ -488,15 +517,21 @@ struct Router::Impl {
 Router::Router(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
-  if (options.endpoints_file.empty())
-    return invalid_argument("an endpoints file is required", "--endpoints");
-  auto eps = load_endpoints(options.endpoints_file);
-  if (!eps.ok()) return eps.error();
+  if (options.endpoints_file.empty() == options.scaler_url.empty())
+    return invalid_argument("exactly one of an endpoints file and a scaler URL is required",
+                            "--endpoints/--scaler");
   auto impl = std::make_unique<Impl>();
   impl->o = options;
-  impl->apply(*eps);
-  std::error_code ec;
-  impl->mtime = std::filesystem::last_write_time(options.endpoints_file, ec);
+  if (!options.scaler_url.empty()) {
+    if (auto u = http::parse_url(options.scaler_url); !u.ok()) return u.error();
+    impl->reload(true);  // an unreachable daemon at start: start empty, keep polling
+  } else {
+    auto eps = load_endpoints(options.endpoints_file);
+    if (!eps.ok()) return eps.error();
+    impl->apply(*eps);
+    std::error_code ec;
+    impl->mtime = std::filesystem::last_write_time(options.endpoints_file, ec);
+  }
   Impl* raw = impl.get();
   http::ServerOptions so;
   so.host = options.host;

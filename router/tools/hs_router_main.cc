@@ -13,10 +13,13 @@ using namespace hs;
 int main(int argc, char** argv) {
   router::RouterOptions o;
   double health_s = 1;
-  po::options_description d("hs-router --endpoints FILE [options]");
+  po::options_description d("hs-router (--endpoints FILE | --scaler URL) [options]");
   d.add_options()("help,h", "this help")(
       "endpoints", po::value(&o.endpoints_file)->value_name("FILE"),
       "JSON list of {url, role, group[, draining]}; re-read on change")(
+      "scaler", po::value(&o.scaler_url)->value_name("URL"),
+      "follow heteroscaled's endpoint set instead, e.g. "
+      "http://127.0.0.1:8470/hs/endpoints?service=chat")(
       "host", po::value(&o.host)->value_name("ADDR"), "listen address (default 127.0.0.1)")(
       "port", po::value(&o.port)->value_name("N"),
       "listen port (default 0: any free port, printed)")(

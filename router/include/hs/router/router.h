@@ -25,6 +25,9 @@ struct RouterOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string endpoints_file;  // re-read when its modification time changes
+  // Or: heteroscaled's endpoint set, e.g. "http://127.0.0.1:8470/hs/endpoints?service=chat",
+  // polled every health interval.
+  std::string scaler_url;
   std::chrono::milliseconds health_interval{1000};
   std::chrono::milliseconds upstream_timeout{600000};
 };
