@@ -1,0 +1,174 @@
+#!/bin/bash
+# heteroscaled closing the loop on a real loopback Slurm cluster (4 nodes, two leaf switches,
+# h100 on odd nodes, l40s on even ones): service "chat" is one prefill and one decode array
+# submitted with plain sbatch in group g1 under leaf1; hs-launch runs simulated engines as the
+# array tasks and registers with the daemon; hs-router follows the daemon's endpoint set;
+# hs-loadgen replays the Mooncake trace through the router.
+#  1. load step up: both arrays grow in the same tick at 1:1; g1 fills leaf1 (4+4 GPUs) and a
+#     second group opens under leaf2 from the daemon's templates;
+#  2. load gone: chosen instances are drained (marked in Slurm), then cancelled; no request
+#     failed at the router.
+# Usage: heteroscaled_test.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+B=$1 SRC=$2
+source "$SRC/scripts/lib/testlib.sh"
+T=$(mktemp -d /tmp/hs-daemon-test.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 >"$T/cluster.out" 2>&1 ||
+  { cat "$T/cluster.out"; exit 1; }
+export SLURM_CONF=$T/cluster/etc/slurm.conf
+DPORT=$(free_port_base 2)
+K=4 SK=8
+
+cat >"$T/hs.yaml" <<YAML
+services:
+  - name: chat
+    variants:
+      - {name: h100-l40s, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 250}
+    slo: {ttft_s: 30, tbt_s: 1.0, percentile: 0.99}
+    bounds: {min_prefill: 1, max_prefill: 6, min_decode: 1, max_decode: 6}
+    affinity: leaf
+    scaling:
+      window_s: 8
+      stale_after_s: 8
+      out_cooldown_s: 2
+      in_cooldown_s: 8
+      in_stabilization_s: 8
+      soft_scale_in_grace_s: 2
+      max_step_out_units: 4
+      max_step_in_fraction: 1.0
+      start_timeout_s: 20
+daemon:
+  listen: 127.0.0.1:$DPORT
+  tick_s: 1
+  heartbeat_timeout_s: 10
+  drain_timeout_s: 60
+  topology_conf: $T/cluster/etc/topology.conf
+  routers: {chat: ["http://127.0.0.1:@RPORT@"]}
+  templates:
+    chat:
+      prefill_script: $SRC/slurm-conf/examples/chat-prefill.sbatch
+      decode_script: $SRC/slurm-conf/examples/chat-decode.sbatch
+      array_size: 16
+      work_dir: $T
+      output: $T/job-%A_%a.out
+      environment: [HS_BIN=$B/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT",
+                    HS_HEARTBEAT=2, HS_SIM_SCALE=$SK]
+YAML
+
+# The router first (its port goes into the daemon's config).
+"$B/router/hs-router" --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" \
+  --health-interval 0.5 >"$T/router.out" 2>"$T/router.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T/router.out" ] && break; sleep 0.05; done
+RPORT=$(head -1 "$T/router.out")
+sed -i "s/@RPORT@/$RPORT/" "$T/hs.yaml"
+
+"$B/scaler/heteroscaled" --config "$T/hs.yaml" --log-level debug >"$T/d.out" 2>"$T/d.err" &
+DPID=$!
+PIDS+=($DPID)
+for _ in $(seq 100); do [ -s "$T/d.out" ] && break; sleep 0.05; done
+check_eq "heteroscaled listens on its configured port" "$(head -1 "$T/d.out")" "$DPORT"
+
+submit() {  # ROLE GPU
+  sbatch --parsable --array=0-15%1 --gres=gpu:$2:1 --constraint=leaf1 \
+    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK \
+    --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
+    -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
+}
+AP=$(submit prefill h100)
+AD=$(submit decode l40s)
+eps() { python3 -c "import json,sys,urllib.request; e=json.load(urllib.request.urlopen(sys.argv[1],timeout=5)); print(sum(1 for x in e if x['role']=='prefill' and not x['draining']), sum(1 for x in e if x['role']=='decode' and not x['draining']))" "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" 2>/dev/null; }
+for _ in $(seq 200); do [ "$(eps)" == "1 1" ] && break; sleep 0.1; done
+check_eq "the operator's sbatch arrays register 1 prefill + 1 decode" "$(eps)" "1 1"
+
+# Watch Slurm while the load runs: per second, running tasks per (group, role) and node.
+watch_slurm() {
+  while :; do
+    echo "T $(date +%s.%N)"
+    squeue -h -t R -o '%i %k %N' 2>/dev/null
+    sleep 0.5
+  done >"$T/squeue.log"
+}
+watch_slurm &
+WPID=$!
+PIDS+=($WPID)
+
+# ---- 1. Load step up
+"$B/router/hs-loadgen" --trace "$SRC/tests/data/traces/mooncake_conversation_first1500.jsonl" \
+  --duration 120 --time-scale $K --url "http://127.0.0.1:$RPORT" --out "$T/lg" --no-progress \
+  --ttft-slo 30 --tbt-slo 1 2>"$T/lg.err" &
+LG=$!
+wait $LG
+check_rc "loadgen finishes" $? 0
+sleep 1
+grows=$(grep -c "action throttle service=chat" "$T/d.err")
+echo "# throttle actions during the load: $grows"
+# ---- 2. Load gone: drains then cancels
+for _ in $(seq 90); do
+  [ "$(squeue -h -t R,CG -o %i | wc -l)" -le 2 ] && break
+  sleep 1
+done
+kill $WPID 2>/dev/null
+python3 - "$T" "$AP" "$AD" <<'PY' >"$T/checks"
+import json, re, sys, csv, collections
+T, ap, ad = sys.argv[1:4]
+log = open(T + "/d.err").read().splitlines()
+# Throttle writes per tick: the actions of one tick are logged in one batch; group by second.
+acts = [l for l in log if " action throttle " in l and " done in " in l]
+print("throttle_actions", len(acts))
+# Scale-out: every prefill growth has a decode growth to the same count in the same batch.
+batches = collections.defaultdict(list)
+for l in acts:
+    ts = l.split()[0][:19]
+    m = re.search(r"group=(\S+) role=(\S+) array=\d+ throttle=(\d+)", l)
+    batches[ts].append((m.group(1), m.group(2), int(m.group(3))))
+lockstep = all(sorted(x[2] for x in b if x[1] == "prefill") == sorted(x[2] for x in b if x[1] == "decode") for b in batches.values())
+print("lockstep", lockstep)
+subs = [l for l in log if "submitted array" in l]
+print("submits", len(subs))
+print("opened_leaf2", sum(1 for l in subs if 'constraint="leaf2"' in l))
+# Where tasks ran, per group: every group's tasks under one leaf.
+leaf = {"node1": "leaf1", "node2": "leaf1", "node3": "leaf2", "node4": "leaf2"}
+where = collections.defaultdict(set)
+maxrun = collections.Counter()
+cur = collections.Counter()
+for l in open(T + "/squeue.log"):
+    if l.startswith("T "):
+        for k, v in cur.items(): maxrun[k] = max(maxrun[k], v)
+        cur = collections.Counter(); continue
+    m = re.search(r"role=(\S+) group=(\S+)", l)
+    if not m: continue
+    node = l.split()[-1]
+    where[m.group(2)].add(leaf.get(node, node))
+    cur[(m.group(2), m.group(1))] += 1
+print("groups", " ".join(f"{g}:{','.join(sorted(v))}" for g, v in sorted(where.items())))
+print("max_running", " ".join(f"{g}/{r}={n}" for (g, r), n in sorted(maxrun.items())))
+drains = [l for l in log if " action drain " in l and " done in " in l]
+cancels = [l for l in log if " action cancel " in l and " done in " in l]
+print("drains", len(drains), "cancels", len(cancels))
+rows = list(csv.DictReader(open(T + "/lg/requests.csv")))
+holdable = [r for r in rows if int(r["prompt_tokens"]) + int(r["wanted_tokens"]) <= 131072]
+print("requests", len(rows), "failed", sum(1 for r in holdable if r["outcome"] != "ok"))
+PY
+cat "$T/checks"
+val() { awk -v k="$1" '$1==k {print $2}' "$T/checks"; }
+check_eq "throttle writes of both roles in the same tick, to the same count" "$(val lockstep)" "True"
+[ "$(val throttle_actions)" -ge 2 ] && check_eq "the load step raised the throttles" ok ok || check_eq "the load step raised the throttles" "$(val throttle_actions)" ">=2"
+check_contains "group g1 stayed under leaf1" "$(grep '^groups' "$T/checks")" "g1:leaf1 "
+check_eq "a second group opened under leaf2 when leaf1 was full" "$(val opened_leaf2)" "2"
+check_contains "group g2 ran under leaf2 only" "$(grep '^groups' "$T/checks")" "g2:leaf2"
+check_contains "g1 grew to 4 prefill and 4 decode" "$(grep '^max_running' "$T/checks")" "g1/decode=4 g1/prefill=4"
+[ "$(val drains)" -ge 1 ] && [ "$(awk '$1=="drains" {print $4}' "$T/checks")" -ge 1 ] &&
+  check_eq "scale-in drained, then cancelled" ok ok || check_eq "scale-in drained, then cancelled" "$(grep ^drains "$T/checks")" "drains>=1 cancels>=1"
+check_eq "no request failed at the router" "$(awk '$1=="requests" {print $4}' "$T/checks")" "0"
+left=$(squeue -h -t R -o '%k' | sort | uniq -c | awk '{print $1, $4}' | tr '\n' ' ')
+check_eq "back to the minimum: 1 prefill and 1 decode running" "$(squeue -h -t R -o '%k' | grep -c 'role=prefill') $(squeue -h -t R -o '%k' | grep -c 'role=decode')" "1 1"
+finish

@@ -1,0 +1,188 @@
+// The daemon's tick without Slurm: hand-built job records and metrics in, actions out.
+#include "hs/scaler/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "hs/scaler/daemon_config.h"
+
+namespace hs::scaler {
+namespace {
+
+constexpr const char* kConfig = R"(
+services:
+  - name: chat
+    variants:
+      - {name: v, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 100}
+    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 1, max_decode: 8}
+    scaling: {window_s: 10, stale_after_s: 10, out_cooldown_s: 0, in_cooldown_s: 0,
+              in_stabilization_s: 0, max_step_out_units: 8, max_step_in_fraction: 1.0,
+              soft_scale_in_grace_s: 5, start_timeout_s: 30}
+daemon:
+  tick_s: 1
+  drain_timeout_s: 100
+  templates:
+    chat: {prefill_script: @DIR@/p.sbatch, decode_script: @DIR@/d.sbatch}
+)";
+
+DaemonConfig test_config() {
+  std::string dir = ::testing::TempDir();
+  for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
+    FILE* fp = std::fopen((dir + f).c_str(), "w");
+    std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
+    std::fclose(fp);
+  }
+  std::string text = kConfig;
+  for (size_t p; (p = text.find("@DIR@")) != std::string::npos;) text.replace(p, 5, dir);
+  auto c = parse_daemon_config(text, "test.yaml");
+  EXPECT_TRUE(c.ok()) << c.error().to_string();
+  return *c;
+}
+
+topo::Fabric two_leaves() {
+  std::vector<topo::SwitchDecl> d = {{"leaf1", {"node1", "node2"}, {}, {}, "", "t:1"},
+                                     {"leaf2", {"node3", "node4"}, {}, {}, "", "t:2"},
+                                     {"spine", {}, {"leaf1", "leaf2"}, {}, "", "t:3"}};
+  return *topo::Fabric::build(d, "test");
+}
+
+std::vector<SlurmNode> nodes(uint32_t used_h100_node1, uint32_t used_l40s_node2) {
+  auto n = [](std::string name, std::string type, uint32_t used) {
+    SlurmNode x;
+    x.name = name;
+    x.state = used ? "mixed" : "idle";
+    x.gres = "gpu:" + type + ":4(S:0-1)";
+    x.gres_used =
+        "gpu:" + type + ":" + std::to_string(used) + "(IDX:0-" + std::to_string(used) + ")";
+    return x;
+  };
+  return {n("node1", "h100", used_h100_node1), n("node2", "l40s", used_l40s_node2),
+          n("node3", "h100", 0), n("node4", "l40s", 0)};
+}
+
+// An array with `running` tasks (ids 0..), throttle, and pending indices up to 15.
+std::vector<SlurmJob> pool(uint32_t array, const char* role, const char* node, uint32_t running,
+                           uint32_t throttle, std::vector<uint32_t> draining = {}) {
+  std::vector<SlurmJob> out;
+  std::string tag = std::string("heteroscale/v1 service=chat role=") + role + " group=g1 variant=v";
+  for (uint32_t i = 0; i < running; ++i) {
+    SlurmJob j;
+    j.job_id = array * 100 + i;
+    j.array_job_id = array;
+    j.array_task_id = i;
+    j.array_max_tasks = throttle;
+    j.state = JobState::kRunning;
+    j.comment = tag;
+    for (uint32_t d : draining)
+      if (d == i) j.comment += " drain=1000";
+    j.nodes = node;
+    j.features = "leaf1";
+    out.push_back(j);
+  }
+  SlurmJob meta;
+  meta.job_id = array;
+  meta.array_job_id = array;
+  meta.pending_tasks = std::to_string(running) + "-15";
+  meta.array_max_tasks = throttle;
+  meta.state = JobState::kPending;
+  meta.state_reason = "JobArrayTaskLimit";
+  meta.comment = tag;
+  meta.features = "leaf1";
+  out.push_back(meta);
+  return out;
+}
+
+struct Fixture {
+  DaemonConfig cfg = test_config();
+  TimePoint t0{std::chrono::hours(1)};
+  Controller c{cfg, two_leaves(), t0};
+  std::vector<Registration> regs;
+  std::map<std::string, ServiceMetrics> metrics;
+
+  void register_all(const ClusterView& v, TimePoint heartbeat) {
+    regs.clear();
+    for (const auto& [g, gp] : v.services.at("chat"))
+      for (const RolePool* rp : {&gp.prefill, &gp.decode})
+        for (const auto& a : rp->arrays)
+          for (const auto& t : a.tasks) {
+            Registration r;
+            r.url = "http://127.0.0.1:" + std::to_string(9000 + t.job_id);
+            r.service = "chat";
+            r.group = g;
+            r.role = t.tag.role;
+            r.job_id = std::to_string(t.array_job_id);
+            r.array_task_id = std::to_string(t.task_id);
+            r.registered = t0;
+            r.last_heartbeat = heartbeat;
+            regs.push_back(r);
+          }
+  }
+  // Decode instances each producing `tps` tokens/s over the last 10 s.
+  void load(const ClusterView& v, double tps, TimePoint now) {
+    ServiceMetrics m;
+    m.router_known = true;
+    for (const auto& [g, gp] : v.services.at("chat"))
+      for (Role role : {Role::kPrefill, Role::kDecode})
+        for (const auto& a : gp.role(role).arrays)
+          for (const auto& t : a.tasks) {
+            InstanceSeries s;
+            s.id = t.id();
+            s.role = role;
+            s.group = g;
+            s.decode_tps_target = 100;
+            for (int k = 0; k <= 10; ++k) {
+              InstanceSample x;
+              x.t = now - std::chrono::seconds(10 - k);
+              x.generation_tokens = role == Role::kDecode ? tps * k : 0;
+              x.prompt_tokens = 0;
+              x.running = x.waiting = 0;
+              s.samples.push_back(x);
+            }
+            m.window.instances.push_back(s);
+            m.engine_in_flight["http://127.0.0.1:" + std::to_string(9000 + t.job_id)] = 0;
+          }
+    metrics["chat"] = m;
+  }
+  std::vector<Action> tick(std::vector<SlurmJob> jobs, std::vector<SlurmNode> n, TimePoint now,
+                           int64_t wall = 2000) {
+    SlurmSnapshot s;
+    s.seq = 1;
+    s.view = build_view(jobs);
+    s.nodes = std::move(n);
+    s.read_at = now;
+    return c.tick(&s, regs, metrics, now, wall);
+  }
+};
+
+std::vector<SlurmJob> cat(std::vector<SlurmJob> a, const std::vector<SlurmJob>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(Controller, ScaleOutRaisesBothThrottlesThenOpensAGroupUnderTheOtherLeaf) {
+  Fixture f;
+  auto jobs = cat(pool(1, "prefill", "node1", 1, 1), pool(2, "decode", "node2", 1, 1));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(100);
+  f.register_all(view, now);
+  f.load(view, 550, now);  // 550 tok/s at 100 per unit: 6 units
+  auto acts = f.tick(jobs, nodes(1, 1), now);
+  std::vector<std::string> d;
+  for (const auto& a : acts) d.push_back(a.describe());
+  const ServiceStatus& st = f.c.status().at("chat");
+  ASSERT_EQ(acts.size(), 4u) << ::testing::PrintToString(d) << st.hold_reason << "\n"
+                             << st.decision.to_log_line() << ::testing::PrintToString(st.actions);
+  // leaf1 has 3 more GPUs of each type: g1 grows to 4, and g2 opens under leaf2 for 2 units.
+  EXPECT_EQ(acts[0].kind, Action::Kind::kThrottle);
+  EXPECT_EQ(acts[0].value, 4u);
+  EXPECT_EQ(acts[1].kind, Action::Kind::kThrottle);
+  EXPECT_EQ(acts[1].value, 4u);
+  EXPECT_EQ(acts[2].kind, Action::Kind::kSubmit);
+  EXPECT_EQ(acts[2].submit.constraint, "leaf2");
+  EXPECT_EQ(acts[2].submit.array, "0-63%2");
+  EXPECT_EQ(acts[3].submit.comment, "heteroscale/v1 service=chat role=decode group=g2 variant=v");
+}
+
+}  // namespace
+}  // namespace hs::scaler

@@ -1,0 +1,186 @@
+// The daemon's smaller parts: job tags, the Slurm view, registrations and the endpoint set,
+// the engine metric mapping, the daemon configuration.
+#include <gtest/gtest.h>
+
+#include "hs/common/job_tag.h"
+#include "hs/scaler/daemon_config.h"
+#include "hs/scaler/engine_metrics.h"
+#include "hs/scaler/pools.h"
+#include "hs/scaler/registrations.h"
+
+namespace hs::scaler {
+namespace {
+
+TEST(JobTag, RoundTripsAndRejectsWithTheField) {
+  auto t = parse_job_tag("heteroscale/v1 service=chat role=decode group=g2 variant=h100-l40s");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->service, "chat");
+  EXPECT_EQ(t->role, Role::kDecode);
+  EXPECT_FALSE(t->drain_since_unix_s);
+  JobTag d = *t;
+  d.drain_since_unix_s = 1700000000;
+  EXPECT_EQ(*parse_job_tag(d.to_string()), d);
+  EXPECT_EQ(parse_job_tag("just a comment").error().code, ErrorCode::kNotFound);
+  EXPECT_NE(
+      parse_job_tag("heteroscale/v2 service=a").error().message.find("unsupported tag version"),
+      std::string::npos);
+  auto bad = [](const char* c) { return parse_job_tag(c).error().message; };
+  EXPECT_EQ(bad("heteroscale/v1 service=a role=both group=g variant=v").rfind("role:", 0), 0u);
+  EXPECT_EQ(bad("heteroscale/v1 service=a role=decode variant=v").rfind("group: required", 0), 0u);
+  EXPECT_EQ(bad("heteroscale/v1 service=a/b role=decode group=g variant=v").rfind("service:", 0),
+            0u);
+  EXPECT_EQ(bad("heteroscale/v1 service=a service=b").rfind("service: given twice", 0), 0u);
+  EXPECT_EQ(bad("heteroscale/v1 service=a role=decode group=g variant=v color=red")
+                .rfind("color: unknown field", 0),
+            0u);
+  EXPECT_EQ(
+      bad("heteroscale/v1 service=a role=decode group=g variant=v drain=-3").rfind("drain:", 0),
+      0u);
+}
+
+SlurmJob job(uint32_t id, uint32_t array, std::optional<uint32_t> task, JobState st,
+             std::string comment) {
+  SlurmJob j;
+  j.job_id = id;
+  j.array_job_id = array;
+  j.array_task_id = task;
+  j.state = st;
+  j.comment = std::move(comment);
+  j.array_max_tasks = 3;
+  return j;
+}
+
+TEST(Pools, GroupsArraysByServiceGroupRoleAndCountsTargets) {
+  std::string p = "heteroscale/v1 service=chat role=prefill group=g1 variant=v";
+  std::vector<SlurmJob> jobs = {
+      job(10, 10, 0, JobState::kRunning, p),
+      job(11, 10, 1, JobState::kRunning, p + " drain=5"),
+      job(12, 10, 2, JobState::kFinished, p),
+      job(10, 10, std::nullopt, JobState::kPending, p),
+      job(20, 0, std::nullopt, JobState::kRunning, p),            // not an array
+      job(30, 30, 0, JobState::kRunning, "heteroscale/v1 oops"),  // bad tag
+      job(40, 40, 0, JobState::kRunning, "someone else's job"),
+  };
+  jobs[3].pending_tasks = "3-15";
+  auto v = build_view(jobs);
+  ASSERT_EQ(v.services.size(), 1u);
+  const RolePool& rp = v.services["chat"]["g1"].prefill;
+  ASSERT_EQ(rp.arrays.size(), 1u);
+  EXPECT_EQ(rp.arrays[0].tasks.size(), 2u);  // the finished one is gone
+  EXPECT_EQ(rp.running_serving(), 1u);
+  EXPECT_EQ(rp.draining(), 1u);
+  EXPECT_EQ(rp.pending(), 13u);
+  EXPECT_EQ(rp.target(), 3u);  // throttle 3, enough to start
+  EXPECT_EQ(v.problems.size(), 2u);
+  ASSERT_NE(v.find_task("10_1"), nullptr);
+  EXPECT_TRUE(v.find_task("10_1")->draining());
+}
+
+TEST(Registrations, RejectBadBodiesNamingTheField) {
+  Registrations r;
+  TimePoint t{};
+  EXPECT_EQ(r.upsert_json("{", t).error().where, "body");
+  EXPECT_EQ(
+      r.upsert_json(
+           R"({"url":"http://h:1","role":"decode","service":"chat","group":"g1","job_id":"7"})", t)
+          .error()
+          .where,
+      "array_task_id");
+  EXPECT_EQ(
+      r.upsert_json(
+           R"({"url":"ftp://x","role":"decode","service":"chat","group":"g1","job_id":"7","array_task_id":"0"})",
+           t)
+          .error()
+          .where,
+      "url");
+  EXPECT_TRUE(
+      r.upsert_json(
+           R"({"url":"http://h:1","role":"decode","service":"chat","group":"g1","job_id":"7","array_task_id":"0"})",
+           t)
+          .ok());
+  EXPECT_EQ(r.heartbeat("http://h:2", t).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(r.heartbeat("http://h:1", t).ok());
+}
+
+TEST(ServedEndpoints, RatioGatesNewcomersButNeverRemovesServingOnes) {
+  auto reg = [](std::string url, Role role, int n) {
+    Registration r;
+    r.url = url;
+    r.role = role;
+    r.service = "chat";
+    r.group = "g1";
+    r.job_id = "1";
+    r.array_task_id = std::to_string(n);
+    r.registered = r.last_heartbeat = TimePoint{} + std::chrono::seconds(n);
+    return r;
+  };
+  // 1:1 ratio; three prefills ready, no decode yet: the first prefill enters (first of its
+  // role), a second too (one unit ahead is tolerated), the third waits.
+  std::vector<Registration> regs = {reg("http://p:1", Role::kPrefill, 1),
+                                    reg("http://p:2", Role::kPrefill, 2),
+                                    reg("http://p:3", Role::kPrefill, 3)};
+  EndpointInputs in;
+  in.registrations = &regs;
+  in.now = TimePoint{} + std::chrono::seconds(5);
+  auto eps = served_endpoints(in);
+  EXPECT_EQ(eps.size(), 1u);  // 1 P vs 0 D: the second would be two units ahead
+  regs.push_back(reg("http://d:1", Role::kDecode, 4));
+  eps = served_endpoints(in);
+  EXPECT_EQ(eps.size(), 3u);  // d1 enters, then p2 (2 vs 1 within one unit)
+  // Already published instances stay even when the ratio is off; heartbeats age out.
+  in.published = {"http://p:1", "http://p:2", "http://p:3"};
+  regs.pop_back();
+  eps = served_endpoints(in);
+  EXPECT_EQ(eps.size(), 3u);
+  in.now += std::chrono::seconds(60);
+  EXPECT_TRUE(served_endpoints(in).empty());
+}
+
+TEST(EngineMetrics, VllmAndSglangNamesMapToOneSample) {
+  auto v = prom::parse(
+      "vllm:generation_tokens_total{model_name=\"m\"} "
+      "10\nvllm:num_requests_running{model_name=\"m\"} 2\n"
+      "vllm:num_requests_waiting{model_name=\"m\"} 3\n",
+      "v");
+  auto s = prom::parse(
+      "sglang:generation_tokens_total{model_name=\"m\"} 7\nsglang:num_running_reqs 1\n"
+      "sglang:num_queue_reqs 4\n",
+      "s");
+  auto a = instance_sample(*v, TimePoint{});
+  auto b = instance_sample(*s, TimePoint{});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->generation_tokens, 10);
+  EXPECT_EQ(a->waiting, 3);
+  EXPECT_EQ(b->generation_tokens, 7);
+  EXPECT_EQ(b->running, 1);
+  EXPECT_EQ(b->waiting, 4);
+  EXPECT_EQ(instance_sample(*prom::parse("up 1\n", "x"), TimePoint{}).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST(DaemonConfig, EveryErrorWithFileLineAndField) {
+  auto r = parse_daemon_config(R"(services:
+  - name: chat
+    variants: [{name: v, prefill_gpu: a, decode_gpu: b, ratio: "1:1", decode_tps_per_instance: 10}]
+    bounds: {min_prefill: 1, max_prefill: 2, min_decode: 1, max_decode: 2}
+daemon:
+  listen: nowhere
+  tick_s: 0.01
+  routers: {chat: ["ftp://x"], other: []}
+  colour: blue
+  templates:
+    chat: {prefill_script: /nonexistent/p.sbatch}
+)",
+                               "d.yaml");
+  ASSERT_FALSE(r.ok());
+  std::string all = r.error().to_string();
+  for (const char* want :
+       {"d.yaml:6:11: daemon.listen: expected HOST:PORT", "daemon.tick_s: must be at least 0.1",
+        "daemon.routers.chat[0]: expected http://host:port", "daemon.routers.other: no service",
+        "d.yaml:9:3: daemon.colour: unknown key", "daemon.templates.chat.decode_script: required",
+        "cannot read /nonexistent/p.sbatch"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}
+
+}  // namespace
+}  // namespace hs::scaler
