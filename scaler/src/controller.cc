@@ -258,14 +258,20 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
             continue;
           }
           if (!r) {
-            cancel.why = "drained and no longer registered";
-            add(cancel);
+            // After a restart registrations come back with the next heartbeats: until a
+            // heartbeat timeout has passed, a missing one proves nothing.
+            if (now - started_ >= config_.daemon.heartbeat_timeout) {
+              cancel.why = "drained and no longer registered";
+              add(cancel);
+            }
             continue;
           }
           // Nothing in flight at the router and the engine, seen after the router had time
           // to take the drain (two ticks).
           bool idle = false;
-          if (m && m->router_known && drained_for >= 2 * to_seconds(config_.daemon.tick)) {
+          bool router_needed = config_.daemon.routers.count(svc.name) > 0;
+          if (m && (m->router_known || !router_needed) &&
+              drained_for >= 2 * to_seconds(config_.daemon.tick)) {
             double in = 0;
             if (auto it = m->router_outstanding.find(r->url); it != m->router_outstanding.end())
               in += it->second;
@@ -393,17 +399,23 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   }
   const Ratio& ratio = svc.preferred().ratio;
 
-  // 3. A ratio broken by a crash between two throttle writes is repaired before any decision.
-  uint32_t up = pool.prefill / ratio.prefill, ud = pool.decode / ratio.decode;
-  uint32_t desired_p, desired_d;
-  if (pool.prefill % ratio.prefill || pool.decode % ratio.decode || up != ud) {
-    uint32_t units = std::min(
-        std::max(ceil_div(pool.prefill, ratio.prefill), ceil_div(pool.decode, ratio.decode)),
-        svc.max_units());
-    desired_p = units * ratio.prefill;
-    desired_d = units * ratio.decode;
-    st.hold_reason = "repairing the P:D ratio (" + std::to_string(pool.prefill) + ":" +
-                     std::to_string(pool.decode) + ")";
+  // 3. A group whose roles are out of ratio (a crash between two throttle writes or two
+  // submissions) is repaired first, inside the group: its lagging role grows to the leading
+  // role's units. No decision this tick.
+  uint32_t desired_p = pool.prefill, desired_d = pool.decode;
+  bool repairing = false;
+  for (const auto& [gname, gp] : groups) {
+    const Variant* v = variant_named(svc, gp.variant);
+    if (!v) continue;
+    uint32_t tp = gp.prefill.target(), td = gp.decode.target();
+    uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
+    if (tp == units * v->ratio.prefill && td == units * v->ratio.decode) continue;
+    repairing = true;
+    st.hold_reason = "repairing the P:D ratio of group " + gname + " (" + std::to_string(tp) + ":" +
+                     std::to_string(td) + ")";
+  }
+  if (repairing) {
+    // actuated group by group below
   } else if (paused_) {
     st.hold_reason = "paused";
     return;
@@ -500,7 +512,18 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
 
   int64_t dp = static_cast<int64_t>(desired_p) - pool.prefill;
   int64_t dd = static_cast<int64_t>(desired_d) - pool.decode;
-  if (dp > 0 || dd > 0) {
+  if (repairing) {
+    for (const auto& [gname, gp] : groups) {
+      const Variant* v = variant_named(svc, gp.variant);
+      if (!v) continue;
+      uint32_t tp = gp.prefill.target(), td = gp.decode.target();
+      uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
+      if (units * v->ratio.prefill > tp)
+        grow_role(gp, Role::kPrefill, units * v->ratio.prefill - tp, st.hold_reason);
+      if (units * v->ratio.decode > td)
+        grow_role(gp, Role::kDecode, units * v->ratio.decode - td, st.hold_reason);
+    }
+  } else if (dp > 0 || dd > 0) {
     // Revive draining tasks first: they are warm.
     for (const auto& [gname, gp] : groups)
       for (Role role : {Role::kPrefill, Role::kDecode}) {

@@ -93,6 +93,7 @@ struct Daemon {
   std::map<std::string, uint64_t> action_counts;  // "kind outcome"
   double last_action_seconds = 0;
   uint64_t ticks = 0;
+  TimePoint last_hold_log{};
   double last_tick_cpu_s = 0;
 
   bool authorized(const http::Request& r) const {
@@ -122,7 +123,8 @@ struct Daemon {
           batches.pop_front();
         }
       }
-      for (const auto& a : batch) {
+      for (size_t ai = 0; ai < batch.size(); ++ai) {
+        const Action& a = batch[ai];
         auto t0 = clock.now();
         Status st;
         switch (a.kind) {
@@ -163,6 +165,14 @@ struct Daemon {
           log.info("action " + a.describe() + " done in " + std::to_string(secs) + " s");
         else
           log.error("action " + a.describe() + " failed: " + st.error().to_string());
+        if (!st.ok()) {
+          // Later actions depend on earlier ones (a throttle is lowered before its drain
+          // mark): drop the rest; the next tick decides again from Slurm's real state.
+          if (ai + 1 < batch.size())
+            log.warning("dropping the batch's " + std::to_string(batch.size() - ai - 1) +
+                        " remaining actions after a failure");
+          break;
+        }
         if (st.ok() && a.kind == Action::Kind::kThrottle) crash_point("after-throttle");
         if (st.ok() && a.kind == Action::Kind::kSubmit) crash_point("after-submit");
         if (st.ok() && a.kind == Action::Kind::kMarkDrain) crash_point("after-drain-mark");
@@ -309,11 +319,14 @@ struct Daemon {
             snap && clock.now() - snap->read_at <= cfg.daemon.slurm_stale && slurm_error.empty();
         bool after_batch = snap && !batch_in_flight && snap->seq >= batch_done_seq;
         if (!fresh || !after_batch) snap.reset();
-        if (!fresh && snapshot && !slurm_error.empty())
+        if (!fresh && snapshot && !slurm_error.empty() &&
+            clock.now() - last_hold_log >= std::chrono::seconds(10)) {
+          last_hold_log = clock.now();
           log.warning(
               "holding: Slurm unreachable for " +
               std::to_string(static_cast<int>(to_seconds(clock.now() - slurm_error_since))) +
               " s (" + slurm_error + ")");
+        }
         now = clock.now();
         auto actions = controller->tick(snap.get(), regs_now, store.latest, now, wall_now());
         for (const auto& [svc, st] : controller->status()) {

@@ -1,0 +1,223 @@
+#!/bin/bash
+# heteroscaled's restart safety and failure handling on the real loopback cluster, run as an
+# unprivileged account that owns the serving arrays (here `nobody`), as in production. The
+# wanted size comes from an exact schedule in the config, changed with SIGHUP, so each step is
+# deterministic:
+#  1. a bad config at start is refused with every error; on SIGHUP a bad one is refused and
+#     the running config stays;
+#  2. kill -9 right after the first throttle write of a scale-out (the other role not yet
+#     written), restart: the ratio is repaired, nothing written twice;
+#  3. kill -9 right after the first drain mark of a scale-in, restart: the other role's excess
+#     is marked, both drain and are cancelled; no orphan task;
+#  4. kill -9 right after a continuation-array submit (the array has no pending index left),
+#     restart: one continuation array per role, no duplicate;
+#  5. slurmctld stopped for 30 s: the API stays up, the daemon holds (no scale action, clear
+#     log lines) and acts again when slurmctld is back;
+#  6. an engine killed with SIGKILL: the router stops using it and Slurm's throttle starts a
+#     replacement that registers.
+# Usage: heteroscaled_restart_test.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+B=$1 SRC=$2
+source "$SRC/scripts/lib/testlib.sh"
+T=$(mktemp -d /tmp/hs-restart-test.XXXXXX)
+chmod 1777 "$T"
+U=nobody
+PIDS=()
+DPID=
+cleanup() {
+  for p in "${PIDS[@]}" $DPID; do kill -9 "$p" 2>/dev/null; done
+  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 >"$T/cluster.out" 2>&1 ||
+  { cat "$T/cluster.out"; exit 1; }
+export SLURM_CONF=$T/cluster/etc/slurm.conf
+DPORT=$(free_port_base 1)
+# setpriv execs (runuser would stay as a parent and take our signals).
+as_user() { setpriv --reuid=$U --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" "$@"; }
+
+config() {  # UNITS [extra top-level yaml]
+  cat >"$T/hs.yaml.new" <<YAML
+services:
+  - name: chat
+    variants:
+      - {name: h100-l40s, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 1000}
+    bounds: {min_prefill: 1, max_prefill: 4, min_decode: 1, max_decode: 4}
+    schedule: [{at: "00:00", units: $1}]
+    schedule_mode: exact
+    scaling: {window_s: 4, stale_after_s: 4, out_cooldown_s: 0, in_cooldown_s: 0,
+              in_stabilization_s: 0, soft_scale_in_grace_s: 1, max_step_in_fraction: 1.0}
+daemon:
+  listen: 127.0.0.1:$DPORT
+  tick_s: 0.5
+  heartbeat_timeout_s: 10
+  drain_timeout_s: 30
+  topology_conf: $T/cluster/etc/topology.conf
+  templates:
+    chat:
+      prefill_script: $SRC/slurm-conf/examples/chat-prefill.sbatch
+      decode_script: $SRC/slurm-conf/examples/chat-decode.sbatch
+      array_size: 8
+      work_dir: $T
+      output: $T/job-%A_%a.out
+      environment: [HS_BIN=$B/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT", HS_HEARTBEAT=1]
+${2:-}
+YAML
+  chmod 644 "$T/hs.yaml.new"
+  mv "$T/hs.yaml.new" "$T/hs.yaml"
+}
+N=0
+start_daemon() {  # [CRASH_POINT]
+  N=$((N + 1))
+  # Not through as_user: $! must be the daemon itself, not a subshell.
+  setpriv --reuid=$U --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" \
+    HS_TEST_CRASH_AT="${1:-}" "$B/scaler/heteroscaled" --config "$T/hs.yaml" >"$T/d$N.out" 2>"$T/d$N.err" &
+  DPID=$!
+  for _ in $(seq 100); do [ -s "$T/d$N.out" ] && break; sleep 0.05; done
+}
+wait_dead() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+# "P D": RUNNING tasks per role, not draining.
+running() {
+  echo "$(squeue -h -t R -o '%k' | grep 'role=prefill' | grep -vc 'drain=') $(squeue -h -t R -o '%k' | grep 'role=decode' | grep -vc 'drain=')"
+}
+# Throttles: "prefill=N decode=M" summed over arrays.
+throttles() {
+  scontrol -o show job 2>/dev/null | python3 -c '
+import sys, re
+t = {"prefill": {}, "decode": {}}
+for l in sys.stdin:
+    m = re.search(r"ArrayJobId=(\d+)", l); th = re.search(r"ArrayTaskThrottle=(\d+)", l); r = re.search(r"role=(\w+)", l)
+    st = re.search(r"JobState=(\w+)", l).group(1)
+    if m and th and r and st in ("RUNNING", "PENDING"): t[r.group(1)][m.group(1)] = int(th.group(1))
+print(" ".join(f"{k}={sum(v.values())}" for k, v in t.items()))'
+}
+arrays() {  # number of distinct arrays per role with live tasks
+  scontrol -o show job 2>/dev/null | python3 -c '
+import sys, re
+a = {"prefill": set(), "decode": set()}
+for l in sys.stdin:
+    m = re.search(r"ArrayJobId=(\d+)", l); r = re.search(r"role=(\w+)", l); st = re.search(r"JobState=(\w+)", l).group(1)
+    if m and r and st in ("RUNNING", "PENDING"): a[r.group(1)].add(m.group(1))
+print(len(a["prefill"]), len(a["decode"]))'
+}
+wait_for() {  # SECONDS CMD WANT
+  local s=$1 want=$3
+  for _ in $(seq $((s * 5))); do [ "$($2)" == "$want" ] && return 0; sleep 0.2; done
+  return 1
+}
+
+# ---- 1. Bad configuration
+config 1 "bogus_key: 1"
+sed -i 's/ratio: "1:1"/ratio: "1:x"/; s/listen: 127.0.0.1:.*/listen: nowhere/' "$T/hs.yaml"
+out=$("$B/scaler/heteroscaled" --config "$T/hs.yaml" 2>&1); rc=$?
+check_rc "a bad config at start is refused" $rc 2
+check_contains "  ... naming the ratio's line and field" "$out" "hs.yaml:4:"
+check_contains "  ... and the bad listen address" "$out" "daemon.listen: expected HOST:PORT"
+check_contains "  ... and the unknown top-level key" "$out" "bogus_key: unknown key"
+
+config 1
+start_daemon
+check_eq "heteroscaled runs as $U and listens" "$(head -1 "$T/d$N.out") $(ps -o user= -p $DPID)" "$DPORT $U"
+submit() {  # ROLE GPU
+  as_user sbatch --parsable --array=0-3%1 --gres=gpu:$2:1 --constraint=leaf1 \
+    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=1 \
+    --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
+    -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
+}
+AP=$(submit prefill h100)
+AD=$(submit decode l40s)
+wait_for 30 running "1 1"
+check_eq "the arrays run 1 prefill + 1 decode" "$(running)" "1 1"
+echo "nonsense: [" >>"$T/hs.yaml"
+kill -HUP $DPID
+sleep 1
+check_contains "SIGHUP with a bad config: refused, named" "$(cat "$T/d$N.err")" "new configuration refused, the running one stays in force"
+check_eq "  ... and the daemon still serves its status" "$("$B/scaler/hs-ctl" --url "http://127.0.0.1:$DPORT" status | head -1)" "slurm: ok"
+
+# ---- 2. Crash right after the first throttle write of a scale-out
+kill -9 $DPID; wait_dead $DPID
+config 3
+start_daemon after-throttle
+wait_dead $DPID
+check_contains "crash point after-throttle reached" "$(cat "$T/d$N.err")" "test crash point after-throttle"
+check_eq "  ... the prefill throttle was written, the decode one not" "$(throttles)" "prefill=3 decode=1"
+start_daemon
+wait_for 40 running "3 3"
+check_eq "restart repairs the ratio: 3 prefill + 3 decode running" "$(running)" "3 3"
+check_eq "  ... the decode throttle written once, the prefill one not again" \
+  "$(grep -c 'action throttle.*role=decode.*throttle=3.* done' "$T/d$N.err") $(grep -c 'action throttle.*role=prefill.* done' "$T/d$N.err")" "1 0"
+
+# ---- 3. Crash right after the first drain mark of a scale-in
+kill -9 $DPID; wait_dead $DPID
+config 2
+start_daemon after-drain-mark
+wait_dead $DPID
+check_contains "crash point after-drain-mark reached" "$(cat "$T/d$N.err")" "test crash point after-drain-mark"
+check_eq "  ... both throttles lowered before the mark" "$(throttles)" "prefill=2 decode=2"
+check_eq "  ... one task marked draining in Slurm" "$(squeue -h -t R -o '%k' | grep -c 'drain=')" "1"
+start_daemon
+wait_for 40 running "2 2"
+for _ in $(seq 100); do [ "$(squeue -h -o %i | wc -l)" -le 6 ] && [ "$(squeue -h -t R -o '%k' | grep -c 'drain=')" == 0 ] && break; sleep 0.2; done
+check_eq "restart: the other role's excess is marked, both drain and are cancelled" "$(running) $(squeue -h -t R -o '%k' | grep -c 'drain=')" "2 2 0"
+check_eq "  ... no orphan: running tasks = throttles" "$(throttles)" "prefill=2 decode=2"
+
+# ---- 4. Crash right after a continuation-array submit (0-3: indices 0..2 used, one left)
+kill -9 $DPID; wait_dead $DPID
+config 4
+start_daemon after-submit
+wait_dead $DPID
+check_contains "crash point after-submit reached" "$(cat "$T/d$N.err")" "test crash point after-submit"
+start_daemon
+wait_for 60 running "4 4"
+check_eq "restart: 4 prefill + 4 decode running" "$(running)" "4 4"
+check_eq "  ... one continuation array per role, none duplicated" "$(arrays)" "2 2"
+check_eq "  ... the restarted daemon submitted only the missing role's array" "$(grep -c 'submitted array' "$T/d$N.err")" "1"
+
+# ---- 5. slurmctld down for 30 s
+neps() { curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+wait_for 30 neps 8
+CTLD=$(cat "$T/cluster/run/slurmctld.pid")
+kill -TERM "$CTLD"; wait_dead "$CTLD"
+config 1
+kill -HUP $DPID
+t0=$(date +%s)
+sleep 3
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DPORT/healthz")
+eps=$(neps)
+check_eq "slurmctld down: the API answers and the endpoint set stays" "$code $eps" "200 8"
+sleep $((30 - ($(date +%s) - t0)))
+check_contains "  ... a clear log line says it holds" "$(cat "$T/d$N.err")" "holding: no scale actions until it answers"
+# The SIGHUP may land before the daemon has seen the outage: then the first write of that
+# tick's batch fails and the rest is dropped. Nothing may succeed until slurmctld is back.
+down_log=$(sed -n '/cannot read Slurm state/,$p' "$T/d$N.err")
+check_eq "  ... no scale action succeeded while it was down" "$(grep ' action ' <<<"$down_log" | grep -c ' done in ')" "0"
+check_eq "  ... at most one write attempted (then the batch is dropped)" \
+  "$(grep -c ' action .* failed' "$T/d$N.err" | awk '{print ($1 <= 1) ? "yes" : $1}')" "yes"
+slurmctld -f "$SLURM_CONF"
+wait_for 60 running "1 1"
+check_contains "slurmctld back: the daemon says so" "$(cat "$T/d$N.err")" "slurmctld answers again"
+check_eq "  ... and scales in to the new schedule" "$(running)" "1 1"
+
+# ---- 6. An engine killed with SIGKILL
+for _ in $(seq 50); do [ "$(squeue -h -o %i | wc -l)" -le 4 ] && break; sleep 0.2; done
+dec=$(curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print([e["url"] for e in json.load(sys.stdin) if e["role"]=="decode"][0])')
+port=${dec##*:}
+epid=$(pgrep -f "hs-engine-sim .*--port $port" | head -1)
+[ -n "$epid" ] || epid=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+kill -9 "$epid"
+gone=no
+for _ in $(seq 50); do
+  curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | grep -q "\"$dec\"" || { gone=yes; break; }
+  sleep 0.2
+done
+check_eq "SIGKILLed engine leaves the endpoint set" "$gone" "yes"
+new=
+for _ in $(seq 100); do
+  new=$(curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(" ".join(e["url"] for e in json.load(sys.stdin) if e["role"]=="decode"))')
+  [ -n "$new" ] && [ "$new" != "$dec" ] && break
+  sleep 0.2
+done
+check_eq "  ... and a replacement decode registers" "$([ -n "$new" ] && [ "$new" != "$dec" ] && echo yes)" "yes"
+check_eq "  ... running 1 + 1 again" "$(running)" "1 1"
+finish
