@@ -25,6 +25,7 @@ std::string JobTag::to_string() const {
   s += " service=" + service + " role=" + std::string(hs::to_string(role)) + " group=" + group +
        " variant=" + variant;
   if (drain_since_unix_s) s += " drain=" + std::to_string(*drain_since_unix_s);
+  if (replace_since_unix_s) s += " replace=" + std::to_string(*replace_since_unix_s);
   return s;
 }
 
@@ -57,11 +58,11 @@ Result<JobTag> parse_job_tag(std::string_view comment) {
       if (!r.ok() || *r == Role::kBoth)
         return invalid_argument("role: expected prefill or decode, got " + quote(val));
       t.role = *r;
-    } else if (key == "drain") {
+    } else if (key == "drain" || key == "replace") {
       auto v = parse_i64(val);
       if (!v.ok() || *v < 0)
-        return invalid_argument("drain: expected Unix seconds, got " + quote(val));
-      t.drain_since_unix_s = *v;
+        return invalid_argument(key + ": expected Unix seconds, got " + quote(val));
+      (key == "drain" ? t.drain_since_unix_s : t.replace_since_unix_s) = *v;
     } else {
       return invalid_argument(key + ": unknown field");
     }

@@ -78,6 +78,10 @@ uint32_t ceil_div(uint32_t a, uint32_t b) { return b ? (a + b - 1) / b : 0; }
 
 Role other(Role r) { return r == Role::kPrefill ? Role::kDecode : Role::kPrefill; }
 
+// Instances a role counts: what the throttles will run, less the tasks being replaced (their
+// successors are in the throttle already).
+uint32_t counted(const RolePool& rp) { return rp.target() - std::min(rp.target(), rp.replacing()); }
+
 const Variant* variant_named(const ServiceConfig& s, const std::string& name) {
   for (const auto& v : s.variants)
     if (v.name == name) return &v;
@@ -370,12 +374,158 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     }
   }
 
+  // Submits an array from the service's template (a continuation or a new group).
+  const ServiceTemplate* tpl = nullptr;
+  if (auto it = config_.daemon.templates.find(svc.name); it != config_.daemon.templates.end())
+    tpl = &it->second;
+  auto submit = [&](const std::string& gname, Role role, const std::string& variant,
+                    const std::string& constraint, uint32_t n, const std::string& why) {
+    const Variant* v = variant_named(svc, variant);
+    if (!tpl || !v) {
+      st.actions.push_back("shortfall: " + std::to_string(n) + " " + std::string(to_string(role)) +
+                           " for group " + gname + " need a new array but daemon.templates." +
+                           svc.name + " is not configured");
+      return;
+    }
+    Action a;
+    a.kind = Action::Kind::kSubmit;
+    a.group = gname;
+    a.role = role;
+    SubmitSpec& sp = a.submit;
+    sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + gname;
+    sp.script = role == Role::kPrefill ? tpl->prefill_script_text : tpl->decode_script_text;
+    JobTag tag{svc.name, role, gname, variant, std::nullopt, std::nullopt};
+    sp.comment = tag.to_string();
+    sp.array = "0-" + std::to_string(tpl->array_size - 1) + "%" + std::to_string(n);
+    sp.partition = tpl->partition;
+    sp.qos = tpl->qos;
+    sp.account = tpl->account;
+    sp.reservation = tpl->reservation;
+    sp.constraint = constraint;
+    const std::string& gpu = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
+    uint32_t gpus = role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus;
+    sp.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
+    sp.work_dir = tpl->work_dir;
+    sp.std_out = tpl->output;
+    sp.time_limit_min = tpl->time_limit_min;
+    sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "HS_SERVICE=" + svc.name,
+                      "HS_ROLE=" + std::string(to_string(role)),
+                      "HS_GROUP=" + gname,
+                      "HS_VARIANT=" + variant,
+                      "HS_GPU_TYPE=" + gpu};
+    for (const auto& e : tpl->environment) sp.environment.push_back(e);
+    a.why = why;
+    add(a);
+  };
+  // 1c. Lifecycle: tasks whose time limit is near or whose node is drained, failing or down
+  // are replaced before they go: mark them (replace=), raise throttles (or continue an
+  // exhausted array) so successors start, and once those are registered, lower the throttles
+  // and turn the marks into drains. The marks live in Slurm, so a restart resumes the round.
+  for (const auto& [gname, gp] : groups) {
+    if (reconciled) break;
+    for (Role role : {Role::kPrefill, Role::kDecode}) {
+      const RolePool& rp = gp.role(role);
+      std::vector<const PoolTask*> expiring, marked;
+      uint32_t ready_new = 0;
+      for (const auto& a : rp.arrays)
+        for (const auto& t : a.tasks) {
+          if (t.state != JobState::kRunning || t.draining()) continue;
+          if (t.replacing()) {
+            marked.push_back(&t);
+            continue;
+          }
+          if (reg_by_id.count(t.id())) ++ready_new;
+          // A limit shorter than twice the lead time would have successors replaced at once.
+          double lead = to_seconds(config_.daemon.replace_before);
+          bool near_end = t.end_time > 0 && t.end_time - wall <= lead &&
+                          static_cast<double>(t.end_time - t.start_time) > 2 * lead;
+          if (near_end || unavailable_nodes.count(t.node)) expiring.push_back(&t);
+        }
+      auto mark = [&](const PoolTask* t, bool drain, const std::string& why) {
+        Action m2;
+        m2.kind = Action::Kind::kMarkDrain;
+        m2.group = gname;
+        m2.role = role;
+        m2.job_id = t->job_id;
+        m2.task = t->id();
+        JobTag tag = t->tag;
+        if (drain) {
+          tag.replace_since_unix_s.reset();
+          tag.drain_since_unix_s = wall;
+        } else {
+          tag.replace_since_unix_s = wall;
+        }
+        m2.comment = tag.to_string();
+        m2.why = why;
+        add(m2);
+      };
+      auto throttle = [&](const PoolArray& a, uint32_t v, const std::string& why) {
+        Action th;
+        th.kind = Action::Kind::kThrottle;
+        th.group = gname;
+        th.role = role;
+        th.job_id = a.array_job_id;
+        th.value = v;
+        th.why = why;
+        add(th);
+      };
+      if (!marked.empty()) {
+        // Ready when the unmarked, registered tasks fill what the pool counts.
+        if (ready_new < counted(rp)) continue;
+        for (const auto& a : rp.arrays) {
+          uint32_t r = a.replacing();
+          if (r == 0) continue;
+          if (a.throttle > r) {
+            throttle(a, a.throttle - r, "replacements ready");
+          } else if (a.pending > 0) {
+            Action c;  // the array closes: a throttle of 0 would mean unlimited
+            c.kind = Action::Kind::kCancelTask;
+            c.group = gname;
+            c.role = role;
+            c.job_id = a.array_job_id;
+            c.task = std::to_string(a.array_job_id) + "_[" + a.pending_tasks + "]";
+            c.why = "replacements ready; the array closes";
+            add(c);
+          }
+        }
+        for (const PoolTask* t : marked) mark(t, true, "replaced: its successor is ready");
+        reconciled = true;
+        continue;
+      }
+      if (expiring.empty()) continue;
+      for (const PoolTask* t : expiring)
+        mark(t, false,
+             unavailable_nodes.count(t->node)
+                 ? "node " + t->node + " is drained, failing or down"
+                 : "time limit in " + std::to_string(t->end_time - wall) + " s");
+      uint32_t need = static_cast<uint32_t>(expiring.size());
+      for (const auto& a : rp.arrays) {
+        if (need == 0 || a.throttle == 0) break;
+        uint32_t room = a.running_serving() + a.pending > a.throttle
+                            ? a.running_serving() + a.pending - a.throttle
+                            : 0;
+        uint32_t n = std::min(room, need);
+        if (n == 0) continue;
+        throttle(a, a.throttle + n, "start " + std::to_string(n) + " replacement(s)");
+        need -= n;
+      }
+      if (need > 0) {
+        std::string constraint = rp.arrays.empty() ? "" : rp.arrays.back().features;
+        submit(gname, role, gp.variant, constraint, need,
+               "start " + std::to_string(need) + " replacement(s) (continuation: array exhausted)");
+      }
+      reconciled = true;
+    }
+  }
+
   // 2. The pool as the policy sees it.
   PoolState pool;
   TimePoint newest_ready{};
   for (const auto& [gname, gp] : groups) {
-    pool.prefill += gp.prefill.target();
-    pool.decode += gp.decode.target();
+    // Tasks being replaced are not counted: their successors are.
+    pool.prefill += counted(gp.prefill);
+    pool.decode += counted(gp.decode);
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays)
         for (const auto& t : a.tasks)
@@ -397,6 +547,14 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     st.hold_reason = "reconciling drain marks this tick";
     return;
   }
+  uint32_t replacing = 0;
+  for (const auto& [gname, gp] : groups)
+    replacing += gp.prefill.replacing() + gp.decode.replacing();
+  if (replacing > 0) {
+    // A scale-in now could take the successors (the newest tasks): wait for the round.
+    st.hold_reason = std::to_string(replacing) + " instance(s) being replaced";
+    return;
+  }
   const Ratio& ratio = svc.preferred().ratio;
 
   // 3. A group whose roles are out of ratio (a crash between two throttle writes or two
@@ -407,7 +565,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   for (const auto& [gname, gp] : groups) {
     const Variant* v = variant_named(svc, gp.variant);
     if (!v) continue;
-    uint32_t tp = gp.prefill.target(), td = gp.decode.target();
+    uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
     uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
     if (tp == units * v->ratio.prefill && td == units * v->ratio.decode) continue;
     repairing = true;
@@ -435,9 +593,6 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   }
 
   // 4. Actuation.
-  const ServiceTemplate* tpl = nullptr;
-  if (auto it = config_.daemon.templates.find(svc.name); it != config_.daemon.templates.end())
-    tpl = &it->second;
   std::map<uint32_t, uint32_t> new_throttle;  // array id -> throttle, written before drains
   std::map<uint32_t, std::pair<std::string, Role>> array_owner;
   for (const auto& [gname, gp] : groups)
@@ -447,46 +602,6 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
         array_owner[a.array_job_id] = {gname, role};
       }
   std::vector<Action> drains;
-  auto submit = [&](const std::string& gname, Role role, const std::string& variant,
-                    const std::string& constraint, uint32_t n, const std::string& why) {
-    const Variant* v = variant_named(svc, variant);
-    if (!tpl || !v) {
-      st.actions.push_back("shortfall: " + std::to_string(n) + " " + std::string(to_string(role)) +
-                           " for group " + gname + " need a new array but daemon.templates." +
-                           svc.name + " is not configured");
-      return;
-    }
-    Action a;
-    a.kind = Action::Kind::kSubmit;
-    a.group = gname;
-    a.role = role;
-    SubmitSpec& sp = a.submit;
-    sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + gname;
-    sp.script = role == Role::kPrefill ? tpl->prefill_script_text : tpl->decode_script_text;
-    JobTag tag{svc.name, role, gname, variant, std::nullopt};
-    sp.comment = tag.to_string();
-    sp.array = "0-" + std::to_string(tpl->array_size - 1) + "%" + std::to_string(n);
-    sp.partition = tpl->partition;
-    sp.qos = tpl->qos;
-    sp.account = tpl->account;
-    sp.reservation = tpl->reservation;
-    sp.constraint = constraint;
-    const std::string& gpu = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
-    uint32_t gpus = role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus;
-    sp.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
-    sp.work_dir = tpl->work_dir;
-    sp.std_out = tpl->output;
-    sp.time_limit_min = tpl->time_limit_min;
-    sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                      "HS_SERVICE=" + svc.name,
-                      "HS_ROLE=" + std::string(to_string(role)),
-                      "HS_GROUP=" + gname,
-                      "HS_VARIANT=" + variant,
-                      "HS_GPU_TYPE=" + gpu};
-    for (const auto& e : tpl->environment) sp.environment.push_back(e);
-    a.why = why;
-    add(a);
-  };
   // Raises a group's role by n: throttles of arrays with indices left, then a continuation.
   auto grow_role = [&](const GroupPools& gp, Role role, uint32_t n, const std::string& why) {
     for (const auto& a : gp.role(role).arrays) {
@@ -516,7 +631,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     for (const auto& [gname, gp] : groups) {
       const Variant* v = variant_named(svc, gp.variant);
       if (!v) continue;
-      uint32_t tp = gp.prefill.target(), td = gp.decode.target();
+      uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
       uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
       if (units * v->ratio.prefill > tp)
         grow_role(gp, Role::kPrefill, units * v->ratio.prefill - tp, st.hold_reason);

@@ -103,6 +103,7 @@ Result<DaemonConfig> parse_daemon_config(const std::string& text, const std::str
       m.seconds("scrape_timeout_s", d.scrape_timeout, 600);
       m.seconds("heartbeat_timeout_s", d.heartbeat_timeout, 86400);
       m.seconds("drain_timeout_s", d.drain_timeout, 86400);
+      m.seconds("replace_before_s", d.replace_before, 7 * 86400);
       m.seconds("slurm_stale_s", d.slurm_stale, 86400);
       if (d.tick < std::chrono::milliseconds(100))
         ctx.error(m.get("tick_s"), m.field("tick_s"), "must be at least 0.1");

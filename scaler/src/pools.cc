@@ -20,6 +20,19 @@ uint32_t PoolArray::draining() const {
   return n;
 }
 
+uint32_t PoolArray::replacing() const {
+  uint32_t n = 0;
+  for (const auto& t : tasks)
+    if (t.state == JobState::kRunning && t.replacing()) ++n;
+  return n;
+}
+
+uint32_t RolePool::replacing() const {
+  uint32_t n = 0;
+  for (const auto& a : arrays) n += a.replacing();
+  return n;
+}
+
 uint32_t RolePool::running_serving() const {
   uint32_t n = 0;
   for (const auto& a : arrays) n += a.running_serving();
@@ -85,6 +98,7 @@ ClusterView build_view(const std::vector<SlurmJob>& jobs) {
       // The meta record's tag is the array's (tasks may carry a drain mark on top).
       JobTag base = *tag;
       base.drain_since_unix_s.reset();
+      base.replace_since_unix_s.reset();
       if (fresh || !j.array_task_id) e.tag = base;
       e.array.array_job_id = j.array_job_id;
       e.array.features = j.features;

@@ -14,7 +14,9 @@
 #  5. slurmctld stopped for 30 s: the API stays up, the daemon holds (no scale action, clear
 #     log lines) and acts again when slurmctld is back;
 #  6. an engine killed with SIGKILL: the router stops using it and Slurm's throttle starts a
-#     replacement that registers.
+#     replacement that registers;
+#  7. an admin drains the node of the prefill task: a successor starts on another node of the
+#     leaf, registers, then the old task drains and is cancelled; never fewer than 1 serving.
 # Usage: heteroscaled_restart_test.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
 B=$1 SRC=$2
@@ -30,7 +32,7 @@ cleanup() {
   [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 >"$T/cluster.out" 2>&1 ||
+bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 8 --leaves 2 >"$T/cluster.out" 2>&1 ||
   { cat "$T/cluster.out"; exit 1; }
 export SLURM_CONF=$T/cluster/etc/slurm.conf
 DPORT=$(free_port_base 1)
@@ -220,4 +222,22 @@ for _ in $(seq 100); do
 done
 check_eq "  ... and a replacement decode registers" "$([ -n "$new" ] && [ "$new" != "$dec" ] && echo yes)" "yes"
 check_eq "  ... running 1 + 1 again" "$(running)" "1 1"
+
+# ---- 7. Node drained for maintenance
+old=$(squeue -h -t R -o '%i %N %k' | awk '/role=prefill/ {print $1, $2}')
+old_task=${old% *} old_node=${old#* }
+scontrol update nodename="$old_node" state=drain reason=maintenance
+min_serving=9
+for _ in $(seq 150); do
+  s=$(curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["role"]=="prefill" and not e["draining"]))')
+  [ "$s" -lt "$min_serving" ] && min_serving=$s
+  squeue -h -o %i | grep -qx "$old_task" || break
+  sleep 0.2
+done
+new=$(squeue -h -t R -o '%i %N %k' | awk '/role=prefill/ {print $1, $2}')
+check_eq "drained node: the old prefill task is gone" "$(squeue -h -o %i | grep -cx "$old_task")" "0"
+check_eq "  ... its successor runs on another node" "$([ -n "$new" ] && [ "${new#* }" != "$old_node" ] && echo yes)" "yes"
+check_eq "  ... never fewer than 1 serving prefill in the endpoint set" "$min_serving" "1"
+check_contains "  ... the log names why" "$(cat "$T/d$N.err")" "is drained, failing or down"
+scontrol update nodename="$old_node" state=resume
 finish

@@ -186,3 +186,99 @@ TEST(Controller, ScaleOutRaisesBothThrottlesThenOpensAGroupUnderTheOtherLeaf) {
 
 }  // namespace
 }  // namespace hs::scaler
+
+namespace hs::scaler {
+namespace {
+
+std::string kinds(const std::vector<Action>& acts) {
+  std::string s;
+  for (const auto& a : acts)
+    s += std::string(to_string(a.kind)) + ":" + a.task +
+         (a.kind == Action::Kind::kThrottle ? "=" + std::to_string(a.value) : "") + " ";
+  return s;
+}
+
+TEST(Controller, ReplacesATaskOnADrainedNodeBeforeDrainingIt) {
+  Fixture f;
+  // 2 prefill + 2 decode in g1; node1 (the prefills' node) gets drained by an admin.
+  auto jobs = cat(pool(1, "prefill", "node1", 2, 2), pool(2, "decode", "node2", 2, 2));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(100);
+  f.register_all(view, now);
+  f.load(view, 75, now);  // 150 tok/s in all: 2 units, the current size
+  auto n = nodes(2, 2);
+  n[0].drain = true;
+  auto acts = f.tick(jobs, n, now);
+  // Both prefill tasks are marked first, then the throttle is raised by two.
+  EXPECT_EQ(kinds(acts), "drain:1_0 drain:1_1 throttle:=4 ") << kinds(acts);
+  EXPECT_NE(acts[0].comment.find(" replace=2000"), std::string::npos);
+
+  // Slurm state after those writes: marked tasks, throttle 4, two new tasks running on node3
+  // but not registered yet: nothing more happens.
+  auto p = pool(1, "prefill", "node1", 4, 4);
+  for (int i = 0; i < 2; ++i) p[i].comment += " replace=2000";
+  p[2].nodes = p[3].nodes = "node3";
+  jobs = cat(p, pool(2, "decode", "node2", 2, 2));
+  view = build_view(jobs);
+  now += std::chrono::seconds(1);
+  acts = f.tick(jobs, n, now);
+  EXPECT_EQ(kinds(acts), "") << kinds(acts);
+  // The policy would count 2 prefill (the successors), not 4; it waits for the round.
+  EXPECT_EQ(f.c.status().at("chat").counts.at("g1").at("prefill").first, 4u);
+  EXPECT_EQ(f.c.status().at("chat").hold_reason, "2 instance(s) being replaced");
+  // Successors registered: throttle back to 2 first, then the old ones drain.
+  f.register_all(view, now);
+  now += std::chrono::seconds(1);
+  acts = f.tick(jobs, n, now);
+  EXPECT_EQ(kinds(acts), "throttle:=2 drain:1_0 drain:1_1 ") << kinds(acts);
+  EXPECT_NE(acts[1].comment.find(" drain="), std::string::npos);
+  EXPECT_EQ(acts[1].comment.find(" replace="), std::string::npos);
+}
+
+TEST(Controller, ClosingAPoolCancelsItsPendingIndicesAndNeverWritesZero) {
+  Fixture f;
+  // Two groups of one unit each; load for one unit: the newer group g2 is closed.
+  auto g2p = pool(3, "prefill", "node3", 1, 1);
+  auto g2d = pool(4, "decode", "node4", 1, 1);
+  for (auto* v : {&g2p, &g2d})
+    for (auto& j : *v) {
+      j.comment.replace(j.comment.find("group=g1"), 8, "group=g2");
+      j.features = "leaf2";
+    }
+  auto jobs =
+      cat(cat(pool(1, "prefill", "node1", 1, 1), pool(2, "decode", "node2", 1, 1)), cat(g2p, g2d));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 40, now);
+  auto acts = f.tick(jobs, nodes(1, 1), now);
+  for (const auto& a : acts) EXPECT_FALSE(a.kind == Action::Kind::kThrottle && a.value == 0);
+  EXPECT_EQ(kinds(acts), "cancel:3_[1-15] cancel:4_[1-15] drain:4_0 drain:3_0 ") << kinds(acts);
+}
+
+TEST(Controller, HoldsWithoutASlurmSnapshot) {
+  Fixture f;
+  TimePoint now = f.t0 + std::chrono::seconds(100);
+  auto acts = f.c.tick(nullptr, {}, {}, now, 2000);
+  EXPECT_TRUE(acts.empty());
+  EXPECT_NE(f.c.status().at("chat").hold_reason.find("holding"), std::string::npos);
+}
+
+TEST(Controller, DryRunDecidesButWritesNothing) {
+  Fixture f;
+  f.cfg.daemon.dry_run = true;
+  f.c.reload(f.cfg, two_leaves());
+  auto jobs = cat(pool(1, "prefill", "node1", 1, 1), pool(2, "decode", "node2", 1, 1));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(100);
+  f.register_all(view, now);
+  f.load(view, 550, now);
+  auto acts = f.tick(jobs, nodes(1, 1), now);
+  EXPECT_TRUE(acts.empty()) << kinds(acts);
+  EXPECT_NE(::testing::PrintToString(f.c.status().at("chat").actions)
+                .find("dry-run: would move to 6P/6D"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace hs::scaler

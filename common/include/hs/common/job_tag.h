@@ -3,13 +3,16 @@
 // returns). Its grammar is defined and parsed here only; the daemon, hs-launch and the docs
 // use this code:
 //
-//   heteroscale/v1 service=NAME role=prefill|decode group=GROUP variant=VARIANT [drain=UNIX_S]
+//   heteroscale/v1 service=NAME role=prefill|decode group=GROUP variant=VARIANT
+//                  [drain=UNIX_S] [replace=UNIX_S]
 //
 // Fields are space-separated key=value pairs in any order; values are [A-Za-z0-9._-]+, 1..64
 // characters. `drain` appears only on a running task's own record: the daemon writes it when
 // it takes the task out of the router, so a restarted daemon finds drains in progress in
-// Slurm itself. A comment that does not start with "heteroscale/" is not a tag (kNotFound);
-// one that does but breaks the grammar is InvalidArgument naming the field.
+// Slurm itself. `replace` marks a task being replaced before it goes (time limit near, node
+// drained or failing): a new task starts first, then this one drains. A comment that does not start
+// with "heteroscale/" is not a tag (kNotFound); one that does but breaks the grammar is
+// InvalidArgument naming the field.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@ struct JobTag {
   std::string group;
   std::string variant;
   std::optional<int64_t> drain_since_unix_s;
+  std::optional<int64_t> replace_since_unix_s;
 
   std::string to_string() const;
   friend bool operator==(const JobTag&, const JobTag&) = default;

@@ -36,8 +36,11 @@ struct DaemonSettings {
   Duration scrape_timeout = std::chrono::seconds(2);
   Duration heartbeat_timeout = std::chrono::seconds(30);  // silent longer: not ready
   Duration drain_timeout = std::chrono::seconds(120);     // cancel a drained task after this
-  Duration slurm_stale = std::chrono::seconds(30);        // no fresh Slurm state this long: hold
-  std::string slurm_conf;                                 // empty: $SLURM_CONF
+  // Start a replacement this long before a task's time limit (and at once for a task whose
+  // node is drained, failing or down), then drain the old one when the new one is ready.
+  Duration replace_before = std::chrono::seconds(600);
+  Duration slurm_stale = std::chrono::seconds(30);  // no fresh Slurm state this long: hold
+  std::string slurm_conf;                           // empty: $SLURM_CONF
   std::string topology_conf;  // Slurm topology.conf for switch domains; empty: one domain
   // Per service: the hs-router base URLs whose /metrics give its per-group latency and
   // in-flight requests per instance (drains wait for those to end).

@@ -30,6 +30,7 @@ struct PoolTask {
   JobTag tag;
   std::string id() const { return std::to_string(array_job_id) + "_" + std::to_string(task_id); }
   bool draining() const { return drain_since_unix_s.has_value(); }
+  bool replacing() const { return !draining() && tag.replace_since_unix_s.has_value(); }
 };
 
 struct PoolArray {
@@ -45,6 +46,7 @@ struct PoolArray {
 
   uint32_t running_serving() const;  // running, not draining
   uint32_t draining() const;
+  uint32_t replacing() const;  // serving, marked to be replaced
 };
 
 struct RolePool {
@@ -52,6 +54,7 @@ struct RolePool {
   uint32_t running_serving() const;
   uint32_t draining() const;
   uint32_t pending() const;
+  uint32_t replacing() const;
   // Instances the pool is meant to have: the throttles (capped by what each array can still
   // start), i.e. running-and-serving plus those Slurm will start.
   uint32_t target() const;
