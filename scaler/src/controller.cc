@@ -181,9 +181,11 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   for (const auto& r : regs)
     if (r.service == svc.name && now - r.last_heartbeat <= config_.daemon.heartbeat_timeout)
       reg_by_id[r.id()] = &r;
+  // Nodes whose tasks must move: drained, failing or down. Not "not responding" or "unknown":
+  // those also follow every slurmctld restart for a moment, and must not replace a fleet.
   std::set<std::string> unavailable_nodes;
-  for (const auto& n : inventory_from(s.nodes))
-    if (!n.available) unavailable_nodes.insert(n.name);
+  for (const auto& n : s.nodes)
+    if (n.drain || n.fail || n.state == "down") unavailable_nodes.insert(n.name);
 
   PolicyMemory& mem = memory_[svc.name];
   if (!mem.last_out) {

@@ -239,5 +239,6 @@ check_eq "drained node: the old prefill task is gone" "$(squeue -h -o %i | grep 
 check_eq "  ... its successor runs on another node" "$([ -n "$new" ] && [ "${new#* }" != "$old_node" ] && echo yes)" "yes"
 check_eq "  ... never fewer than 1 serving prefill in the endpoint set" "$min_serving" "1"
 check_contains "  ... the log names why" "$(cat "$T/d$N.err")" "is drained, failing or down"
+check_eq "  ... and only that task was replaced (not after slurmctld's restart)" "$(grep -c 'replaced: its successor' "$T/d$N.err")" "1"
 scontrol update nodename="$old_node" state=resume
 finish

@@ -27,6 +27,8 @@ export SLURM_CONF=$T/cluster/etc/slurm.conf
 DPORT=$(free_port_base 2)
 K=4 SK=8
 
+head -c 24 /dev/urandom | base64 >"$T/token"
+chmod 600 "$T/token"
 cat >"$T/hs.yaml" <<YAML
 services:
   - name: chat
@@ -47,6 +49,7 @@ services:
       start_timeout_s: 20
 daemon:
   listen: 127.0.0.1:$DPORT
+  token_file: $T/token
   tick_s: 1
   heartbeat_timeout_s: 10
   drain_timeout_s: 60
@@ -60,7 +63,7 @@ daemon:
       work_dir: $T
       output: $T/job-%A_%a.out
       environment: [HS_BIN=$B/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT",
-                    HS_HEARTBEAT=2, HS_SIM_SCALE=$SK]
+                    HS_HEARTBEAT=2, HS_SIM_SCALE=$SK, HS_TOKEN_FILE=$T/token]
 YAML
 
 # The router first (its port goes into the daemon's config).
@@ -79,7 +82,7 @@ check_eq "heteroscaled listens on its configured port" "$(head -1 "$T/d.out")" "
 
 submit() {  # ROLE GPU
   sbatch --parsable --array=0-15%1 --gres=gpu:$2:1 --constraint=leaf1 \
-    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK \
+    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token \
     --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
     -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
 }
@@ -88,6 +91,21 @@ AD=$(submit decode l40s)
 eps() { python3 -c "import json,sys,urllib.request; e=json.load(urllib.request.urlopen(sys.argv[1],timeout=5)); print(sum(1 for x in e if x['role']=='prefill' and not x['draining']), sum(1 for x in e if x['role']=='decode' and not x['draining']))" "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" 2>/dev/null; }
 for _ in $(seq 200); do [ "$(eps)" == "1 1" ] && break; sleep 0.1; done
 check_eq "the operator's sbatch arrays register 1 prefill + 1 decode" "$(eps)" "1 1"
+
+CTL="$B/scaler/hs-ctl --url http://127.0.0.1:$DPORT"
+check_eq "mutating requests without the token are refused" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "http://127.0.0.1:$DPORT/hs/pause")" "403"
+check_eq "  ... a registration too" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"url":"http://127.0.0.1:1","role":"decode","service":"chat","group":"g1","job_id":"1","array_task_id":"0"}' "http://127.0.0.1:$DPORT/hs/register")" "403"
+$CTL --token-file "$T/token" pause >/dev/null
+sleep 1.5
+check_contains "hs-ctl pause: status says PAUSED" "$($CTL status)" "PAUSED"
+check_contains "  ... explain names it" "$($CTL explain chat)" "(paused)"
+$CTL --token-file "$T/token" resume >/dev/null
+sleep 1.5
+check_not_contains "hs-ctl resume" "$($CTL status)" "PAUSED"
+check_contains "hs-ctl explain shows every stage's reason" "$($CTL explain chat)" "stage coordinate"
+check_contains "/metrics of the daemon" "$(curl -s "http://127.0.0.1:$DPORT/metrics")" 'hs_scaler_current_instances{service="chat",group="g1",role="decode"} 1'
 
 # Watch Slurm while the load runs: per second, running tasks per (group, role) and node.
 watch_slurm() {
@@ -171,4 +189,5 @@ check_contains "g1 grew to 4 prefill and 4 decode" "$(grep '^max_running' "$T/ch
 check_eq "no request failed at the router" "$(awk '$1=="requests" {print $4}' "$T/checks")" "0"
 left=$(squeue -h -t R -o '%k' | sort | uniq -c | awk '{print $1, $4}' | tr '\n' ' ')
 check_eq "back to the minimum: 1 prefill and 1 decode running" "$(squeue -h -t R -o '%k' | grep -c 'role=prefill') $(squeue -h -t R -o '%k' | grep -c 'role=decode')" "1 1"
+check_eq "the closed group g2 starts nothing any more" "$(squeue -h -o '%k' | grep -c 'group=g2')" "0"
 finish
