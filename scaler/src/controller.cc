@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "hs/common/text.h"
 #include "hs/scaler/signals.h"
@@ -112,11 +113,23 @@ std::vector<NodeInventory> inventory_from(const std::vector<SlurmNode>& nodes) {
 }
 
 Controller::Controller(DaemonConfig config, topo::Fabric fabric, TimePoint started)
-    : config_(std::move(config)), fabric_(std::move(fabric)), started_(started) {}
+    : config_(std::move(config)), fabric_(std::move(fabric)), started_(started) {
+  index_fabric();
+}
+
+void Controller::index_fabric() {
+  domain_nodes_.clear();
+  for (int level = 0; level < 16; ++level) {
+    auto doms = fabric_.domains(level);
+    if (doms.empty()) break;
+    for (const auto& d : doms) domain_nodes_[d.switch_name].insert(d.nodes.begin(), d.nodes.end());
+  }
+}
 
 void Controller::reload(DaemonConfig config, topo::Fabric fabric) {
   config_ = std::move(config);
   fabric_ = std::move(fabric);
+  index_fabric();
   for (auto it = status_.begin(); it != status_.end();) {
     bool known = false;
     for (const auto& s : config_.services.services) known |= s.name == it->first;
@@ -154,7 +167,56 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
             for (const auto& t : a.tasks)
               if (t.draining()) draining_ids_.insert(t.id());
   }
-  for (const auto& svc : config_.services.services) {
+  if (slurm) {
+    // GPUs that raised throttles will take (tasks not started yet) are not free.
+    inventory_ = inventory_from(slurm->nodes);
+    std::unordered_map<std::string, std::vector<size_t>> by_node;
+    for (size_t i = 0; i < inventory_.size(); ++i) by_node[inventory_[i].name].push_back(i);
+    for (const auto& svc : config_.services.services) {
+      auto it = slurm->view.services.find(svc.name);
+      if (it == slurm->view.services.end()) continue;
+      for (const auto& [gname, gp] : it->second) {
+        const Variant* v = variant_named(svc, gp.variant);
+        if (!v) continue;
+        std::string domain = "*";
+        for (Role role : {Role::kPrefill, Role::kDecode})
+          for (const auto& a : gp.role(role).arrays)
+            for (const auto& f : split(a.features, ','))
+              if (domain_nodes_.count(std::string(trim(f)))) domain = std::string(trim(f));
+        for (Role role : {Role::kPrefill, Role::kDecode}) {
+          const RolePool& rp = gp.role(role);
+          uint32_t unstarted =
+              rp.target() > rp.running_serving() ? rp.target() - rp.running_serving() : 0;
+          uint32_t need = unstarted * (role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus);
+          const std::string& type = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
+          auto take_from = [&](size_t i) {
+            NodeInventory& n = inventory_[i];
+            if (n.gpu_type != type) return;
+            uint32_t take = std::min(need, n.free_gpus);
+            n.free_gpus -= take;
+            need -= take;
+          };
+          if (domain == "*") {
+            for (size_t i = 0; i < inventory_.size() && need > 0; ++i) take_from(i);
+          } else {
+            for (const auto& node : domain_nodes_[domain]) {
+              if (need == 0) break;
+              if (auto b = by_node.find(node); b != by_node.end())
+                for (size_t i : b->second) take_from(i);
+            }
+          }
+        }
+      }
+    }
+  }
+  // Higher priority first: they get GPUs first.
+  std::vector<const ServiceConfig*> order;
+  for (const auto& svc : config_.services.services) order.push_back(&svc);
+  std::stable_sort(order.begin(), order.end(), [](const ServiceConfig* a, const ServiceConfig* b) {
+    return a->priority > b->priority;
+  });
+  for (const ServiceConfig* sp : order) {
+    const ServiceConfig& svc = *sp;
     ServiceStatus& st = status_[svc.name];
     st.service = svc.name;
     st.actions.clear();
@@ -164,16 +226,47 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
       continue;
     }
     auto m = metrics.find(svc.name);
+    size_t before = out.size(), asked = asks_.size();
+    PolicyMemory saved = memory_[svc.name];
     tick_service(svc, *slurm, regs, m == metrics.end() ? nullptr : &m->second, now, wall_unix_s,
-                 out, st);
+                 out, st, nullptr);
+    if (asks_.size() > asked) {  // redone in the second pass, from the same memory
+      out.resize(before);
+      memory_[svc.name] = std::move(saved);
+    }
   }
+  if (asks_.empty()) return out;
+  // One placement for every service that grows or shrinks this tick, in priority order, so
+  // no two services are given the same GPUs; then those services run again with its result.
+  // (The policy memory is restored before the second run; the drain timers are keyed by
+  // `now`, so running a service twice in one tick changes nothing else.)
+  std::vector<DeploymentGroup> all_groups;
+  std::vector<PlacementRequest> requests;
+  for (auto& a : asks_) {
+    for (auto& g : a.groups) all_groups.push_back(std::move(g));
+    requests.push_back({a.svc, a.units});
+  }
+  PlacementResult pr =
+      place(fabric_, inventory_, all_groups, requests, config_.services.gpu_budget);
+  std::vector<const ServiceConfig*> again;
+  for (const auto& a : asks_) again.push_back(a.svc);
+  asks_.clear();
+  for (const ServiceConfig* sp : again) {
+    ServiceStatus& st = status_[sp->name];
+    st.actions.clear();
+    st.decided = false;
+    auto m = metrics.find(sp->name);
+    tick_service(*sp, *slurm, regs, m == metrics.end() ? nullptr : &m->second, now, wall_unix_s,
+                 out, st, &pr);
+  }
+  asks_.clear();
   return out;
 }
 
 void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
                               const std::vector<Registration>& regs, const ServiceMetrics* m,
                               TimePoint now, int64_t wall, std::vector<Action>& out,
-                              ServiceStatus& st) {
+                              ServiceStatus& st, const PlacementResult* batch) {
   static const std::map<std::string, GroupPools> kNoGroups;
   auto sit = s.view.services.find(svc.name);
   const auto& groups = sit == s.view.services.end() ? kNoGroups : sit->second;
@@ -679,44 +772,24 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
           for (const auto& a : gp.role(role).arrays) {
             d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
             for (const auto& f : split(a.features, ','))
-              if (fabric_.find_switch(trim(f))) d.domain = std::string(trim(f));
+              if (domain_nodes_.count(std::string(trim(f)))) d.domain = std::string(trim(f));
             for (const auto& t : a.tasks)
               if (!t.draining()) d.instances.push_back({t.id(), role, t.node, seq++});
           }
         dgs.push_back(std::move(d));
       }
-      // GPUs that raised throttles will take (tasks not started yet) are not free.
-      std::vector<NodeInventory> inv = inventory_from(s.nodes);
-      for (const auto& d : dgs) {
-        const GroupPools& gp = groups.at(d.id);
-        const Variant* v = variant_named(svc, gp.variant);
-        if (!v) continue;
-        std::set<std::string> in_domain;
-        for (int level = 0; level < 8 && d.domain != "*" && in_domain.empty(); ++level)
-          for (const auto& dom : fabric_.domains(level))
-            if (dom.switch_name == d.domain) in_domain.insert(dom.nodes.begin(), dom.nodes.end());
-        for (Role role : {Role::kPrefill, Role::kDecode}) {
-          const RolePool& rp = gp.role(role);
-          uint32_t unstarted =
-              rp.target() > rp.running_serving() ? rp.target() - rp.running_serving() : 0;
-          uint32_t need = unstarted * (role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus);
-          const std::string& type = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
-          for (auto& n : inv) {
-            if (need == 0) break;
-            if (n.gpu_type != type || (d.domain != "*" && !in_domain.count(n.name))) continue;
-            uint32_t take = std::min(need, n.free_gpus);
-            n.free_gpus -= take;
-            need -= take;
-          }
-        }
+      if (!batch) {  // first pass: ask, and come back with the tick's one placement
+        asks_.push_back({&svc, static_cast<int64_t>(units), std::move(dgs)});
+        return;
       }
-      PlacementRequest req{&svc, static_cast<int64_t>(units)};
-      PlacementResult pr = place(fabric_, std::move(inv), dgs, {req}, config_.services.gpu_budget);
-      for (const auto& sf : pr.shortfalls) st.actions.push_back("shortfall: " + sf);
+      const PlacementResult& pr = *batch;
+      for (const auto& sf : pr.shortfalls)
+        if (starts_with(sf, "service " + svc.name + ":")) st.actions.push_back("shortfall: " + sf);
       std::string why = st.decided ? st.decision.deciding_stage().stage + ": " +
                                          st.decision.deciding_stage().reason
                                    : st.hold_reason;
       for (const auto& ga : pr.actions) {
+        if (ga.service != svc.name) continue;
         const Variant* v = variant_named(svc, ga.variant);
         if (!v) continue;
         uint32_t n = static_cast<uint32_t>(ga.units);
@@ -765,9 +838,14 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
         }
       dgs.push_back(std::move(d));
     }
-    PlacementRequest req{&svc, -static_cast<int64_t>(units)};
-    PlacementResult pr =
-        place(fabric_, inventory_from(s.nodes), dgs, {req}, config_.services.gpu_budget);
+    if (!batch) {
+      asks_.push_back({&svc, -static_cast<int64_t>(units), std::move(dgs)});
+      return;
+    }
+    PlacementResult pr = *batch;
+    pr.actions.erase(std::remove_if(pr.actions.begin(), pr.actions.end(),
+                                    [&](const GroupAction& a) { return a.service != svc.name; }),
+                     pr.actions.end());
     std::string why =
         st.decided ? st.decision.deciding_stage().stage + ": " + st.decision.deciding_stage().reason
                    : st.hold_reason;

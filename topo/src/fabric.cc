@@ -240,6 +240,10 @@ Result<Fabric> Fabric::build(std::vector<SwitchDecl> decls, std::string source) 
       u = std::move(merged);
     }
   }
+  // Domains are asked for once per placement, per level: compute (and sort) them once.
+  int max_level = -1;
+  for (const auto& sw : f.switches_) max_level = std::max(max_level, sw.level);
+  for (int lv = 0; lv <= max_level; ++lv) f.domains_.push_back(f.compute_domains(lv));
   return f;
 }
 
@@ -313,7 +317,13 @@ Result<NodeDistance> Fabric::distance(std::string_view a, std::string_view b) co
   return d;
 }
 
-std::vector<SwitchDomain> Fabric::domains(int level) const {
+const std::vector<SwitchDomain>& Fabric::domains(int level) const {
+  static const std::vector<SwitchDomain> kNone;
+  if (level < 0 || static_cast<size_t>(level) >= domains_.size()) return kNone;
+  return domains_[static_cast<size_t>(level)];
+}
+
+std::vector<SwitchDomain> Fabric::compute_domains(int level) const {
   std::vector<SwitchDomain> out;
   for (uint32_t s = 0; s < switches_.size(); ++s) {
     if (switches_[s].level != level) continue;

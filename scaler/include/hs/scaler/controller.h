@@ -94,7 +94,15 @@ class Controller {
  private:
   void tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
                     const std::vector<Registration>& regs, const ServiceMetrics* m, TimePoint now,
-                    int64_t wall, std::vector<Action>& out, ServiceStatus& st);
+                    int64_t wall, std::vector<Action>& out, ServiceStatus& st,
+                    const PlacementResult* batch);
+  // First pass of a tick: the services' placement requests, placed together afterwards.
+  struct PlacementAsk {
+    const ServiceConfig* svc;
+    int64_t units;
+    std::vector<DeploymentGroup> groups;
+  };
+  std::vector<PlacementAsk> asks_;
 
   DaemonConfig config_;
   topo::Fabric fabric_;
@@ -105,6 +113,12 @@ class Controller {
   std::set<std::string> draining_ids_;
   // Drained task id -> when nothing was in flight any more (start of the soft grace).
   std::map<std::string, TimePoint> idle_since_;
+  // Switch name -> its nodes (every level), built when the fabric is set.
+  std::map<std::string, std::set<std::string>> domain_nodes_;
+  // Free GPUs this tick, shared by the services in priority order: what raised throttles will
+  // take and what earlier services placed is deducted, so two services never get the same GPUs.
+  std::vector<NodeInventory> inventory_;
+  void index_fabric();
   // Array id -> since when it has had fewer tasks running than its throttle asks for.
   std::map<uint32_t, TimePoint> short_since_;
 };

@@ -94,12 +94,14 @@ class Fabric {
   Result<NodeDistance> distance(std::string_view a, std::string_view b) const;
 
   // Every switch at `level` with the nodes below it (through any path down).
-  std::vector<SwitchDomain> domains(int level) const;
+  const std::vector<SwitchDomain>& domains(int level) const;  // computed once, in build()
 
  private:
   std::string source_;
   std::vector<FabricSwitch> switches_;
   std::unordered_map<std::string, uint32_t> switch_index_;
+  std::vector<std::vector<SwitchDomain>> domains_;  // by level
+  std::vector<SwitchDomain> compute_domains(int level) const;
   std::vector<std::string> node_names_;
   std::unordered_map<std::string, uint32_t> node_index_;
   std::vector<std::vector<uint32_t>> node_leaves_;  // node -> switches it is cabled to
