@@ -3,16 +3,19 @@
 # parts that exist on this checkout for real: locality discovery (this machine, real GPU
 # servers' hwloc exports, a real InfiniBand fabric as a Slurm topology.conf); the SPANK plugin
 # pinning tasks on a real loopback Slurm cluster; the simulator comparing heteroscale with
-# per-pool HPA and static peak on a real request trace; and the serving path (router, simulated
-# prefill/decode engines, trace replay) on loopback. Stops everything it started, also on
-# Ctrl-C. Usage: scripts/demo.sh   (env: HS_BUILD_DIR)
+# per-pool HPA and static peak on a real request trace; and the whole loop: heteroscaled
+# resizing a service's prefill and decode Slurm job arrays (submitted with plain sbatch) while
+# hs-loadgen replays a compressed day of real load through hs-router to simulated engines that
+# hs-launch starts as array tasks. Stops everything it started, also on Ctrl-C. Usage: scripts/demo.sh   (env: HS_BUILD_DIR)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+source "$ROOT/scripts/lib/testlib.sh"  # free_port_base
 bash scripts/install-deps.sh
 BUILD=${HS_BUILD_DIR:-$ROOT/build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target hs-topo spank_heteroscale hs-sim hs-engine-sim hs-router hs-loadgen >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target hs-topo spank_heteroscale hs-sim hs-engine-sim hs-router hs-loadgen \
+  hs-launch heteroscaled hs-ctl >/dev/null
 HS_TOPO="$BUILD/topo/hs-topo"
 DATA="$ROOT/tests/data"
 OUT=$(mktemp -d /tmp/heteroscale-demo.XXXXXX)
@@ -87,47 +90,128 @@ echo "plots: $OUT/sim/plot-heteroscale.png (load, instances per role, TTFT/TBT p
 echo "every decision with its per-stage reasons: $OUT/sim/decisions.log; e.g."
 grep -m2 "decision=scale_" "$OUT/sim/decisions.log" | cut -c1-400 | sed 's/^/  /'
 
-step "The serving path: hs-router in front of 2 prefill + 2 decode simulated engines in two deployment groups"
-SP="$OUT/serving"
-mkdir -p "$SP"
-# Starts a server that prints its port first; sets SP_PORT.
-sp_start() {  # NAME CMD...
+step "The whole loop: heteroscaled resizing prefill and decode Slurm arrays under a day of real load"
+L="$OUT/loop"
+mkdir -p "$L"
+chmod 755 "$OUT" "$L"
+bash "$ROOT/scripts/cluster.sh" up "$CLUSTER" --nodes 6 --leaves 2
+export SLURM_CONF="$CLUSTER/etc/slurm.conf"
+sinfo -N -o '  %N %T %G %f'
+DPORT=$(free_port_base 1)
+head -c 24 /dev/urandom | base64 >"$L/token"
+chmod 600 "$L/token"
+# The load: one real day's arrival-rate shape (ServeGen, shipped in scripts/demo-data) over
+# 4 minutes, request lengths from the real Azure 2023 code trace (tests/data).
+python3 "$ROOT/scripts/lib/diurnal_trace.py" "$ROOT/scripts/demo-data/servegen-m-large-day1-rate.csv" \
+  "$DATA/traces/azure2023_AzureLLMInferenceTrace_code.csv" 240 12 "$L/trace.jsonl" | sed 's/^/  load: /'
+cat >"$L/heteroscale.yaml" <<YAML
+# The demo's service. decode_tps_per_instance is set low on purpose: simulated engines at 10x
+# are far faster than this load needs, and the point is to watch 1..6 units follow the day.
+services:
+  - name: chat
+    variants:
+      - {name: h100-l40s, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 45}
+    slo: {ttft_s: 2.0, tbt_s: 0.1, percentile: 0.99}
+    bounds: {min_prefill: 1, max_prefill: 6, min_decode: 1, max_decode: 6}
+    affinity: leaf
+    scaling: {window_s: 10, stale_after_s: 10, out_cooldown_s: 3, in_cooldown_s: 10,
+              in_stabilization_s: 15, soft_scale_in_grace_s: 3, start_timeout_s: 60}
+daemon:
+  listen: 127.0.0.1:$DPORT
+  token_file: $L/token
+  tick_s: 1
+  heartbeat_timeout_s: 10
+  drain_timeout_s: 60
+  topology_conf: $CLUSTER/etc/topology.conf
+  routers: {chat: ["http://127.0.0.1:@RPORT@"]}
+  templates:
+    chat:
+      prefill_script: $ROOT/slurm-conf/examples/chat-prefill.sbatch
+      decode_script: $ROOT/slurm-conf/examples/chat-decode.sbatch
+      array_size: 32
+      work_dir: $L
+      output: $L/job-%A_%a.out
+      environment: [HS_BIN=$BUILD/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT",
+                    HS_HEARTBEAT=2, HS_SIM_SCALE=10, HS_TOKEN_FILE=$L/token]
+YAML
+sp_start() {  # NAME CMD...: sets SP_PORT (the server prints its port first)
   local name=$1; shift
-  "$@" >"$SP/$name.port" 2>"$SP/$name.log" &
+  "$@" >"$L/$name.port" 2>"$L/$name.log" &
   SP_PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$SP/$name.port" ] && break; sleep 0.05; done
-  SP_PORT=$(head -1 "$SP/$name.port")
+  for _ in $(seq 100); do [ -s "$L/$name.port" ] && break; sleep 0.05; done
+  SP_PORT=$(head -1 "$L/$name.port")
 }
-eps="["
-for g in 0 1; do
-  for role in prefill decode; do
-    sp_start $role$g "$BUILD/launcher/hs-engine-sim" --role $role --gpu-type h100 --model llama-8b --time-scale 10
-    eps+="{\"url\": \"http://127.0.0.1:$SP_PORT\", \"role\": \"$role\", \"group\": \"g$g\"},"
-  done
-done
-echo "${eps%,}]" >"$SP/endpoints.json"
-sed 's/},{/},\n {/g' "$SP/endpoints.json"
-sp_start router "$BUILD/router/hs-router" --endpoints "$SP/endpoints.json"
+sp_start router "$BUILD/router/hs-router" --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" --health-interval 0.5
 RP=$SP_PORT
-echo "\$ hs-loadgen --trace mooncake (60 s of the real conversation trace) --time-scale 10 --url http://127.0.0.1:$RP"
-"$BUILD/router/hs-loadgen" --trace "$DATA/traces/mooncake_conversation_first1500.jsonl" --duration 60 --time-scale 10 \
-  --url "http://127.0.0.1:$RP" --out "$SP/loadgen" --no-progress
-python3 - "$SP/loadgen/summary.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-print(f"  outcomes {d['outcomes']}, {d['output_tokens']} output tokens in {d['wall_s']:.1f} s")
-print(f"  TTFT p50/p99 {d['ttft_s']['p50']:.2f}/{d['ttft_s']['p99']:.2f} s (wall, engines at 10x), mean TBT p50 {d['tbt_mean_s']['p50']*1000:.1f} ms")
+sed -i "s/@RPORT@/$RP/" "$L/heteroscale.yaml"
+sp_start daemon "$BUILD/scaler/heteroscaled" --config "$L/heteroscale.yaml"
+echo "heteroscaled on 127.0.0.1:$DPORT (config $L/heteroscale.yaml), hs-router on 127.0.0.1:$RP"
+echo "The operator submits the service's two pools with plain sbatch (slurm-conf/examples/):"
+for r in prefill:h100 decode:l40s; do
+  role=${r%:*} gpu=${r#*:}
+  cmd=(sbatch --parsable --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1
+    --export=ALL,HS_GROUP=g1,HS_BIN=$BUILD/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=10,HS_TOKEN_FILE=$L/token
+    --comment="heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s" -D "$L" -o "$L/job-%A_%a.out"
+    "$ROOT/slurm-conf/examples/chat-$role.sbatch")
+  echo "  \$ sbatch --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --comment=\"heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s\" ... chat-$role.sbatch"
+  echo "    -> array $("${cmd[@]}")"
+done
+for _ in $(seq 100); do
+  [ "$(curl -s "http://127.0.0.1:$RP/hs/endpoints" | grep -o '"url"' | wc -l)" -ge 2 ] && break
+  sleep 0.2
+done
+squeue -o '  %.10i %.8T %.8N %k' | cut -c1-120
+echo
+echo "Replaying the day (4 minutes). One line per 4 s: elapsed, offered load, decode tokens/s (the"
+echo "signal), instances per deployment group (prefill/decode), TTFT and TBT p99 at the router:"
+rm -f "$L/stop"
+python3 "$ROOT/scripts/lib/demo_monitor.py" "http://127.0.0.1:$DPORT" "http://127.0.0.1:$RP" chat 4 "$L/timeline.csv" "$L/stop" &
+MON=$!
+SP_PIDS+=($MON)
+"$BUILD/router/hs-loadgen" --trace "$L/trace.jsonl" --url "http://127.0.0.1:$RP" --out "$L/loadgen" \
+  --no-progress --ttft-slo 2 --tbt-slo 0.1 2>"$L/loadgen.log" || true
+sleep 30  # the evening's scale-in: drains, then cancels
+touch "$L/stop"
+wait $MON 2>/dev/null || true
+echo
+"$BUILD/scaler/hs-ctl" --url "http://127.0.0.1:$DPORT" explain chat | head -16 | cut -c1-160
+python3 - "$L/loadgen/summary.json" "$L/timeline.csv" <<'PY'
+import csv, json, sys
+s = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+gpu_s, peak, prev = 0.0, 0, 0.0
+for r in rows:
+    t, n = float(r["t_s"]), int(r["prefill"]) + int(r["decode"])
+    gpu_s += n * (t - prev)
+    peak, prev = max(peak, n), t
+static = peak * prev
+print("Summary of this run:")
+print(f"  requests: {s['requests']}, outcomes {s['outcomes']}, lost (failed): {s['outcomes'].get('failed', 0)}")
+print(f"  SLO attainment (TTFT <= {s['slo']['ttft_s']} s and mean TBT <= {s['slo']['tbt_mean_s']*1000:.0f} ms): {100*s['goodput_fraction']:.1f}%")
+print(f"  GPU time: {gpu_s/3600:.3f} GPU-hours autoscaled vs {static/3600:.3f} at static peak ({peak} GPUs) over the same {prev:.0f} s: {100*(1-gpu_s/static) if static else 0:.0f}% saved")
 PY
-echo "Two prefill instances are too few for this trace's long prompts (13.6k tokens on average):"
-echo "TTFT queues up while decode idles - the imbalance heteroscale's P:D ratio is there to prevent."
-echo "The router's per-group latency histograms (the scaler's latency signals), from its /metrics:"
-python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())" "http://127.0.0.1:$RP/metrics" \
-  | grep -E '^hs_router_(ttft_seconds|tbt_seconds)_(count|sum)|^hs_router_requests_total\{outcome="ok"' | sed 's/^/  /'
+if command -v gnuplot >/dev/null; then
+  gnuplot <<GP
+set terminal pngcairo size 1100,900
+set output "$L/loop.png"
+set datafile separator ","
+set multiplot layout 3,1 title "heteroscale on a loopback Slurm cluster: a compressed day of load"
+set ylabel "req/s"; set key left top
+plot "$L/timeline.csv" using 1:2 skip 1 with lines lw 2 title "offered load (router)"
+set ylabel "instances"
+plot "$L/timeline.csv" using 1:4 skip 1 with steps lw 2 title "prefill", "" using 1:5 skip 1 with steps lw 2 title "decode"
+set ylabel "seconds"; set xlabel "elapsed (s)"; set logscale y
+plot "$L/timeline.csv" using 1:6 skip 1 with lines title "TTFT p99", "" using 1:7 skip 1 with lines title "TBT p99"
+unset multiplot
+GP
+  echo "  plot: $L/loop.png"
+fi
+echo "  logs: daemon $L/daemon.log, router $L/router.log, engines $L/job-*.out, Slurm $CLUSTER/log/"
 kill "${SP_PIDS[@]}" 2>/dev/null
 wait "${SP_PIDS[@]}" 2>/dev/null || true
 SP_PIDS=()
+bash "$ROOT/scripts/cluster.sh" down "$CLUSTER"
 
 step "Outputs"
-echo "Everything the demo wrote is in $OUT (topology JSON and topology.conf, cluster logs, simulation)."
-echo "Not yet in this demo (open issues): hs-launch starting engines as Slurm array tasks, and the"
-echo "heteroscaled daemon closing the loop on Slurm."
+echo "Everything the demo wrote is in $OUT (topology JSON and topology.conf, cluster logs,"
+echo "simulation, and the loop's timeline, plot and logs in $OUT/loop)."
