@@ -7,14 +7,19 @@
 // A tick decides only on a snapshot read after the previous batch finished, so an action is
 // never issued twice from a stale view.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <future>
@@ -41,6 +46,22 @@ using nlohmann::json;
 namespace {
 
 int64_t wall_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// systemd's readiness protocol without libsystemd: one datagram to $NOTIFY_SOCKET.
+void sd_notify_state(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@')) return;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t n = std::min(std::strlen(path), sizeof addr.sun_path - 1);
+  std::memcpy(addr.sun_path, path, n);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  (void)sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&addr),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n));
+  close(fd);
+}
 
 Result<topo::Fabric> load_fabric(const DaemonConfig& c) {
   if (c.daemon.topology_conf.empty()) return topo::Fabric();
@@ -599,14 +620,17 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   std::thread slurm([&] { dm.slurm_thread(*api); });
   std::thread ticker([&] { dm.tick_thread(); });
+  sd_notify_state("READY=1");
   for (;;) {
     int sig = 0;
     sigwait(&sigs, &sig);
     if (sig != SIGHUP) break;
+    sd_notify_state("RELOADING=1");
     auto fresh = load_daemon_config(config_path);
     Result<topo::Fabric> fab =
         fresh.ok() ? load_fabric(*fresh) : Result<topo::Fabric>(fresh.error());
     if (!fresh.ok() || !fab.ok()) {
+      sd_notify_state("READY=1");
       dm.log.error("SIGHUP: new configuration refused, the running one stays in force:\n" +
                    (fresh.ok() ? fab.error() : fresh.error()).to_string());
       continue;
@@ -615,9 +639,11 @@ int main(int argc, char** argv) {
     std::lock_guard lock(dm.mu);
     dm.config = *fresh;
     dm.controller->reload(*fresh, std::move(*fab));
+    sd_notify_state("READY=1");
     dm.log.info("SIGHUP: configuration reloaded (" +
                 std::to_string(fresh->services.services.size()) + " services)");
   }
+  sd_notify_state("STOPPING=1");
   dm.log.info("stopping");
   dm.stop = true;
   dm.cv.notify_all();
