@@ -22,8 +22,11 @@ OUT=$(mktemp -d /tmp/heteroscale-demo.XXXXXX)
 CLUSTER="$OUT/cluster"
 SP_PIDS=()
 cleanup() {
+  # Never stop half way: some processes may be gone already (kill then fails).
+  set +e
   [ ${#SP_PIDS[@]} -gt 0 ] && kill "${SP_PIDS[@]}" 2>/dev/null
-  [ -d "$CLUSTER" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1 || true
+  [ -d "$CLUSTER/etc" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1
+  return 0
 }
 trap cleanup EXIT
 trap 'echo; echo "interrupted: stopping what the demo started"; exit 130' INT TERM
