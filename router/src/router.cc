@@ -300,7 +300,7 @@ struct Router::Impl {
                           : "rt-" + std::to_string(next_id++);
     const std::string path = req.path();
     bool stream = body.value("stream", false);
-    std::set<std::string> tried_p, tried_d;
+    std::set<std::string> tried_p;
     int attempts = 0;
     http::Response reply;
     auto pf = prefill(body, path, rid, tried_p, attempts, reply);
@@ -308,131 +308,98 @@ struct Router::Impl {
       finish(rid, "", reply.status < 500 ? "client_error" : "failed", "", "", start, {}, attempts);
       return reply;
     }
-    if (!stream) {
-      for (;;) {
-        Picked d = pick(Role::kDecode, pf->prefill.group, tried_d);
-        if (!d.ok && attempts < 2) {
-          // The group lost its decodes (drained or failed) after the prefill: start over in a
-          // group that still has one; the prefilled KV expires unused.
-          note_retry();
-          pf = prefill(body, path, rid, tried_p, attempts, reply);
-          if (!pf) {
-            finish(rid, "", "failed", "", "", start, {}, attempts);
-            return reply;
-          }
-          continue;
-        }
-        if (!d.ok) {
-          finish(rid, pf->prefill.group, "failed", pf->prefill.url, "", start, {}, attempts);
-          return http::error_response(503,
-                                      "no healthy decode instance in group " + pf->prefill.group,
-                                      "service_unavailable");
-        }
-        tried_d.insert(d.ep.url);
-        json dec = body;
-        dec["kv_transfer_params"] = pf->kv_params;
-        auto r = http::request(d.ep.host, d.ep.port, "POST", path, dec.dump(), upstream(rid));
-        release(d.ep, r.ok());
-        if ((!r.ok() || r->status >= 500) && attempts < 2) {
-          note_retry();
-          pf = prefill(body, path, rid, tried_p, attempts, reply);
-          if (!pf) {
-            finish(rid, "", "failed", "", d.ep.url, start, {}, attempts);
-            return reply;
-          }
-          continue;
-        }
-        if (!r.ok()) {
-          finish(rid, pf->prefill.group, "failed", pf->prefill.url, d.ep.url, start, {}, attempts);
-          return http::error_response(502, "decode failed: " + r.error().to_string(),
-                                      "bad_gateway");
-        }
-        finish(rid, pf->prefill.group,
-               r->status == 200 ? "ok" : (r->status < 500 ? "client_error" : "failed"),
-               pf->prefill.url, d.ep.url, start, {}, attempts);
-        http::Response out;
-        out.status = r->status;
-        out.body = r->body;
-        return out;
-      }
-    }
+    if (!stream) return decode(body, path, rid, start, std::move(*pf), tried_p, attempts, nullptr);
     http::Response out;
     out.content_type = "text/event-stream";
-    out.stream = [this, body, path, rid, start, pf, tried_p,
+    out.stream = [this, body, path, rid, start, p = *pf, tried_p,
                   attempts](const http::StreamWriter& w) mutable {
-      std::set<std::string> tried_decode;
-      for (;;) {
-        Picked d = pick(Role::kDecode, pf->prefill.group, tried_decode);
-        if (!d.ok && attempts < 2) {
-          note_retry();
-          http::Response again_reply;
-          auto again = prefill(body, path, rid, tried_p, attempts, again_reply);
-          if (again) {
-            pf = again;
-            continue;
-          }
-        }
-        if (!d.ok) {
-          w("data: " +
-            json{{"error",
-                  {{"message", "no healthy decode instance in group " + pf->prefill.group},
-                   {"code", 503}}}}
-                .dump() +
-            "\n\n");
-          finish(rid, pf->prefill.group, "failed", pf->prefill.url, "", start, {}, attempts);
-          return;
-        }
-        tried_decode.insert(d.ep.url);
-        json dec = body;
-        dec["kv_transfer_params"] = pf->kv_params;
-        SseTokenClock tc;
-        bool forwarded = false, client_gone = false;
-        auto r = http::request_stream(
-            d.ep.host, d.ep.port, "POST", path, dec.dump(),
-            [&](std::string_view c) {
-              tc.feed(c);
-              forwarded = true;
-              if (!w(c)) client_gone = true;
-              return !client_gone;
-            },
-            upstream(rid));
-        release(d.ep, r.ok());
-        bool failed = !r.ok() || r->status >= 500;
-        if (failed && !forwarded && attempts < 2) {
-          note_retry();
-          http::Response retry_reply;
-          auto again = prefill(body, path, rid, tried_p, attempts, retry_reply);
-          if (!again) {
-            w("data: " +
-              json{{"error",
-                    {{"message", "retry failed: " + retry_reply.body},
-                     {"code", retry_reply.status}}}}
-                  .dump() +
-              "\n\n");
-            finish(rid, pf->prefill.group, "failed", pf->prefill.url, d.ep.url, start, {},
-                   attempts);
-            return;
-          }
-          pf = again;
-          continue;
-        }
-        if (!forwarded && r.ok() && r->status != 200) {
-          w("data: " +
-            json{{"error",
-                  {{"message", "decode answered " + std::to_string(r->status)},
-                   {"code", r->status}}}}
-                .dump() +
-            "\n\n");
-        }
-        std::string outcome = client_gone                                ? "client_gone"
-                              : (failed || (r.ok() && r->status != 200)) ? "failed"
-                                                                         : "ok";
-        finish(rid, pf->prefill.group, outcome, pf->prefill.url, d.ep.url, start, tc.token_times(),
-               attempts);
-        return;
-      }
+      (void)decode(body, path, rid, start, std::move(p), tried_p, attempts, &w);
     };
     return out;
+  }
+
+  // The decode half of a request, for both modes: a decode instance of the prefill's group;
+  // before the first token, a failure (or a group without a usable decode) starts over once
+  // from the prefill in another group. With `w` the decode's events are streamed to the
+  // client and errors become an SSE error event; without it the reply is returned.
+  http::Response decode(const json& body, const std::string& path, const std::string& rid,
+                        Steady::time_point start, Prefilled pf, std::set<std::string> tried_p,
+                        int attempts, const http::StreamWriter* w) {
+    std::set<std::string> tried_d;
+    auto error = [&](int code, const std::string& message, std::string_view type) {
+      if (!w) return http::error_response(code, message, type);
+      (*w)("data: " + json{{"error", {{"message", message}, {"code", code}}}}.dump() + "\n\n");
+      return http::Response{};
+    };
+    // Starts over from the prefill; false (with the reply) when that fails too.
+    auto restart = [&](const std::string& d_url, http::Response& reply) {
+      note_retry();
+      auto again = prefill(body, path, rid, tried_p, attempts, reply);
+      if (!again) {
+        finish(rid, pf.prefill.group, "failed", pf.prefill.url, d_url, start, {}, attempts);
+        return false;
+      }
+      pf = std::move(*again);
+      return true;
+    };
+    for (;;) {
+      Picked d = pick(Role::kDecode, pf.prefill.group, tried_d);
+      if (!d.ok && attempts < 2) {
+        // The group lost its decodes (drained or failed) after the prefill: start over in a
+        // group that still has one; the prefilled KV expires unused.
+        http::Response reply;
+        if (!restart("", reply))
+          return w ? error(reply.status, "retry failed: " + reply.body, "") : reply;
+        continue;
+      }
+      if (!d.ok) {
+        finish(rid, pf.prefill.group, "failed", pf.prefill.url, "", start, {}, attempts);
+        return error(503, "no healthy decode instance in group " + pf.prefill.group,
+                     "service_unavailable");
+      }
+      tried_d.insert(d.ep.url);
+      json dec = body;
+      dec["kv_transfer_params"] = pf.kv_params;
+      SseTokenClock tc;
+      bool forwarded = false, client_gone = false;
+      Result<http::ClientResponse> r =
+          w ? http::request_stream(
+                  d.ep.host, d.ep.port, "POST", path, dec.dump(),
+                  [&](std::string_view c) {
+                    tc.feed(c);
+                    forwarded = true;
+                    if (!(*w)(c)) client_gone = true;
+                    return !client_gone;
+                  },
+                  upstream(rid))
+            : http::request(d.ep.host, d.ep.port, "POST", path, dec.dump(), upstream(rid));
+      release(d.ep, r.ok());
+      bool failed = !r.ok() || r->status >= 500;
+      if (failed && !forwarded && attempts < 2) {
+        http::Response reply;
+        if (!restart(d.ep.url, reply))
+          return w ? error(reply.status, "retry failed: " + reply.body, "") : reply;
+        continue;
+      }
+      if (!r.ok() && !w) {
+        finish(rid, pf.prefill.group, "failed", pf.prefill.url, d.ep.url, start, {}, attempts);
+        return error(502, "decode failed: " + r.error().to_string(), "bad_gateway");
+      }
+      if (w && !forwarded && r.ok() && r->status != 200)
+        error(r->status, "decode answered " + std::to_string(r->status), "");
+      std::string outcome = client_gone ? "client_gone"
+                            : failed    ? "failed"
+                            : !r.ok() || r->status != 200
+                                ? (r.ok() && r->status < 500 && !w ? "client_error" : "failed")
+                                : "ok";
+      finish(rid, pf.prefill.group, outcome, pf.prefill.url, d.ep.url, start, tc.token_times(),
+             attempts);
+      if (w) return http::Response{};
+      http::Response out;
+      out.status = r->status;
+      out.body = r->body;
+      return out;
+    }
   }
 
   std::string metrics_text() {
