@@ -11,8 +11,8 @@ namespace hs::router {
 namespace {
 
 // Written by hs-launch for admins and the daemon; the router does not use them.
-const std::set<std::string> kInfoFields = {"service", "gpu_type", "job_id", "array_task_id", "id",
-                                           "heartbeat"};
+const std::set<std::string> kInfoFields = {"service",       "gpu_type", "job_id",
+                                           "array_task_id", "id",       "heartbeat"};
 
 }  // namespace
 
