@@ -89,6 +89,70 @@ const Variant* variant_named(const ServiceConfig& s, const std::string& name) {
   return nullptr;
 }
 
+enum class Mark { kDrain, kUndrain, kReplace };
+
+// One task's new comment: its tag with a drain or replace mark set or cleared.
+Action mark_task(const std::string& group, const PoolTask& t, Mark m, int64_t wall,
+                 std::string why) {
+  Action a;
+  a.kind = m == Mark::kUndrain ? Action::Kind::kClearDrain : Action::Kind::kMarkDrain;
+  a.group = group;
+  a.role = t.tag.role;
+  a.job_id = t.job_id;
+  a.task = t.id();
+  JobTag tag = t.tag;
+  switch (m) {
+    case Mark::kDrain:
+      tag.replace_since_unix_s.reset();
+      tag.drain_since_unix_s = wall;
+      break;
+    case Mark::kUndrain:
+      tag.drain_since_unix_s.reset();
+      break;
+    case Mark::kReplace:
+      tag.replace_since_unix_s = wall;
+      break;
+  }
+  a.comment = tag.to_string();
+  a.why = std::move(why);
+  return a;
+}
+
+Action cancel_task(const std::string& group, const PoolTask& t, std::string why) {
+  Action a;
+  a.kind = Action::Kind::kCancelTask;
+  a.group = group;
+  a.role = t.tag.role;
+  a.job_id = t.job_id;
+  a.task = t.id();
+  a.why = std::move(why);
+  return a;
+}
+
+// Cancels an array's pending indices (closing it: a throttle of 0 would mean unlimited).
+Action cancel_pending(const std::string& group, Role role, const PoolArray& arr, std::string why) {
+  Action a;
+  a.kind = Action::Kind::kCancelTask;
+  a.group = group;
+  a.role = role;
+  a.job_id = arr.array_job_id;
+  a.task = std::to_string(arr.array_job_id) + "_[" + arr.pending_tasks + "]";
+  a.why = std::move(why);
+  return a;
+}
+
+Action set_throttle(const std::string& group, Role role, uint32_t array_job_id, uint32_t value,
+                    std::string why) {
+  Action a;
+  a.kind = Action::Kind::kThrottle;
+  a.group = group;
+  a.role = role;
+  a.job_id = array_job_id;
+  a.value = value;
+  a.why = std::move(why);
+  return a;
+}
+
 }  // namespace
 
 std::vector<NodeInventory> inventory_from(const std::vector<SlurmNode>& nodes) {
@@ -115,6 +179,32 @@ std::vector<NodeInventory> inventory_from(const std::vector<SlurmNode>& nodes) {
 Controller::Controller(DaemonConfig config, topo::Fabric fabric, TimePoint started)
     : config_(std::move(config)), fabric_(std::move(fabric)), started_(started) {
   index_fabric();
+}
+
+// The service's groups as placement sees them: running, serving tasks (newer = higher seq),
+// the switch named in the arrays' constraint as the domain ("*" if none).
+std::vector<DeploymentGroup> Controller::deployment_groups(
+    const std::string& service, const std::map<std::string, GroupPools>& groups) const {
+  std::vector<DeploymentGroup> out;
+  for (const auto& [gname, gp] : groups) {
+    DeploymentGroup d;
+    d.service = service;
+    d.id = gname;
+    d.variant = gp.variant;
+    d.domain = "*";
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays) {
+        d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
+        for (const auto& f : split(a.features, ','))
+          if (domain_nodes_.count(std::string(trim(f)))) d.domain = std::string(trim(f));
+        for (const auto& t : a.tasks)
+          if (t.state == JobState::kRunning && !t.draining())
+            d.instances.push_back(
+                {t.id(), role, t.node, (uint64_t{t.array_job_id} << 24) | t.task_id});
+      }
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 void Controller::index_fabric() {
@@ -324,18 +414,9 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
             return x->task_id > y->task_id;
           });
           for (size_t i = 0; i < serving.size() - a.throttle; ++i) {
-            Action act;
-            act.kind = Action::Kind::kMarkDrain;
-            act.group = gname;
-            act.role = role;
-            act.job_id = serving[i]->job_id;
-            act.task = serving[i]->id();
-            JobTag tag = serving[i]->tag;
-            tag.drain_since_unix_s = wall;
-            act.comment = tag.to_string();
-            act.why = std::to_string(serving.size()) + " serving above throttle " +
-                      std::to_string(a.throttle);
-            add(act);
+            add(mark_task(gname, *serving[i], Mark::kDrain, wall,
+                          std::to_string(serving.size()) + " serving above throttle " +
+                              std::to_string(a.throttle)));
             reconciled = true;
           }
         }
@@ -344,12 +425,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
           if (!t.draining() || t.state != JobState::kRunning) continue;
           const Registration* r = reg_by_id.count(t.id()) ? reg_by_id[t.id()] : nullptr;
           double drained_for = static_cast<double>(wall - *t.drain_since_unix_s);
-          Action cancel;
-          cancel.kind = Action::Kind::kCancelTask;
-          cancel.group = gname;
-          cancel.role = role;
-          cancel.job_id = t.job_id;
-          cancel.task = t.id();
+          Action cancel = cancel_task(gname, t, "");
           if (drained_for >= to_seconds(config_.daemon.drain_timeout)) {
             cancel.why =
                 "drain timeout (" + std::to_string(static_cast<int64_t>(drained_for)) + " s)";
@@ -387,25 +463,9 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
           auto [it, fresh] = idle_since_.try_emplace(t.id(), now);
           (void)fresh;
           if (latency_breach && a.throttle != 0) {
-            Action back;
-            back.kind = Action::Kind::kClearDrain;
-            back.group = gname;
-            back.role = role;
-            back.job_id = t.job_id;
-            back.task = t.id();
-            JobTag tag = t.tag;
-            tag.drain_since_unix_s.reset();
-            back.comment = tag.to_string();
-            back.why = "soft scale-in: latency guard breached during the grace";
-            Action th;
-            th.kind = Action::Kind::kThrottle;
-            th.group = gname;
-            th.role = role;
-            th.job_id = a.array_job_id;
-            th.value = a.throttle + 1;
-            th.why = "put back " + t.id();
-            add(th);
-            add(back);
+            add(set_throttle(gname, role, a.array_job_id, a.throttle + 1, "put back " + t.id()));
+            add(mark_task(gname, t, Mark::kUndrain, wall,
+                          "soft scale-in: latency guard breached during the grace"));
             idle_since_.erase(t.id());
             reconciled = true;
             continue;
@@ -537,63 +597,28 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
                           static_cast<double>(t.end_time - t.start_time) > 2 * lead;
           if (near_end || unavailable_nodes.count(t.node)) expiring.push_back(&t);
         }
-      auto mark = [&](const PoolTask* t, bool drain, const std::string& why) {
-        Action m2;
-        m2.kind = Action::Kind::kMarkDrain;
-        m2.group = gname;
-        m2.role = role;
-        m2.job_id = t->job_id;
-        m2.task = t->id();
-        JobTag tag = t->tag;
-        if (drain) {
-          tag.replace_since_unix_s.reset();
-          tag.drain_since_unix_s = wall;
-        } else {
-          tag.replace_since_unix_s = wall;
-        }
-        m2.comment = tag.to_string();
-        m2.why = why;
-        add(m2);
-      };
-      auto throttle = [&](const PoolArray& a, uint32_t v, const std::string& why) {
-        Action th;
-        th.kind = Action::Kind::kThrottle;
-        th.group = gname;
-        th.role = role;
-        th.job_id = a.array_job_id;
-        th.value = v;
-        th.why = why;
-        add(th);
-      };
       if (!marked.empty()) {
         // Ready when the unmarked, registered tasks fill what the pool counts.
         if (ready_new < counted(rp)) continue;
         for (const auto& a : rp.arrays) {
           uint32_t r = a.replacing();
           if (r == 0) continue;
-          if (a.throttle > r) {
-            throttle(a, a.throttle - r, "replacements ready");
-          } else if (a.pending > 0) {
-            Action c;  // the array closes: a throttle of 0 would mean unlimited
-            c.kind = Action::Kind::kCancelTask;
-            c.group = gname;
-            c.role = role;
-            c.job_id = a.array_job_id;
-            c.task = std::to_string(a.array_job_id) + "_[" + a.pending_tasks + "]";
-            c.why = "replacements ready; the array closes";
-            add(c);
-          }
+          if (a.throttle > r)
+            add(set_throttle(gname, role, a.array_job_id, a.throttle - r, "replacements ready"));
+          else if (a.pending > 0)
+            add(cancel_pending(gname, role, a, "replacements ready; the array closes"));
         }
-        for (const PoolTask* t : marked) mark(t, true, "replaced: its successor is ready");
+        for (const PoolTask* t : marked)
+          add(mark_task(gname, *t, Mark::kDrain, wall, "replaced: its successor is ready"));
         reconciled = true;
         continue;
       }
       if (expiring.empty()) continue;
       for (const PoolTask* t : expiring)
-        mark(t, false,
-             unavailable_nodes.count(t->node)
-                 ? "node " + t->node + " is drained, failing or down"
-                 : "time limit in " + std::to_string(t->end_time - wall) + " s");
+        add(mark_task(gname, *t, Mark::kReplace, wall,
+                      unavailable_nodes.count(t->node)
+                          ? "node " + t->node + " is drained, failing or down"
+                          : "time limit in " + std::to_string(t->end_time - wall) + " s"));
       uint32_t need = static_cast<uint32_t>(expiring.size());
       for (const auto& a : rp.arrays) {
         if (need == 0 || a.throttle == 0) break;
@@ -602,7 +627,8 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
                             : 0;
         uint32_t n = std::min(room, need);
         if (n == 0) continue;
-        throttle(a, a.throttle + n, "start " + std::to_string(n) + " replacement(s)");
+        add(set_throttle(gname, role, a.array_job_id, a.throttle + n,
+                         "start " + std::to_string(n) + " replacement(s)"));
         need -= n;
       }
       if (need > 0) {
@@ -690,10 +716,12 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   // 4. Actuation.
   std::map<uint32_t, uint32_t> new_throttle;  // array id -> throttle, written before drains
   std::map<uint32_t, std::pair<std::string, Role>> array_owner;
+  std::map<uint32_t, uint32_t> old_throttle;
   for (const auto& [gname, gp] : groups)
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays) {
         new_throttle[a.array_job_id] = a.throttle;
+        old_throttle[a.array_job_id] = a.throttle;
         array_owner[a.array_job_id] = {gname, role};
       }
   std::vector<Action> drains;
@@ -741,17 +769,8 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
         for (const auto& a : gp.role(role).arrays)
           for (const auto& t : a.tasks) {
             if (need <= 0 || !t.draining() || !reg_by_id.count(t.id())) continue;
-            Action back;
-            back.kind = Action::Kind::kClearDrain;
-            back.group = gname;
-            back.role = role;
-            back.job_id = t.job_id;
-            back.task = t.id();
-            JobTag tag = t.tag;
-            tag.drain_since_unix_s.reset();
-            back.comment = tag.to_string();
-            back.why = "scale-out revives a draining instance";
-            drains.push_back(back);
+            drains.push_back(
+                mark_task(gname, t, Mark::kUndrain, wall, "scale-out revives a draining instance"));
             new_throttle[a.array_job_id] += 1;
             --need;
           }
@@ -760,26 +779,8 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
         std::max(ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp, 0)), ratio.prefill),
                  ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd, 0)), ratio.decode));
     if (units > 0) {
-      std::vector<DeploymentGroup> dgs;
-      uint64_t seq = 0;
-      for (const auto& [gname, gp] : groups) {
-        DeploymentGroup d;
-        d.service = svc.name;
-        d.id = gname;
-        d.variant = gp.variant;
-        d.domain = "*";
-        for (Role role : {Role::kPrefill, Role::kDecode})
-          for (const auto& a : gp.role(role).arrays) {
-            d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
-            for (const auto& f : split(a.features, ','))
-              if (domain_nodes_.count(std::string(trim(f)))) d.domain = std::string(trim(f));
-            for (const auto& t : a.tasks)
-              if (!t.draining()) d.instances.push_back({t.id(), role, t.node, seq++});
-          }
-        dgs.push_back(std::move(d));
-      }
       if (!batch) {  // first pass: ask, and come back with the tick's one placement
-        asks_.push_back({&svc, static_cast<int64_t>(units), std::move(dgs)});
+        asks_.push_back({&svc, static_cast<int64_t>(units), deployment_groups(svc.name, groups)});
         return;
       }
       const PlacementResult& pr = *batch;
@@ -821,25 +822,8 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   } else if (dp < 0 || dd < 0) {
     uint32_t units = std::min(static_cast<uint32_t>(-std::min<int64_t>(dp, 0)) / ratio.prefill,
                               static_cast<uint32_t>(-std::min<int64_t>(dd, 0)) / ratio.decode);
-    std::vector<DeploymentGroup> dgs;
-    for (const auto& [gname, gp] : groups) {
-      DeploymentGroup d;
-      d.service = svc.name;
-      d.id = gname;
-      d.variant = gp.variant;
-      d.domain = "*";
-      for (Role role : {Role::kPrefill, Role::kDecode})
-        for (const auto& a : gp.role(role).arrays) {
-          d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
-          for (const auto& t : a.tasks)
-            if (t.state == JobState::kRunning && !t.draining())
-              d.instances.push_back(
-                  {t.id(), role, t.node, (uint64_t{t.array_job_id} << 24) | t.task_id});
-        }
-      dgs.push_back(std::move(d));
-    }
     if (!batch) {
-      asks_.push_back({&svc, -static_cast<int64_t>(units), std::move(dgs)});
+      asks_.push_back({&svc, -static_cast<int64_t>(units), deployment_groups(svc.name, groups)});
       return;
     }
     PlacementResult pr = *batch;
@@ -864,53 +848,26 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
       }
       for (const auto& [gname, gp] : groups)
         for (Role role : {Role::kPrefill, Role::kDecode})
-          for (const auto& a : gp.role(role).arrays) {
-            if (a.array_job_id != id || a.pending == 0) continue;
-            Action c;
-            c.kind = Action::Kind::kCancelTask;
-            c.group = gname;
-            c.role = role;
-            c.job_id = id;
-            c.task = std::to_string(id) + "_[" + a.pending_tasks + "]";
-            c.why = "closing the pool: its last serving tasks drain";
-            drains.push_back(c);
-          }
+          for (const auto& a : gp.role(role).arrays)
+            if (a.array_job_id == id && a.pending > 0)
+              drains.push_back(
+                  cancel_pending(gname, role, a, "closing the pool: its last serving tasks drain"));
     }
     for (const auto& ga : pr.actions)
       for (const auto& id : ga.remove) {
         const PoolTask* t = s.view.find_task(id);
         if (!t) continue;
-        Action d;
-        d.kind = Action::Kind::kMarkDrain;
-        d.group = ga.group;
-        d.role = t->tag.role;
-        d.job_id = t->job_id;
-        d.task = id;
-        JobTag tag = t->tag;
-        tag.drain_since_unix_s = wall;
-        d.comment = tag.to_string();
-        d.why = why;
-        drains.push_back(d);
+        drains.push_back(mark_task(ga.group, *t, Mark::kDrain, wall, why));
       }
   }
   // Throttles first (a lowered throttle before the drain mark, so nothing new starts), then
   // drain marks and revivals, then submissions (already added).
   std::vector<Action> throttles;
   for (const auto& [id, th] : new_throttle) {
-    uint32_t old = 0;
-    for (const auto& [gname, gp] : groups)
-      for (Role role : {Role::kPrefill, Role::kDecode})
-        for (const auto& a : gp.role(role).arrays)
-          if (a.array_job_id == id) old = a.throttle;
-    if (th == old || th == 0) continue;
-    Action a;
-    a.kind = Action::Kind::kThrottle;
-    a.group = array_owner[id].first;
-    a.role = array_owner[id].second;
-    a.job_id = id;
-    a.value = th;
-    a.why = st.decided ? st.decision.deciding_stage().stage : st.hold_reason;
-    throttles.push_back(a);
+    if (th == old_throttle[id] || th == 0) continue;
+    throttles.push_back(
+        set_throttle(array_owner[id].first, array_owner[id].second, id, th,
+                     st.decided ? st.decision.deciding_stage().stage : st.hold_reason));
   }
   // Submissions were added to `out` already; throttles and drains go before them.
   size_t first_submit = out.size();

@@ -119,6 +119,8 @@ class Controller {
   // take and what earlier services placed is deducted, so two services never get the same GPUs.
   std::vector<NodeInventory> inventory_;
   void index_fabric();
+  std::vector<DeploymentGroup> deployment_groups(
+      const std::string& service, const std::map<std::string, GroupPools>& groups) const;
   // Array id -> since when it has had fewer tasks running than its throttle asks for.
   std::map<uint32_t, TimePoint> short_since_;
 };
