@@ -25,6 +25,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "hs/common/cli.h"
@@ -114,6 +115,7 @@ struct Daemon {
   std::map<std::string, uint64_t> action_counts;  // "kind outcome"
   double last_action_seconds = 0;
   uint64_t ticks = 0;
+  std::set<std::string> reported_problems;  // bad job tags already logged
   TimePoint last_hold_log{};
   double last_tick_cpu_s = 0;
 
@@ -210,7 +212,11 @@ struct Daemon {
           s->nodes = std::move(*nodes);
           s->read_at = clock.now();
           s->read_at_unix_s = wall_now();
-          for (const auto& p : s->view.problems) log.warning("slurm: " + p);
+          // Each bad tag once, not once per read (a read every half tick).
+          std::set<std::string> now_bad(s->view.problems.begin(), s->view.problems.end());
+          for (const auto& p : now_bad)
+            if (!reported_problems.count(p)) log.warning("slurm: " + p);
+          reported_problems = std::move(now_bad);
           snapshot = s;
           if (!slurm_error.empty())
             log.info("slurmctld answers again after " +
@@ -262,6 +268,9 @@ struct Daemon {
       for (auto& f : fut) res.push_back(f.get());
     }
     std::map<std::string, ServiceMetrics> latest;
+    std::map<std::string, double> target_tps;  // service -> preferred variant's target
+    for (const auto& svc : cfg.services.services)
+      target_tps[svc.name] = svc.preferred().decode_tps_per_instance;
     Duration keep = std::chrono::seconds(0);
     for (const auto& s : cfg.services.services) keep = std::max(keep, s.scaling.window * 2);
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -292,8 +301,8 @@ struct Daemon {
       ser.id = t.id;
       ser.role = t.reg->role;
       ser.group = t.reg->group;
-      for (const auto& svc : cfg.services.services)
-        if (svc.name == t.service) ser.decode_tps_target = svc.preferred().decode_tps_per_instance;
+      if (auto it = target_tps.find(t.service); it != target_tps.end())
+        ser.decode_tps_target = it->second;
       ser.samples.push_back(*sample);
       double inflight = (std::isnan(sample->running) ? 0 : sample->running) +
                         (std::isnan(sample->waiting) ? 0 : sample->waiting);
