@@ -5,8 +5,10 @@
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -154,7 +156,14 @@ struct Server::Impl {
     c->done = true;
   }
 
+  std::mutex delay_mu;
+  std::condition_variable delay_cv;
+
   void accept_loop() {
+    if (opts.accept_delay.count() > 0) {
+      std::unique_lock<std::mutex> lk(delay_mu);
+      delay_cv.wait_for(lk, opts.accept_delay, [&] { return stopping.load(); });
+    }
     for (;;) {
       boost::system::error_code ec;
       tcp::socket s(ioc);
@@ -212,6 +221,10 @@ size_t Server::open_connections() const {
 
 void Server::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lk(impl_->delay_mu);
+    impl_->delay_cv.notify_all();
+  }
   boost::system::error_code ec;
   uint16_t p = port();
   impl_->acceptor.cancel(ec);
@@ -239,18 +252,96 @@ void Server::stop() {
 
 namespace {
 
-Result<tcp::socket> connect(net::io_context& io, const std::string& host, uint16_t port,
-                            std::chrono::milliseconds timeout) {
-  boost::system::error_code ec;
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(host, std::to_string(port), ec);
-  if (ec) return unavailable("cannot resolve: " + ec.message(), host);
-  tcp::socket s(io);
-  net::connect(s, results, ec);
-  if (ec) return unavailable("cannot connect: " + ec.message(), host + ":" + std::to_string(port));
-  set_timeout(s, timeout);
-  return s;
-}
+// The client runs its operations asynchronously on a private io_context so that every step
+// (resolve, connect, write, read) has a deadline: a blocking socket's SO_RCVTIMEO is not one,
+// since Asio's synchronous reads poll again after EAGAIN.
+class ClientCall {
+ public:
+  ClientCall(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
+      : host_(host), port_(port), timeout_(timeout), stream_(io_) {}
+
+  std::string where() const { return host_ + ":" + std::to_string(port_); }
+
+  // Runs the io_context until `done` is set; returns its error.
+  boost::system::error_code wait(bool& done, boost::system::error_code& ec) {
+    io_.restart();
+    while (!done && io_.run_one() > 0) {
+    }
+    return ec;
+  }
+
+  Status connect() {
+    boost::system::error_code ec;
+    bool done = false;
+    tcp::resolver resolver(io_);
+    tcp::resolver::results_type results;
+    // Resolution has no cancellable deadline in Asio 1.74's sync API; names here are IPs or
+    // /etc/hosts entries in practice, and the async form keeps it under the same deadline.
+    net::steady_timer t(io_);
+    t.expires_after(timeout_);
+    t.async_wait([&](boost::system::error_code e) {
+      if (!e) resolver.cancel();
+    });
+    resolver.async_resolve(host_, std::to_string(port_),
+                           [&](boost::system::error_code e, tcp::resolver::results_type r) {
+                             ec = e;
+                             results = std::move(r);
+                             done = true;
+                             t.cancel();
+                           });
+    wait(done, ec);
+    if (ec) return unavailable("cannot resolve: " + ec.message(), host_);
+    done = false;
+    stream_.expires_after(timeout_);
+    stream_.async_connect(results, [&](boost::system::error_code e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    wait(done, ec);
+    if (ec) return unavailable("cannot connect: " + ec.message(), where());
+    return {};
+  }
+
+  Status send(const bhttp::request<bhttp::string_body>& req) {
+    boost::system::error_code ec;
+    bool done = false;
+    stream_.expires_after(timeout_);
+    bhttp::async_write(stream_, req, [&](boost::system::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    wait(done, ec);
+    if (ec) return unavailable("cannot send: " + ec.message(), where());
+    return {};
+  }
+
+  template <typename Parser>
+  boost::system::error_code read(Parser& p, bool header_only, bool some) {
+    boost::system::error_code ec;
+    bool done = false;
+    stream_.expires_after(timeout_);
+    auto h = [&](boost::system::error_code e, size_t) {
+      ec = e;
+      done = true;
+    };
+    if (header_only)
+      bhttp::async_read_header(stream_, buf_, p, h);
+    else if (some)
+      bhttp::async_read_some(stream_, buf_, p, h);
+    else
+      bhttp::async_read(stream_, buf_, p, h);
+    wait(done, ec);
+    return ec;
+  }
+
+ private:
+  std::string host_;
+  uint16_t port_;
+  std::chrono::milliseconds timeout_;
+  net::io_context io_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;
+};
 
 bhttp::request<bhttp::string_body> make_request(const std::string& host, const std::string& method,
                                                 const std::string& target, const std::string& body,
@@ -266,33 +357,18 @@ bhttp::request<bhttp::string_body> make_request(const std::string& host, const s
   return req;
 }
 
-// A connection with the request written to it; the caller reads the response.
-Result<tcp::socket> connect_and_send(net::io_context& io, const std::string& host, uint16_t port,
-                                     const std::string& method, const std::string& target,
-                                     const std::string& body, const ClientOptions& o) {
-  auto s = connect(io, host, port, o.timeout);
-  if (!s.ok()) return s;
-  boost::system::error_code ec;
-  bhttp::write(*s, make_request(host, method, target, body, o), ec);
-  if (ec) return unavailable("cannot send: " + ec.message(), host + ":" + std::to_string(port));
-  return s;
-}
-
 }  // namespace
 
 Result<ClientResponse> request(const std::string& host, uint16_t port, const std::string& method,
                                const std::string& target, const std::string& body,
                                const ClientOptions& o) {
-  net::io_context io;
-  auto s = connect_and_send(io, host, port, method, target, body, o);
-  if (!s.ok()) return s.error();
-  boost::system::error_code ec;
-  beast::flat_buffer buf;
+  ClientCall call(host, port, o.timeout);
+  HS_RETURN_IF_ERROR(call.connect());
+  HS_RETURN_IF_ERROR(call.send(make_request(host, method, target, body, o)));
   bhttp::response_parser<bhttp::string_body> p;
   p.body_limit(size_t{256} << 20);
-  bhttp::read(*s, buf, p, ec);
-  if (ec)
-    return unavailable("no response: " + ec.message(), host + ":" + std::to_string(port) + target);
+  if (auto ec = call.read(p, false, false))
+    return unavailable("no response: " + ec.message(), call.where() + target);
   ClientResponse r;
   r.status = static_cast<int>(p.get().result_int());
   r.body = std::move(p.get().body());
@@ -306,16 +382,13 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
                                       const std::string& body,
                                       const std::function<bool(std::string_view)>& on_chunk,
                                       const ClientOptions& o) {
-  net::io_context io;
-  auto s = connect_and_send(io, host, port, method, target, body, o);
-  if (!s.ok()) return s.error();
-  boost::system::error_code ec;
-  beast::flat_buffer buf;
+  ClientCall call(host, port, o.timeout);
+  HS_RETURN_IF_ERROR(call.connect());
+  HS_RETURN_IF_ERROR(call.send(make_request(host, method, target, body, o)));
   bhttp::response_parser<bhttp::buffer_body> p;
   p.body_limit(boost::none);
-  bhttp::read_header(*s, buf, p, ec);
-  if (ec)
-    return unavailable("no response: " + ec.message(), host + ":" + std::to_string(port) + target);
+  if (auto ec = call.read(p, true, false))
+    return unavailable("no response: " + ec.message(), call.where() + target);
   ClientResponse r;
   r.status = static_cast<int>(p.get().result_int());
   for (const auto& f : p.get())
@@ -325,12 +398,10 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
     p.get().body().data = chunk;
     p.get().body().size = sizeof chunk;
     // read_some: hand over what has arrived; read() would wait to fill the buffer and
-    // batch a stream's events together.
-    bhttp::read_some(*s, buf, p, ec);
+    // batch a stream's events together. The timeout is the longest silence allowed.
+    auto ec = call.read(p, false, true);
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec)
-      return unavailable("stream broken: " + ec.message(),
-                         host + ":" + std::to_string(port) + target);
+    if (ec) return unavailable("stream broken: " + ec.message(), call.where() + target);
     size_t n = sizeof chunk - p.get().body().size;
     if (n && !on_chunk(std::string_view(chunk, n))) break;
   }

@@ -293,11 +293,11 @@ void Writer::histogram(std::string_view name, const Labels& labels,
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds(std::move(upper_bounds)), cumulative(bounds.size(), 0) {}
 
-void Histogram::observe(double v) {
+void Histogram::observe(double v, uint64_t n) {
   for (size_t i = 0; i < bounds.size(); ++i)
-    if (v <= bounds[i]) ++cumulative[i];
-  sum += v;
-  ++count;
+    if (v <= bounds[i]) cumulative[i] += n;
+  sum += v * static_cast<double>(n);
+  count += n;
 }
 
 const std::vector<double>& vllm_ttft_buckets() {

@@ -51,6 +51,10 @@ struct ServerOptions {
   size_t max_body_bytes = size_t{16} << 20;
   std::chrono::seconds read_timeout{60};
   size_t max_connections = 4096;
+  // The port is bound and listening at start, but connections are accepted only after this
+  // delay (they wait in the kernel's backlog meanwhile), as a server that binds before it has
+  // loaded what it serves does.
+  std::chrono::milliseconds accept_delay{0};
 };
 
 class Server {

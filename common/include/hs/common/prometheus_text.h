@@ -73,7 +73,7 @@ struct Histogram {
   double sum = 0;
   uint64_t count = 0;
   explicit Histogram(std::vector<double> upper_bounds);
-  void observe(double v);
+  void observe(double v, uint64_t n = 1);  // n observations of the value v
 };
 // vLLM's buckets (v1/metrics/loggers.py @ 005a810b), so a router's latency histograms can be
 // read with the same queries as an engine's.
