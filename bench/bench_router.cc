@@ -41,6 +41,7 @@ std::unique_ptr<launcher::EngineSim> engine(Role role, double time_scale) {
   launcher::EngineSimOptions o;
   o.role = role;
   o.time_scale = time_scale;
+  if (role != Role::kBoth) o.side_channel_host = "127.0.0.1";  // vLLM's NIXL side channel
   auto e = launcher::EngineSim::start(o, *workload::default_profiles().find("h100", "llama-8b"));
   if (!e.ok()) {
     std::fprintf(stderr, "bench_router: %s\n", e.error().to_string().c_str());

@@ -9,35 +9,48 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "hs/common/clock.h"
+#include "hs/common/engine_metrics.h"
 #include "hs/common/http.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/common/text.h"
+#include "vllm_response.h"
 
 namespace hs::launcher {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
+namespace em = engine_metrics;
 
 namespace {
 
 // One request inside the engine. The HTTP handler thread waits on it.
 struct Job {
-  uint64_t id = 0;
-  std::string request_id;
+  uint64_t seq = 0;
+  std::string request_id;   // the client's X-Request-Id (unique while the request runs)
+  std::string internal_id;  // what a P/D decode names in remote_request_id
   uint32_t prompt_tokens = 0, max_tokens = 16;
   bool remote_decode = false;  // a P/D prefill: stop after prefill, keep the KV
   std::string kv_from;         // decode: the engine the KV came from
-  Clock::time_point arrived, first_token, last_token;
+  Steady::time_point arrived, first_token, last_token;
   std::mutex mu;
   std::condition_variable cv;
   uint32_t generated = 0;
-  bool done = false, failed = false;
-  std::string error;
+  bool done = false;
   json kv_params;  // prefill's answer
 };
+
+struct KvEntry {
+  std::string internal_id;
+  uint32_t tokens = 0;
+  size_t blocks = 0;
+  Steady::time_point expires;
+};
+
+uint32_t blocks_for(uint32_t tokens) { return (tokens + 15) / 16; }
 
 }  // namespace
 
@@ -45,19 +58,19 @@ struct EngineSim::Impl {
   EngineSimOptions o;
   workload::EngineProfile prof;
   std::unique_ptr<http::Server> server;
+  std::vector<std::unique_ptr<http::Server>> side_channels;  // [0] serves reads
   mutable std::mutex mu;
   std::condition_variable prefill_cv, decode_cv;
   std::deque<std::shared_ptr<Job>> prefill_q, decode_wait;
   std::vector<std::shared_ptr<Job>> running;
   uint64_t kv_used = 0;
   std::atomic<bool> stopping{false}, draining{false};
-  std::atomic<uint64_t> next_id{1}, next_block{1};
+  std::atomic<uint64_t> next_seq{1}, next_block{1};
   std::thread prefill_thread, decode_thread;
-  struct KvEntry {
-    uint32_t tokens;
-    Clock::time_point expires;
-  };
-  std::map<uint64_t, KvEntry> kv;  // first block id -> entry
+  std::map<uint64_t, KvEntry> kv;  // first block id -> entry (held for a decode's read)
+  uint64_t kv_held_tokens = 0;
+  std::set<std::string> active_ids;
+  std::set<std::string> ignored_seen;  // unknown fields already logged
   // metrics (under mu)
   double prompt_total = 0, gen_total = 0, success_total = 0;
   prom::Histogram ttft{prom::vllm_ttft_buckets()}, tpot{prom::vllm_tpot_buckets()},
@@ -67,23 +80,55 @@ struct EngineSim::Impl {
   size_t prefilling = 0;  // the batch in the prefill step
 
   double scaled(double s) const { return s / std::max(1e-9, o.time_scale); }
+  bool has_connector() const { return o.role != Role::kBoth; }
+
+  void expire_kv(Steady::time_point now) {  // mu held
+    for (auto it = kv.begin(); it != kv.end();) {
+      if (it->second.expires < now) {
+        kv_held_tokens -= it->second.tokens;
+        it = kv.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
 
   void finish(const std::shared_ptr<Job>& j) {  // mu held
     --in_flight;
-    Clock::time_point now = Clock::now();
+    Steady::time_point now = Steady::now();
     success_total += 1;
     e2e.observe(to_seconds(now - j->arrived));
     if (j->generated > 1)
       tpot.observe(to_seconds(j->last_token - j->first_token) / (j->generated - 1));
-    json r = {{"request_id", j->request_id},      {"role", std::string(to_string(o.role))},
-              {"engine_id", o.engine_id},         {"prompt_tokens", j->prompt_tokens},
-              {"output_tokens", j->generated},    {"kv_from", j->kv_from},
-              {"remote_decode", j->remote_decode}};
-    records.push_back(std::move(r));
+    records.push_back({{"request_id", j->request_id},
+                       {"role", std::string(to_string(o.role))},
+                       {"engine_id", o.engine_id},
+                       {"prompt_tokens", j->prompt_tokens},
+                       {"output_tokens", j->generated},
+                       {"kv_from", j->kv_from},
+                       {"remote_decode", j->remote_decode}});
     if (records.size() > 100000) records.pop_front();
     std::lock_guard<std::mutex> l(j->mu);
     j->done = true;
     j->cv.notify_all();
+  }
+
+  // Keeps a prefilled request's blocks for its decode and fills in the transfer parameters.
+  void hold_kv(Job& j) {  // mu held
+    uint32_t n = blocks_for(j.prompt_tokens);
+    uint64_t first = next_block.fetch_add(n);
+    kv[first] = {j.internal_id, j.prompt_tokens, n, Steady::now() + from_seconds(o.kv_ttl_s)};
+    kv_held_tokens += j.prompt_tokens;
+    json blocks = json::array();
+    for (uint64_t b = 0; b < n; ++b) blocks.push_back(first + b);
+    j.kv_params = {{"do_remote_prefill", true},
+                   {"do_remote_decode", false},
+                   {"remote_engine_id", o.engine_id},
+                   {"remote_request_id", j.internal_id},
+                   {"remote_block_ids", blocks},
+                   {"remote_host", o.side_channel_host},
+                   {"remote_port", side_channels.empty() ? 0 : side_channels[0]->port()},
+                   {"tp_size", o.tensor_parallel}};
   }
 
   void prefill_loop() {
@@ -111,15 +156,9 @@ struct EngineSim::Impl {
           // vLLM's prefill instance samples one token for its (discarded) reply.
           j->generated = 1;
           gen_total += 1;
-          j->first_token = j->last_token = Clock::now();
+          j->first_token = j->last_token = Steady::now();
           ttft.observe(to_seconds(j->first_token - j->arrived));
-          uint64_t first = next_block.fetch_add((j->prompt_tokens + 15) / 16);
-          kv[first] = {j->prompt_tokens, Clock::now() + from_seconds(o.kv_ttl_s)};
-          json blocks = json::array();
-          for (uint64_t b = 0; b < (j->prompt_tokens + 15) / 16; ++b) blocks.push_back(first + b);
-          j->kv_params = {{"do_remote_prefill", true},       {"do_remote_decode", false},
-                          {"remote_engine_id", o.engine_id}, {"remote_block_ids", blocks},
-                          {"remote_host", o.host},           {"remote_port", server->port()}};
+          hold_kv(*j);
           finish(j);
         } else {
           decode_wait.push_back(j);
@@ -151,7 +190,7 @@ struct EngineSim::Impl {
       lk.unlock();
       std::this_thread::sleep_for(std::chrono::duration<double>(step));
       lk.lock();
-      Clock::time_point now = Clock::now();
+      Steady::time_point now = Steady::now();
       for (auto it = running.begin(); it != running.end();) {
         auto j = *it;
         {
@@ -187,257 +226,238 @@ struct EngineSim::Impl {
     return r;
   }
 
-  http::Response vllm_error(int status, const std::string& msg, const std::string& type) {
-    return json_response({{"object", "error"}, {"message", msg}, {"type", type}, {"code", status}},
-                         status);
+  static http::Response vllm_error(int status, const std::string& msg, const std::string& type,
+                                   const std::string& param = {}) {
+    return json_response(VllmError{status, type, msg, param}.body(), status);
   }
 
   std::string metrics_text() {
     std::lock_guard<std::mutex> lk(mu);
-    prom::Writer w;
-    prom::Labels l = {{"model_name", o.served_model}, {"engine", "0"}};
-    w.family("vllm:num_requests_running", prom::MetricType::kGauge,
-             "Number of requests in model execution batches.");
-    w.sample("vllm:num_requests_running", l, static_cast<double>(running.size() + prefilling));
-    w.family("vllm:num_requests_waiting", prom::MetricType::kGauge,
-             "Number of requests waiting to be processed.");
-    w.sample("vllm:num_requests_waiting", l,
-             static_cast<double>(prefill_q.size() + decode_wait.size()));
-    w.family("vllm:kv_cache_usage_perc", prom::MetricType::kGauge,
-             "KV-cache usage. 1 means 100 percent usage.");
-    w.sample("vllm:kv_cache_usage_perc", l,
-             prof.kv_capacity_tokens ? static_cast<double>(kv_used) / prof.kv_capacity_tokens : 0);
-    w.family("vllm:prompt_tokens_total", prom::MetricType::kCounter,
-             "Number of prefill tokens processed.");
-    w.sample("vllm:prompt_tokens_total", l, prompt_total);
-    w.family("vllm:generation_tokens_total", prom::MetricType::kCounter,
-             "Number of generation tokens processed.");
-    w.sample("vllm:generation_tokens_total", l, gen_total);
-    w.family("vllm:request_success_total", prom::MetricType::kCounter,
-             "Count of successfully processed requests.");
-    prom::Labels lf = l;
-    lf.emplace_back("finished_reason", "length");
-    w.sample("vllm:request_success_total", lf, success_total);
-    auto hist = [&](const char* name, const char* help, const prom::Histogram& h) {
-      w.family(name, prom::MetricType::kHistogram, help);
-      w.histogram(name, l, h.bounds, h.cumulative, h.sum, h.count);
-    };
-    hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft);
-    hist("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.",
-         tpot);
-    hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", e2e);
-    return w.text();
+    expire_kv(Steady::now());
+    EngineCounters c;
+    c.served_model = o.served_model;
+    c.running = static_cast<double>(running.size() + prefilling);
+    c.waiting = static_cast<double>(prefill_q.size() + decode_wait.size());
+    // Blocks held for a decode's read count as used, as vLLM's block pool counts them.
+    c.kv_usage = prof.kv_capacity_tokens ? static_cast<double>(kv_used + kv_held_tokens) /
+                                               static_cast<double>(prof.kv_capacity_tokens)
+                                         : 0;
+    c.prompt_tokens = prompt_total;
+    c.generation_tokens = gen_total;
+    c.requests_ok = success_total;
+    return render_metrics(c, ttft, tpot, e2e);
   }
 
-  // Pulls prefilled blocks from the engine named in kv_transfer_params. Returns the tokens.
+  // Reads prefilled blocks from the side channel named in kv_transfer_params. Returns the
+  // number of tokens they hold.
   Result<uint32_t> pull(const json& p) {
-    if (!p.contains("remote_host") || !p["remote_host"].is_string() || !p.contains("remote_port") ||
-        !p["remote_port"].is_number_unsigned() || !p.contains("remote_block_ids") ||
-        !p["remote_block_ids"].is_array() || p["remote_block_ids"].empty())
-      return invalid_argument(
-          "kv_transfer_params must name remote_host, remote_port and remote_block_ids");
-    json body = {{"engine_id", p.value("remote_engine_id", "")},
+    for (const char* k : {"remote_engine_id", "remote_request_id", "remote_host"})
+      if (!p.contains(k) || !p[k].is_string())
+        return invalid_argument(std::string("kv_transfer_params.") + k + " must be a string");
+    if (!p.contains("remote_port") || !p["remote_port"].is_number_unsigned() ||
+        p["remote_port"].get<uint64_t>() == 0 || p["remote_port"].get<uint64_t>() > 65535)
+      return invalid_argument("kv_transfer_params.remote_port must be a port number");
+    if (!p.contains("remote_block_ids") || !p["remote_block_ids"].is_array() ||
+        p["remote_block_ids"].empty())
+      return invalid_argument("kv_transfer_params.remote_block_ids must be a non-empty list");
+    if (!p.contains("tp_size") || !p["tp_size"].is_number_unsigned() ||
+        p["tp_size"].get<uint64_t>() == 0)
+      return invalid_argument("kv_transfer_params.tp_size must be a positive integer");
+    json body = {{"engine_id", p["remote_engine_id"]},
+                 {"request_id", p["remote_request_id"]},
                  {"block_ids", p["remote_block_ids"]}};
     auto r = http::request(p["remote_host"].get<std::string>(), p["remote_port"].get<uint16_t>(),
-                           "POST", "/hs/kv/pull", body.dump());
-    if (!r.ok()) return unavailable("cannot pull KV blocks: " + r.error().to_string());
+                           "POST", "/hs/kv/read", body.dump());
+    if (!r.ok())
+      return unavailable("cannot reach the remote NIXL side channel: " + r.error().to_string());
     if (r->status != 200)
-      return invalid_argument("remote engine refused the KV pull (" + std::to_string(r->status) +
+      return invalid_argument("remote engine refused the KV read (" + std::to_string(r->status) +
                               "): " + r->body);
     json j = json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.contains("tokens")) return internal_error("bad KV pull answer");
+    if (j.is_discarded() || !j.contains("tokens")) return internal_error("bad KV read answer");
     return j["tokens"].get<uint32_t>();
   }
 
-  http::Response kv_pull(const http::Request& req) {
+  // The side channel: one read of a prefilled request's blocks, by the decode it was made for.
+  http::Response kv_read(const http::Request& req) {
     json j = json::parse(req.body, nullptr, false);
-    if (j.is_discarded() || !j.contains("block_ids") || !j["block_ids"].is_array() ||
-        j["block_ids"].empty() || !j["block_ids"][0].is_number_unsigned())
-      return vllm_error(400, "expected {engine_id, block_ids}", "BadRequestError");
+    if (j.is_discarded() || !j.is_object() || !j.contains("block_ids") ||
+        !j["block_ids"].is_array() || j["block_ids"].empty() ||
+        !j["block_ids"][0].is_number_unsigned() || !j.contains("request_id") ||
+        !j["request_id"].is_string())
+      return vllm_error(400, "expected {engine_id, request_id, block_ids}", "BadRequestError");
     if (j.value("engine_id", "") != o.engine_id)
       return vllm_error(404,
                         "blocks belong to engine " + j.value("engine_id", std::string("?")) +
                             ", not " + o.engine_id,
                         "NotFoundError");
     std::lock_guard<std::mutex> lk(mu);
-    auto now = Clock::now();
-    for (auto it = kv.begin(); it != kv.end();)
-      it = it->second.expires < now ? kv.erase(it) : std::next(it);
+    expire_kv(Steady::now());
     auto it = kv.find(j["block_ids"][0].get<uint64_t>());
-    if (it == kv.end()) return vllm_error(404, "unknown or expired KV blocks", "NotFoundError");
+    if (it == kv.end())
+      return vllm_error(404, "unknown, expired or already read KV blocks", "NotFoundError");
+    if (it->second.internal_id != j["request_id"].get<std::string>() ||
+        j["block_ids"].size() != it->second.blocks)
+      return vllm_error(400, "the blocks do not belong to request " + j["request_id"].dump(),
+                        "BadRequestError");
     uint32_t tokens = it->second.tokens;
+    kv_held_tokens -= tokens;
     kv.erase(it);
     return json_response({{"tokens", tokens}});
   }
 
-  http::Response completions(const http::Request& req, bool chat) {
-    if (draining) return vllm_error(503, "engine is draining", "ServiceUnavailableError");
-    json in = json::parse(req.body, nullptr, false);
-    if (in.is_discarded() || !in.is_object())
-      return vllm_error(400, "request body is not a JSON object", "BadRequestError");
-    std::string model = in.value("model", o.served_model);
-    if (model != o.served_model)
-      return vllm_error(404, "The model `" + model + "` does not exist.", "NotFoundError");
+  // Admits a validated request: a P/D prefill, a P/D decode (after its KV read) or a whole
+  // request. On failure `err` holds the answer.
+  std::shared_ptr<Job> admit(const VllmRequest& vr, const std::string& rid, http::Response& err) {
     auto j = std::make_shared<Job>();
-    j->id = next_id++;
-    auto rid = req.headers.find("x-request-id");
-    j->request_id = rid != req.headers.end() ? rid->second : "hs-" + std::to_string(j->id);
-    j->arrived = Clock::now();
-    if (chat) {
-      if (!in.contains("messages") || !in["messages"].is_array())
-        return vllm_error(400, "messages must be a list", "BadRequestError");
-      size_t chars = 0;
-      for (const auto& m : in["messages"]) {
-        if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
-          return vllm_error(400, "each message needs a string content", "BadRequestError");
-        chars += m["content"].get<std::string>().size();
-      }
-      j->prompt_tokens = static_cast<uint32_t>(std::max<size_t>(1, (chars + 3) / 4));
-    } else {
-      if (!in.contains("prompt")) return vllm_error(400, "prompt is required", "BadRequestError");
-      const json& p = in["prompt"];
-      if (p.is_string()) {
-        j->prompt_tokens =
-            static_cast<uint32_t>(std::max<size_t>(1, (p.get<std::string>().size() + 3) / 4));
-      } else if (p.is_array() && !p.empty() && p[0].is_number_integer()) {
-        for (const auto& t : p)
-          if (!t.is_number_integer())
-            return vllm_error(400, "prompt token ids must be integers", "BadRequestError");
-        j->prompt_tokens = static_cast<uint32_t>(p.size());
-      } else {
-        return vllm_error(
-            400,
-            "prompt must be a string or a list of token ids (batched prompts are not supported)",
-            "BadRequestError");
-      }
-    }
-    const char* mt = in.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    if (in.contains(mt)) {
-      if (!in[mt].is_number_integer() || in[mt].get<int64_t>() < 1)
-        return vllm_error(400, std::string(mt) + " must be a positive integer", "BadRequestError");
-      j->max_tokens = static_cast<uint32_t>(std::min<int64_t>(in[mt].get<int64_t>(), 1 << 24));
-    }
-    uint64_t total = static_cast<uint64_t>(j->prompt_tokens) + j->max_tokens;
-    if (total > prof.max_context)
-      return vllm_error(
-          400,
-          "This model's maximum context length is " + std::to_string(prof.max_context) +
-              " tokens. However, you requested " + std::to_string(total) + " tokens (" +
-              std::to_string(j->prompt_tokens) + " in the messages, " +
-              std::to_string(j->max_tokens) +
-              " in the completion). Please reduce the length of the messages or completion.",
-          "BadRequestError");
-    bool stream = in.value("stream", false);
-    bool usage_in_stream = in.contains("stream_options") && in["stream_options"].is_object() &&
-                           in["stream_options"].value("include_usage", false);
-    json kvp = in.contains("kv_transfer_params") && in["kv_transfer_params"].is_object()
-                   ? in["kv_transfer_params"]
-                   : json();
+    j->seq = next_seq++;
+    j->request_id = rid.empty() ? "hs-" + std::to_string(j->seq) : rid;
+    j->internal_id =
+        (vr.chat ? "chatcmpl-" : "cmpl-") + j->request_id + "-" + std::to_string(j->seq);
+    j->prompt_tokens = vr.prompt_tokens;
+    j->max_tokens = vr.max_tokens;
+    j->arrived = Steady::now();
+    const json& kvp = has_connector() ? vr.kv_transfer_params : json();
     bool remote_prefilled = false;
     if (kvp.is_object() && kvp.value("do_remote_decode", false)) {
       j->remote_decode = true;
       j->max_tokens = 1;
-      stream = false;
     } else if (kvp.is_object() && kvp.value("do_remote_prefill", false)) {
       auto pulled = pull(kvp);
-      if (!pulled.ok()) return vllm_error(400, pulled.error().to_string(), "BadRequestError");
-      if (*pulled != j->prompt_tokens)
-        return vllm_error(400,
-                          "pulled KV holds " + std::to_string(*pulled) +
-                              " tokens, the prompt has " + std::to_string(j->prompt_tokens),
-                          "BadRequestError");
+      if (!pulled.ok()) {
+        err = vllm_error(400, pulled.error().to_string(), "BadRequestError", "kv_transfer_params");
+        return nullptr;
+      }
+      if (*pulled != j->prompt_tokens) {
+        err = vllm_error(400,
+                         "the KV read holds " + std::to_string(*pulled) +
+                             " tokens, the prompt has " + std::to_string(j->prompt_tokens),
+                         "BadRequestError", "kv_transfer_params");
+        return nullptr;
+      }
       double t = *pulled * prof.kv_bytes_per_token / (o.kv_gbytes_per_s * 1e9);
       std::this_thread::sleep_for(std::chrono::duration<double>(scaled(t)));
       j->kv_from = kvp.value("remote_engine_id", "");
       remote_prefilled = true;
     }
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      ++in_flight;
-      if (remote_prefilled) {
-        decode_wait.push_back(j);
-        decode_cv.notify_one();
-      } else {
-        prefill_q.push_back(j);
-        prefill_cv.notify_one();
-      }
+    std::lock_guard<std::mutex> lk(mu);
+    if (!active_ids.insert(j->request_id).second) {
+      // vllm/v1/engine/output_processor.py add_request.
+      err = vllm_error(400, "Request id " + j->request_id + " already running.", "BadRequestError");
+      return nullptr;
     }
-    std::string id = std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(j->id);
-    long created = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
-    auto usage = [j]() {  // by value: the stream outlives this function
-      return json{{"prompt_tokens", j->prompt_tokens},
-                  {"completion_tokens", j->generated},
-                  {"total_tokens", j->prompt_tokens + j->generated}};
-    };
-    if (!stream) {
-      std::unique_lock<std::mutex> l(j->mu);
-      j->cv.wait(l, [&] { return j->done || stopping.load(); });
-      if (!j->done) return vllm_error(503, "engine stopped", "ServiceUnavailableError");
-      std::string text;
-      for (uint32_t k = 0; k < j->generated; ++k) text += " tok";
-      json choice = chat ? json{{"index", 0},
-                                {"message", {{"role", "assistant"}, {"content", text}}},
-                                {"finish_reason", "length"}}
-                         : json{{"index", 0},
-                                {"text", text},
-                                {"logprobs", nullptr},
-                                {"finish_reason", "length"}};
-      json out = {{"id", id},
-                  {"object", chat ? "chat.completion" : "text_completion"},
-                  {"created", created},
-                  {"model", o.served_model},
-                  {"choices", json::array({choice})},
-                  {"usage", usage()}};
-      if (j->remote_decode) out["kv_transfer_params"] = j->kv_params;
-      return json_response(out);
+    ++in_flight;
+    if (remote_prefilled) {
+      decode_wait.push_back(j);
+      decode_cv.notify_one();
+    } else {
+      prefill_q.push_back(j);
+      prefill_cv.notify_one();
     }
+    return j;
+  }
+
+  void release_id(const std::string& rid) {
+    std::lock_guard<std::mutex> lk(mu);
+    active_ids.erase(rid);
+  }
+
+  void note_ignored(const std::vector<std::string>& fields) {
+    if (fields.empty()) return;
+    std::lock_guard<std::mutex> lk(mu);
+    std::string fresh;
+    for (const auto& f : fields)
+      if (ignored_seen.insert(f).second) fresh += (fresh.empty() ? "" : ", ") + f;
+    if (!fresh.empty())
+      std::fprintf(stderr,
+                   "hs-engine-sim: The following fields were present in the request but "
+                   "ignored: {%s}\n",
+                   fresh.c_str());
+  }
+
+  http::Response stream_response(const std::shared_ptr<Job>& j, const ResponseIds& ids,
+                                 const VllmRequest& vr) {
     http::Response r;
     r.content_type = "text/event-stream";
-    r.stream = [this, j, id, created, chat, usage_in_stream, usage](const http::StreamWriter& w) {
+    uint32_t k = std::max<uint32_t>(1, o.tokens_per_chunk);
+    r.stream = [this, j, ids, vr, k](const http::StreamWriter& w) {
       uint32_t sent = 0;
+      bool ok = true;
       for (;;) {
         std::unique_lock<std::mutex> l(j->mu);
-        j->cv.wait(l, [&] { return j->generated > sent || j->done || stopping.load(); });
+        // The first token goes out at once; later ones in chunks of k (vLLM's stream interval).
+        j->cv.wait(l, [&] {
+          return j->done || stopping.load() || (sent == 0 && j->generated > 0) ||
+                 j->generated >= sent + k;
+        });
         uint32_t have = j->generated;
         bool done = j->done;
         l.unlock();
-        if (stopping && !done && have == sent) return;
-        for (; sent < have; ++sent) {
-          bool last = done && sent + 1 == have;
-          json delta = chat ? json{{"index", 0},
-                                   {"delta", {{"content", " tok"}}},
-                                   {"finish_reason", last ? json("length") : json(nullptr)}}
-                            : json{{"index", 0},
-                                   {"text", " tok"},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", last ? json("length") : json(nullptr)}};
-          json chunk = {{"id", id},
-                        {"object", chat ? "chat.completion.chunk" : "text_completion"},
-                        {"created", created},
-                        {"model", o.served_model},
-                        {"choices", json::array({delta})}};
-          if (!w("data: " + chunk.dump() + "\n\n")) return;
+        if (stopping && !done) break;  // aborted: the stream is cut, no [DONE]
+        if (have > sent) {
+          json c = stream_chunk(ids, have - sent, done, j->prompt_tokens,
+                                vr.continuous_usage ? static_cast<int64_t>(have) : -1);
+          sent = have;
+          if (!w("data: " + c.dump() + "\n\n")) {
+            ok = false;
+            break;
+          }
         }
         if (done) break;
       }
-      if (usage_in_stream) {
-        json u = {{"id", id},
-                  {"object", chat ? "chat.completion.chunk" : "text_completion"},
-                  {"created", created},
-                  {"model", o.served_model},
-                  {"choices", json::array()},
-                  {"usage", usage()}};
-        w("data: " + u.dump() + "\n\n");
+      if (ok && j->done) {
+        if (vr.include_usage)
+          w("data: " + usage_chunk(ids, j->prompt_tokens, j->generated).dump() + "\n\n");
+        w("data: [DONE]\n\n");
       }
-      w("data: [DONE]\n\n");
+      release_id(j->request_id);
     };
     return r;
   }
 
+  http::Response completions(const http::Request& req, bool chat) {
+    if (draining) return vllm_error(503, "engine is draining", "ServiceUnavailableError");
+    json in = json::parse(req.body, nullptr, false);
+    if (in.is_discarded()) return vllm_error(400, "JSON decode error", "BadRequestError");
+    VllmLimits lim{o.served_model, prof.max_context, o.max_logprobs, o.vocab_size};
+    VllmParse parsed = parse_vllm_request(in, chat, lim);
+    if (auto* e = std::get_if<VllmError>(&parsed)) return json_response(e->body(), e->status);
+    const VllmRequest& vr = std::get<VllmRequest>(parsed);
+    note_ignored(vr.ignored_fields);
+    auto rid = req.headers.find("x-request-id");
+    http::Response err;
+    auto j = admit(vr, rid != req.headers.end() ? rid->second : "", err);
+    if (!j) return err;
+    ResponseIds ids{j->internal_id,
+                    static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count()),
+                    o.served_model, chat};
+    bool stream = vr.stream && !j->remote_decode;
+    if (stream) return stream_response(j, ids, vr);
+    std::unique_lock<std::mutex> l(j->mu);
+    j->cv.wait(l, [&] { return j->done || stopping.load(); });
+    bool done = j->done;
+    l.unlock();
+    release_id(j->request_id);
+    if (!done) return vllm_error(503, "engine stopped", "ServiceUnavailableError");
+    json out = full_response(ids, j->generated, j->prompt_tokens);
+    // vLLM's response model always has the field; it is null without a connector.
+    out["kv_transfer_params"] = j->remote_decode ? j->kv_params : json(nullptr);
+    return json_response(out);
+  }
+
+  bool authorized(const http::Request& req) const {
+    if (o.api_key.empty()) return true;
+    auto a = req.headers.find("authorization");
+    return a != req.headers.end() && a->second == "Bearer " + o.api_key;
+  }
+
   http::Response handle(const http::Request& req) {
     const std::string p = req.path();
+    // vLLM's AuthenticationMiddleware guards the /v1 routes only (health and metrics are open).
+    if (starts_with(p, "/v1") && !authorized(req))
+      return json_response({{"error", "Unauthorized"}}, 401);
     if (req.method == "GET" && p == "/health")
       return http::Response{200, "application/json", "", {}, nullptr};
     if (req.method == "GET" && p == "/metrics") {
@@ -450,23 +470,24 @@ struct EngineSim::Impl {
       return json_response({{"object", "list"},
                             {"data", json::array({{{"id", o.served_model},
                                                    {"object", "model"},
-                                                   {"owned_by", "hs-engine-sim"},
+                                                   {"owned_by", "vllm"},
                                                    {"max_model_len", prof.max_context}}})}});
     if (req.method == "POST" && p == "/v1/completions") return completions(req, false);
     if (req.method == "POST" && p == "/v1/chat/completions") return completions(req, true);
-    if (req.method == "POST" && p == "/hs/kv/pull") return kv_pull(req);
     if (req.method == "POST" && p == "/hs/drain") {
       draining = true;
       return json_response({{"draining", true}});
     }
     if (req.method == "GET" && p == "/hs/status") {
       std::lock_guard<std::mutex> lk(mu);
+      expire_kv(Steady::now());
       return json_response({{"role", std::string(to_string(o.role))},
                             {"engine_id", o.engine_id},
                             {"draining", draining.load()},
                             {"running", running.size()},
                             {"waiting", prefill_q.size() + decode_wait.size()},
                             {"kv_entries_held", kv.size()},
+                            {"ignored_fields", ignored_seen},
                             {"gpu", prof.gpu},
                             {"model", prof.model}});
     }
@@ -474,7 +495,31 @@ struct EngineSim::Impl {
       std::lock_guard<std::mutex> lk(mu);
       return json_response(json(records));
     }
-    return vllm_error(404, "no route " + req.method + " " + p, "NotFoundError");
+    return vllm_error(404, "Not Found: " + req.method + " " + p, "NotFoundError");
+  }
+
+  Status open_side_channels() {
+    if (!has_connector()) return {};
+    if (o.side_channel_host.empty())
+      return invalid_argument("a prefill or decode engine needs its NIXL side channel address",
+                              "VLLM_NIXL_SIDE_CHANNEL_HOST");
+    uint32_t ranks = o.side_channel_per_rank ? o.tensor_parallel : 1;
+    for (uint32_t r = 0; r < ranks; ++r) {
+      http::ServerOptions so;
+      so.host = o.side_channel_host;
+      so.port = o.side_channel_port == 0 && r == 0
+                    ? 0
+                    : static_cast<uint16_t>(
+                          (r == 0 ? o.side_channel_port : side_channels[0]->port()) + r);
+      auto s = http::Server::start(so, [this, r](const http::Request& q) {
+        if (r == 0 && q.method == "POST" && q.path() == "/hs/kv/read") return kv_read(q);
+        return vllm_error(404, "not a KV read", "NotFoundError");
+      });
+      if (!s.ok())
+        return s.error().with_context("NIXL side channel of TP rank " + std::to_string(r));
+      side_channels.push_back(std::move(*s));
+    }
+    return {};
   }
 };
 
@@ -483,18 +528,24 @@ EngineSim::EngineSim(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Result<std::unique_ptr<EngineSim>> EngineSim::start(const EngineSimOptions& options,
                                                     const workload::EngineProfile& profile) {
   if (options.time_scale <= 0) return invalid_argument("time scale must be positive");
+  if (options.tensor_parallel < 1) return invalid_argument("tensor parallel size must be >= 1");
+  if (options.load_delay_s < 0) return invalid_argument("load delay must not be negative");
   auto impl = std::make_unique<Impl>();
   impl->o = options;
   impl->prof = profile;
   Impl* raw = impl.get();
+  HS_RETURN_IF_ERROR(impl->open_side_channels());
   http::ServerOptions so;
   so.host = options.host;
   so.port = options.port;
+  so.accept_delay = std::chrono::milliseconds(static_cast<int64_t>(options.load_delay_s * 1000));
   auto s = http::Server::start(so, [raw](const http::Request& r) { return raw->handle(r); });
   if (!s.ok()) return s.error();
   impl->server = std::move(*s);
   if (impl->o.engine_id.empty())
-    impl->o.engine_id = options.host + ":" + std::to_string(impl->server->port());
+    impl->o.engine_id =
+        (options.side_channel_host.empty() ? options.host : options.side_channel_host) + ":" +
+        std::to_string(impl->server->port());
   impl->prefill_thread = std::thread([raw] { raw->prefill_loop(); });
   impl->decode_thread = std::thread([raw] { raw->decode_loop(); });
   return std::make_unique<EngineSim>(std::move(impl));
@@ -502,11 +553,19 @@ Result<std::unique_ptr<EngineSim>> EngineSim::start(const EngineSimOptions& opti
 
 EngineSim::~EngineSim() { stop(); }
 uint16_t EngineSim::port() const { return impl_->server->port(); }
+uint16_t EngineSim::side_channel_port() const {
+  return impl_->side_channels.empty() ? 0 : impl_->side_channels[0]->port();
+}
 const std::string& EngineSim::engine_id() const { return impl_->o.engine_id; }
 void EngineSim::drain() { impl_->draining = true; }
 size_t EngineSim::in_flight() const {
   std::lock_guard<std::mutex> lk(impl_->mu);
   return impl_->in_flight;
+}
+size_t EngineSim::kv_held() const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->expire_kv(Steady::now());
+  return impl_->kv.size();
 }
 
 void EngineSim::stop() {
@@ -526,6 +585,7 @@ void EngineSim::stop() {
     }
   }
   impl_->server->stop();
+  for (auto& s : impl_->side_channels) s->stop();
   if (impl_->prefill_thread.joinable()) impl_->prefill_thread.join();
   if (impl_->decode_thread.joinable()) impl_->decode_thread.join();
 }

@@ -1,38 +1,27 @@
-// hs-launch: what a Slurm array task runs for one engine instance. Allocates the instance's
-// ports, builds the engine's argv and environment (no shell), starts it, waits for /health,
-// registers it in the endpoints file hs-router reads, heartbeats, and on SIGTERM/SIGINT drains:
-// marks itself draining (the router stops sending within its reload interval), waits for the
-// engine's running and waiting requests to reach zero (up to --drain-timeout), deregisters,
-// then stops the engine (SIGTERM, SIGKILL after --stop-timeout). If the engine dies by itself
-// the instance is deregistered and hs-launch exits with the engine's status.
-#include <netinet/in.h>
+// hs-launch: what a Slurm array task runs for one engine instance. Picks the address peers
+// reach it at, allocates the instance's ports, detects the engine's release, builds its argv
+// and environment (no shell), starts it, then runs the instance's life (instance.h): health,
+// registration, heartbeats, and on SIGTERM, SIGINT or SIGUSR1 (Slurm's --signal warning) a
+// router-first drain. If the engine dies by itself the instance is deregistered and hs-launch
+// exits with the engine's status.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "hs/common/cli.h"
-#include "hs/common/clock.h"
 #include "hs/common/file.h"
 #include "hs/common/http.h"
-#include "hs/common/prometheus_text.h"
 #include "hs/common/text.h"
 #include "hs/launcher/engine_command.h"
+#include "hs/launcher/instance.h"
+#include "hs/launcher/net_address.h"
+#include "hs/launcher/process.h"
 #include "hs/launcher/registry.h"
-
-extern char** environ;
 
 namespace po = boost::program_options;
 using namespace hs;
-using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -43,35 +32,30 @@ int fail(const std::string& m, int rc) {
 
 void note(const std::string& m) { std::fprintf(stderr, "hs-launch: %s\n", m.c_str()); }
 
-// A port the kernel says is free now. Another process could take it before the engine binds
-// (the same race torch's and vLLM's own get_open_port have); the engine then fails to start
-// and hs-launch exits with its status, which Slurm reports.
-Result<uint16_t> free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return unavailable(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  socklen_t len = sizeof a;
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  if (rc == 0) rc = ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  if (rc != 0) return unavailable(std::string("cannot find a free port: ") + std::strerror(errno));
-  return ntohs(a.sin_port);
-}
-
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
 }
 
-// Requests the engine still holds, from vLLM's gauges (hs-engine-sim exports the same).
-Result<double> engine_load(const std::string& host, uint16_t port) {
-  auto r = http::request(host, port, "GET", "/metrics", "", {std::chrono::milliseconds(2000), {}});
-  if (!r.ok()) return r.error();
-  auto s = prom::parse(r->body, "engine /metrics");
-  if (!s.ok()) return s.error();
-  return s->sum("vllm:num_requests_running") + s->sum("vllm:num_requests_waiting");
+// The engine's release: as given, or asked of the engine itself (`vllm --version`). The
+// simulator behaves as the vLLM release it is told to emulate.
+Result<launcher::EngineVersion> engine_version(launcher::EngineKind kind,
+                                               const std::string& given) {
+  if (!given.empty()) return launcher::parse_engine_version(given);
+  if (kind == launcher::EngineKind::kSim) return launcher::parse_engine_version("0.18.0");
+  if (kind == launcher::EngineKind::kSglang) return launcher::parse_engine_version("0.4.10");
+  // Importing vLLM takes a while on a cold node; two minutes is generous.
+  auto out = launcher::run_capture({"vllm", "--version"}, std::chrono::seconds(120));
+  if (!out.ok())
+    return out.error().with_context("cannot detect the vLLM release (give --engine-version)");
+  return launcher::version_from_output(*out);
+}
+
+// The peer whose route decides the advertised address: the daemon, or the router file's host.
+std::string route_peer(const std::string& scaler_url) {
+  if (scaler_url.empty()) return "";
+  auto u = http::parse_url(scaler_url);
+  return u.ok() ? u->host : "";
 }
 
 }  // namespace
@@ -79,9 +63,8 @@ Result<double> engine_load(const std::string& host, uint16_t port) {
 int main(int argc, char** argv) {
   launcher::LaunchSpec spec;
   std::string role_text, engine_text = "sim", service, group = "default", register_file, scaler_url,
-                         token_file;
+                         token_file, advertise, engine_version_text, api_key_file;
   double startup_timeout = 1800, drain_timeout = 120, stop_timeout = 15, heartbeat_s = 10;
-  std::vector<std::string> extra;
   po::options_description d(
       "hs-launch --service S --role R --engine vllm|sglang|sim --model M [options] [-- engine "
       "args]");
@@ -89,16 +72,24 @@ int main(int argc, char** argv) {
                                          "service name")(
       "role", po::value(&role_text)->value_name("R"), "prefill, decode or both")(
       "engine", po::value(&engine_text)->value_name("E"), "vllm, sglang or sim (default sim)")(
+      "engine-version", po::value(&engine_version_text)->value_name("V"),
+      "the engine's release (default: vllm --version; sim: the vLLM release it emulates, 0.18.0)")(
       "model", po::value(&spec.model)->value_name("M"), "weights path or id (sim: profile model)")(
       "served-model-name", po::value(&spec.served_model)->value_name("NAME"),
       "name clients use (default: model)")("gpu-type", po::value(&spec.gpu_type)->value_name("G"),
                                            "GPU type (sim: the profile's)")(
       "group", po::value(&group)->value_name("G"), "deployment group (default 'default')")(
-      "host", po::value(&spec.host)->value_name("ADDR"),
-      "address the engine listens on and registers (default: hostname)")(
-      "tensor-parallel", po::value(&spec.tensor_parallel)->value_name("N"),
-      "GPUs per instance (default 1)")("register", po::value(&register_file)->value_name("FILE"),
-                                       "endpoints file to register in (default: none)")(
+      "host", po::value(&spec.bind_host)->value_name("ADDR"),
+      "address the engine listens on (default 0.0.0.0)")(
+      "advertise", po::value(&advertise)->value_name("IP"),
+      "address peers reach it at, registered and used for vLLM's NIXL side channel (default: "
+      "--host if specific, else the interface that routes to --scaler, else the first "
+      "non-loopback one)")("tensor-parallel", po::value(&spec.tensor_parallel)->value_name("N"),
+                           "GPUs per instance (default: $HS_GPUS, else 1)")(
+      "api-key-file", po::value(&api_key_file)->value_name("FILE"),
+      "the engines' API key (reaches vLLM as VLLM_API_KEY, never on a command line)")(
+      "register", po::value(&register_file)->value_name("FILE"),
+      "endpoints file to register in (default: none)")(
       "scaler", po::value(&scaler_url)->value_name("URL"),
       "register with heteroscaled at URL instead (http://host:port)")(
       "token-file", po::value(&token_file)->value_name("FILE"),
@@ -107,7 +98,7 @@ int main(int argc, char** argv) {
       "sim: speed-up (default 1)")("startup-timeout", po::value(&startup_timeout)->value_name("S"),
                                    "seconds to wait for /health (default 1800)")(
       "drain-timeout", po::value(&drain_timeout)->value_name("S"),
-      "seconds in-flight requests get (default 120)")(
+      "seconds in-flight requests and unread KV get (default 120)")(
       "stop-timeout", po::value(&stop_timeout)->value_name("S"),
       "seconds between SIGTERM and SIGKILL (default 15)")(
       "heartbeat", po::value(&heartbeat_s)->value_name("S"),
@@ -119,7 +110,7 @@ int main(int argc, char** argv) {
       split = i;
       break;
     }
-  for (int i = split + 1; i < argc; ++i) extra.push_back(argv[i]);
+  for (int i = split + 1; i < argc; ++i) spec.extra_args.push_back(argv[i]);
   if (int rc = cli::parse(po::command_line_parser(split, argv), d, vm, "hs-launch"); rc >= 0)
     return rc;
   auto role = parse_role(role_text);
@@ -130,6 +121,8 @@ int main(int argc, char** argv) {
   if (!(startup_timeout > 0 && drain_timeout >= 0 && stop_timeout >= 0 && heartbeat_s > 0))
     return fail("timeouts must not be negative and --heartbeat must be positive", 2);
   spec.role = *role;
+  spec.engine = *kind;
+  spec.drain_timeout_s = drain_timeout;
   if (!register_file.empty() && !scaler_url.empty())
     return fail("--register and --scaler exclude each other", 2);
   std::unique_ptr<launcher::Registry> registry;
@@ -144,14 +137,24 @@ int main(int argc, char** argv) {
     }
     registry = launcher::scaler_registry(scaler_url, token);
   }
-  spec.engine = *kind;
-  spec.extra_args = extra;
-  spec.nic = env_or("HS_NIC", "");  // set by the SPANK plugin: the NIC nearest this task's GPU
-  if (!vm.count("host")) {
-    char h[256] = {};
-    ::gethostname(h, sizeof h - 1);
-    spec.host = h;
+  if (!api_key_file.empty()) {
+    auto k = read_file(api_key_file, 4096);
+    if (!k.ok()) return fail("--api-key-file: " + k.error().to_string(), 2);
+    spec.api_key = std::string(trim(*k));
+    if (spec.api_key.empty()) return fail("--api-key-file: the file is empty", 2);
   }
+  auto st = launcher::apply_task_environment(
+      spec, [](const char* n) { return env_or(n, ""); }, vm.count("tensor-parallel") > 0);
+  if (!st.ok()) return fail(st.error().to_string(), 2);
+  if (advertise.empty() && launcher::is_ip_literal(spec.bind_host) && spec.bind_host != "0.0.0.0" &&
+      spec.bind_host != "::")
+    advertise = spec.bind_host;  // bound to one address: that is where peers reach it
+  auto adv = launcher::pick_advertise_address(advertise, route_peer(scaler_url));
+  if (!adv.ok()) return fail(adv.error().to_string(), 2);
+  spec.advertise = *adv;
+  auto version = engine_version(spec.engine, engine_version_text);
+  if (!version.ok()) return fail(version.error().to_string(), 2);
+  spec.version = *version;
   if (spec.engine == launcher::EngineKind::kSim) {
     // The simulator ships beside hs-launch; prefer that copy over $PATH.
     std::error_code ec;
@@ -160,154 +163,47 @@ int main(int argc, char** argv) {
     if (!ec && std::filesystem::exists(beside)) spec.sim_binary = beside.string();
   }
   launcher::InstancePorts ports;
-  for (uint16_t* p : {&ports.http, &ports.kv_side_channel, &ports.bootstrap, &ports.torch_master}) {
-    auto f = free_port();
-    if (!f.ok()) return fail(f.error().to_string(), 1);
-    *p = *f;
-  }
+  auto http_port = launcher::free_port();
+  auto side = launcher::free_port_block(std::max<uint32_t>(1, launcher::side_channel_ports(spec)));
+  auto boot = launcher::free_port();
+  auto master = launcher::free_port();
+  for (const auto* r : {&http_port, &side, &boot, &master})
+    if (!r->ok()) return fail(r->error().to_string(), 1);
+  ports = {*http_port, *side, *boot, *master};
   auto cmd = launcher::build_engine_command(spec, ports);
   if (!cmd.ok()) return fail(cmd.error().to_string(), 2);
 
-  // Signals are taken synchronously below; the engine starts with a clean mask.
+  // Stop signals are taken synchronously by the instance loop; the engine starts with none
+  // blocked. SIGUSR1 is Slurm's --signal=B:USR1@T warning before a time limit or preemption.
   sigset_t sigs;
   sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    if (!cmd->env.count(kv.substr(0, kv.find('=')))) env_store.push_back(kv);
-  }
-  for (const auto& [k, v] : cmd->env) env_store.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (auto& s : env_store) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  for (auto& s : cmd->argv) args.push_back(s.data());
-  args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  // The engine's stdout joins its stderr: hs-launch's stdout carries only the registered URL.
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, 2, 1);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return fail("cannot start " + cmd->argv[0] + ": " + std::strerror(rc), 1);
+  auto pid = launcher::spawn(cmd->argv, cmd->env);
+  if (!pid.ok()) return fail(pid.error().to_string(), 1);
   std::string shown;
   for (const auto& a : cmd->argv) shown += " " + a;
-  note("started pid " + std::to_string(pid) + ":" + shown);
+  for (const auto& [k, v] : cmd->env)
+    if (k != "VLLM_API_KEY") shown += " " + k + "=" + v;
+  note("started pid " + std::to_string(*pid) + " (" + engine_text + " " + spec.version.text +
+       "):" + shown);
 
-  const std::string url = "http://" + spec.host + ":" + std::to_string(ports.http);
-  auto exited = [&](int* status) { return ::waitpid(pid, status, WNOHANG) == pid; };
-  auto exit_code = [](int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  };
-  auto stop_engine = [&]() {
-    ::kill(pid, SIGTERM);
-    auto deadline = Steady::now() + std::chrono::duration<double>(stop_timeout);
-    int st = 0;
-    while (Steady::now() < deadline) {
-      if (exited(&st)) return exit_code(st);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    note("engine still running after " + std::to_string(stop_timeout) + " s: SIGKILL");
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &st, 0);
-    return exit_code(st);
-  };
-  timespec tick{0, 200 * 1000 * 1000};
-
-  // 1. Wait for health.
-  auto start_deadline = Steady::now() + std::chrono::duration<double>(startup_timeout);
-  for (;;) {
-    int st = 0;
-    if (exited(&st))
-      return fail(
-          "engine exited before it was healthy (status " + std::to_string(exit_code(st)) + ")",
-          exit_code(st));
-    auto h = http::request(spec.host, ports.http, "GET", "/health", "",
-                           {std::chrono::milliseconds(1000), {}});
-    if (h.ok() && h->status == 200) break;
-    if (Steady::now() > start_deadline) {
-      stop_engine();
-      return fail("engine not healthy after " + std::to_string(startup_timeout) + " s", 1);
-    }
-    int sig = sigtimedwait(&sigs, nullptr, &tick);
-    if (sig > 0) {
-      note("signal before the engine was healthy: stopping it");
-      return stop_engine() == 0 ? 0 : 1;
-    }
-  }
-  // 2. Register.
-  launcher::Registration reg{url,
-                             std::string(to_string(spec.role)),
-                             group,
-                             service,
-                             spec.gpu_type,
-                             env_or("SLURM_ARRAY_JOB_ID", env_or("SLURM_JOB_ID", "")),
-                             env_or("SLURM_ARRAY_TASK_ID", "")};
-  if (registry) {
-    auto st = registry->add(reg);
-    if (!st.ok()) {
-      stop_engine();
-      return fail("cannot register: " + st.error().to_string(), 1);
-    }
-  }
-  std::printf("%s\n", url.c_str());
-  std::fflush(stdout);
-  note("healthy and registered: " + url + " (" + reg.role + ", group " + group + ")");
-  // 3. Serve until a signal or the engine's own exit.
-  Steady::time_point next_beat = Steady::now();
-  for (;;) {
-    int st = 0;
-    if (exited(&st)) {
-      if (registry) (void)registry->remove(url);
-      return fail(
-          "engine exited by itself (status " + std::to_string(exit_code(st)) + "); deregistered",
-          exit_code(st));
-    }
-    if (registry && Steady::now() >= next_beat) {
-      double now =
-          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-              .count();
-      auto hb = registry->heartbeat(url, now);
-      if (!hb.ok()) note("heartbeat failed: " + hb.error().to_string());
-      next_beat = Steady::now() + from_seconds(heartbeat_s);
-    }
-    int sig = sigtimedwait(&sigs, nullptr, &tick);
-    if (sig > 0) break;
-  }
-  // 4. Drain: router first, then wait for the engine to empty, then stop it.
-  note("draining");
-  if (registry) {
-    auto st = registry->draining(url);
-    if (!st.ok()) note("cannot mark draining: " + st.error().to_string());
-  }
-  auto drain_deadline = Steady::now() + std::chrono::duration<double>(drain_timeout);
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(500));  // the router's reload interval, twice
-  bool drained = false;
-  while (Steady::now() < drain_deadline) {
-    int st = 0;
-    if (exited(&st)) break;
-    auto load = engine_load(spec.host, ports.http);
-    if (load.ok() && *load == 0) {
-      drained = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  if (!drained) note("drain incomplete after " + std::to_string(drain_timeout) + " s");
-  if (registry) (void)registry->remove(url);
-  int code = stop_engine();
-  note("engine stopped (status " + std::to_string(code) + ")");
-  return drained ? 0 : 1;
+  launcher::InstancePlan plan;
+  plan.engine_pid = *pid;
+  plan.url = "http://" + spec.advertise + ":" + std::to_string(ports.http);
+  plan.host = spec.advertise;
+  plan.port = ports.http;
+  plan.role = spec.role;
+  plan.startup_timeout_s = startup_timeout;
+  plan.drain_timeout_s = drain_timeout;
+  plan.stop_timeout_s = stop_timeout;
+  plan.heartbeat_s = heartbeat_s;
+  plan.registration = {plan.url,
+                       std::string(to_string(spec.role)),
+                       group,
+                       service,
+                       spec.gpu_type,
+                       env_or("SLURM_ARRAY_JOB_ID", env_or("SLURM_JOB_ID", "")),
+                       env_or("SLURM_ARRAY_TASK_ID", "")};
+  return launcher::run_instance(plan, registry.get(), sigs);
 }

@@ -564,11 +564,10 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     sp.std_out = tpl->output;
     sp.time_limit_min = tpl->time_limit_min;
     sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                      "HS_SERVICE=" + svc.name,
-                      "HS_ROLE=" + std::string(to_string(role)),
-                      "HS_GROUP=" + gname,
-                      "HS_VARIANT=" + variant,
-                      "HS_GPU_TYPE=" + gpu};
+                      "HS_SERVICE=" + svc.name, "HS_ROLE=" + std::string(to_string(role)),
+                      "HS_GROUP=" + gname, "HS_VARIANT=" + variant, "HS_GPU_TYPE=" + gpu,
+                      // hs-launch takes the tensor-parallel size from the task's GPU count.
+                      "HS_GPUS=" + std::to_string(gpus)};
     for (const auto& e : tpl->environment) sp.environment.push_back(e);
     a.why = why;
     add(a);

@@ -3,46 +3,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "hs/common/engine_metrics.h"
 #include "hs/common/text.h"
 
 namespace hs::scaler {
 
-namespace {
-
-// One row per InstanceSample field: the sample names engines export, first match wins.
-// vLLM names: vllm @ 005a810b (shared/data/metrics); SGLang: sglang/srt/metrics/collector.py.
-struct Mapping {
-  double InstanceSample::*field;
-  std::vector<const char*> names;
-};
-const std::vector<Mapping>& table() {
-  static const std::vector<Mapping> t = {
-      {&InstanceSample::generation_tokens,
-       {"vllm:generation_tokens_total", "sglang:generation_tokens_total"}},
-      {&InstanceSample::prompt_tokens, {"vllm:prompt_tokens_total", "sglang:prompt_tokens_total"}},
-      {&InstanceSample::prompt_tokens_cached,
-       {"vllm:prefix_cache_hits_total", "sglang:cached_tokens_total"}},
-      {&InstanceSample::running, {"vllm:num_requests_running", "sglang:num_running_reqs"}},
-      {&InstanceSample::waiting, {"vllm:num_requests_waiting", "sglang:num_queue_reqs"}},
-  };
-  return t;
-}
-
-}  // namespace
-
 Result<InstanceSample> instance_sample(const prom::Scrape& s, TimePoint t) {
+  auto r = engine_metrics::read(s);  // the one name table (common/engine_metrics.h)
+  if (!r.ok()) return r.error();
   InstanceSample out;
   out.t = t;
-  bool any = false;
-  for (const auto& m : table()) {
-    for (const char* name : m.names) {
-      if (s.find(name).empty()) continue;
-      out.*(m.field) = s.sum(name);  // summed over model_name/engine labels
-      any = true;
-      break;
-    }
-  }
-  if (!any) return not_found("no vLLM or SGLang engine metrics in the scrape");
+  out.generation_tokens = r->generation_tokens;
+  out.prompt_tokens = r->prompt_tokens;
+  out.prompt_tokens_cached = r->prompt_tokens_cached;
+  out.running = r->running;
+  out.waiting = r->waiting;
+  out.kv_usage = r->kv_usage;
+  out.kv_held = !engine_metrics::idle(*r, true) && engine_metrics::idle(*r, false);
   return out;
 }
 
@@ -52,7 +29,12 @@ Histogram histogram_of(const prom::Scrape& s, const std::string& name, const pro
   for (const prom::Sample* b : s.find(name + "_bucket", match)) {
     const std::string* le = b->label("le");
     if (!le) continue;
-    double bound = *le == "+Inf" ? INFINITY : std::strtod(le->c_str(), nullptr);
+    double bound = INFINITY;
+    if (*le != "+Inf") {
+      auto v = parse_double(*le);
+      if (!v.ok()) continue;  // a malformed bound is not a bucket
+      bound = *v;
+    }
     buckets.emplace_back(bound, b->value);
   }
   std::sort(buckets.begin(), buckets.end());

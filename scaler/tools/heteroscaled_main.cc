@@ -306,6 +306,9 @@ struct Daemon {
       ser.samples.push_back(*sample);
       double inflight = (std::isnan(sample->running) ? 0 : sample->running) +
                         (std::isnan(sample->waiting) ? 0 : sample->waiting);
+      // A prefill whose KV has not been read by its decode yet is not idle: cancelling it now
+      // would fail that decode's transfer.
+      if (t.reg->role == Role::kPrefill && sample->kv_held) inflight += 1;
       sm.engine_in_flight[t.url] = inflight;
     }
     // Trim, then build each service's window from its registered instances and groups.

@@ -22,18 +22,28 @@ const workload::EngineProfile& profile() {
   return *p;
 }
 
-std::unique_ptr<EngineSim> start(Role role, double ttl_s = 120) {
+EngineSimOptions options(Role role, double ttl_s = 120) {
   EngineSimOptions o;
   o.role = role;
   o.time_scale = 100;  // 100x the profile: milliseconds per request
   o.kv_ttl_s = ttl_s;
+  if (role != Role::kBoth) o.side_channel_host = "127.0.0.1";
+  return o;
+}
+
+std::unique_ptr<EngineSim> start(const EngineSimOptions& o) {
   auto e = EngineSim::start(o, profile());
   EXPECT_TRUE(e.ok()) << e.error().to_string();
   return std::move(*e);
 }
 
-http::ClientResponse post(const EngineSim& e, const std::string& path, const json& body) {
-  auto r = http::request("127.0.0.1", e.port(), "POST", path, body.dump());
+std::unique_ptr<EngineSim> start(Role role, double ttl_s = 120) {
+  return start(options(role, ttl_s));
+}
+
+http::ClientResponse post(const EngineSim& e, const std::string& path, const json& body,
+                          const http::ClientOptions& co = {}) {
+  auto r = http::request("127.0.0.1", e.port(), "POST", path, body.dump(), co);
   EXPECT_TRUE(r.ok()) << r.error().to_string();
   return *r;
 }
@@ -75,8 +85,14 @@ TEST(EngineSim, PrefillThenDecodePullsTheKvFromThePrefillEngine) {
   ASSERT_EQ(pr.status, 200) << pr.body;
   json kvp = json::parse(pr.body)["kv_transfer_params"];
   EXPECT_EQ(kvp["do_remote_prefill"], true);
-  EXPECT_EQ(kvp["remote_port"], p->port());
+  // remote_host/port name the NIXL side channel, not the HTTP port (nixl_connector.py).
+  EXPECT_EQ(kvp["remote_port"], p->side_channel_port());
+  EXPECT_NE(p->side_channel_port(), p->port());
+  EXPECT_EQ(kvp["remote_host"], "127.0.0.1");
   EXPECT_EQ(kvp["remote_engine_id"], p->engine_id());
+  EXPECT_EQ(kvp["tp_size"], 1);
+  EXPECT_TRUE(kvp["remote_request_id"].is_string());
+  EXPECT_EQ(p->kv_held(), 1u);
   EXPECT_EQ(kvp["remote_block_ids"].size(), 4u);  // 64 tokens in 16-token blocks
 
   json dec = req;
@@ -90,11 +106,12 @@ TEST(EngineSim, PrefillThenDecodePullsTheKvFromThePrefillEngine) {
   auto rec = http::request("127.0.0.1", d->port(), "GET", "/hs/records");
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ(json::parse(rec->body)[0]["kv_from"], p->engine_id());
+  EXPECT_EQ(p->kv_held(), 0u);  // read once, then freed
 
   // Blocks are handed over once: a second decode with the same parameters is refused.
   auto again = post(*d, "/v1/completions", dec);
   EXPECT_EQ(again.status, 400);
-  EXPECT_NE(again.body.find("unknown or expired"), std::string::npos) << again.body;
+  EXPECT_NE(again.body.find("already read"), std::string::npos) << again.body;
 }
 
 TEST(EngineSim, RefusesKvFromTheWrongEngineOrPastItsLifetime) {
@@ -107,13 +124,16 @@ TEST(EngineSim, RefusesKvFromTheWrongEngineOrPastItsLifetime) {
   auto w = post(*d, "/v1/completions", {{"prompt", "abcd"}, {"kv_transfer_params", wrong}});
   EXPECT_EQ(w.status, 400);
   EXPECT_NE(w.body.find("someone-else"), std::string::npos) << w.body;
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (p->kv_held() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(p->kv_held(), 0u);  // expired after its TTL
   auto late = post(*d, "/v1/completions", {{"prompt", "abcd"}, {"kv_transfer_params", kvp}});
   EXPECT_EQ(late.status, 400) << late.body;
   auto missing = post(*d, "/v1/completions",
                       {{"prompt", "abcd"}, {"kv_transfer_params", {{"do_remote_prefill", true}}}});
   EXPECT_EQ(missing.status, 400);
-  EXPECT_NE(missing.body.find("remote_host"), std::string::npos) << missing.body;
+  EXPECT_NE(missing.body.find("remote_engine_id"), std::string::npos) << missing.body;
   // A prompt of another length than the KV holds is a routing bug, not something to decode.
   json kvp2 = json::parse(post(*p, "/v1/completions", pre).body)["kv_transfer_params"];
   auto mismatch = post(*d, "/v1/completions",
@@ -130,6 +150,10 @@ TEST(EngineSim, BadRequestsGetVllmStyleErrors) {
   EXPECT_EQ(post(*e, "/v1/completions", {{"model", "gpt-9"}, {"prompt", "x"}}).status, 404);
   EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 0}}).status, 400);
   EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", json::array({"a", "b"})}}).status, 400);
+  // SamplingParams: min_tokens above max_tokens is refused (what a P/D prefill must not get).
+  auto min = post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}, {"min_tokens", 5}});
+  EXPECT_EQ(min.status, 400);
+  EXPECT_EQ(json::parse(min.body)["error"]["param"], "min_tokens") << min.body;
   EXPECT_EQ(post(*e, "/v1/chat/completions", {{"messages", "hi"}}).status, 400);
   auto big = post(*e, "/v1/completions", {{"prompt", json::array()}, {"max_tokens", 1}});
   EXPECT_EQ(big.status, 400);
@@ -176,6 +200,72 @@ TEST(EngineSim, DrainRefusesNewWorkAndFinishesInFlight) {
   EXPECT_EQ(e->in_flight(), 0u);
   auto st = http::request("127.0.0.1", e->port(), "GET", "/hs/status");
   EXPECT_EQ(json::parse(st->body)["draining"], true);
+}
+
+TEST(EngineSim, ChunksOfSeveralTokensCarryUsageWhenAskedForContinuousStats) {
+  auto o = options(Role::kBoth);
+  o.tokens_per_chunk = 4;
+  auto e = start(o);
+  json body = {{"prompt", "hello"},
+               {"max_tokens", 9},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}};
+  std::string all;
+  auto r = http::request_stream("127.0.0.1", e->port(), "POST", "/v1/completions", body.dump(),
+                                [&](std::string_view c) {
+                                  all += c;
+                                  return true;
+                                });
+  ASSERT_TRUE(r.ok());
+  std::vector<uint32_t> totals;
+  size_t pos = 0;
+  while ((pos = all.find("data: {", pos)) != std::string::npos) {
+    size_t end = all.find("\n\n", pos);
+    json c = json::parse(all.substr(pos + 6, end - pos - 6));
+    if (!c["choices"].empty()) totals.push_back(c["usage"]["completion_tokens"]);
+    pos = end;
+  }
+  // The first token alone, then chunks of 4, the rest last: 1, 5, 9.
+  EXPECT_EQ(totals, (std::vector<uint32_t>{1, 5, 9}));
+}
+
+TEST(EngineSim, ApiKeyGuardsTheV1RoutesOnly) {
+  auto o = options(Role::kBoth);
+  o.api_key = "k-123";
+  auto e = start(o);
+  auto no = post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}});
+  EXPECT_EQ(no.status, 401);
+  http::ClientOptions co;
+  co.headers = {{"authorization", "Bearer k-123"}};
+  EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, co).status, 200);
+  auto h = http::request("127.0.0.1", e->port(), "GET", "/health");
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST(EngineSim, ARequestIdAlreadyRunningIsRefused) {
+  auto e = start(Role::kBoth);
+  http::ClientOptions co;
+  co.headers = {{"x-request-id", "same"}};
+  std::thread t([&] {
+    EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 300}}, co).status, 200);
+  });
+  while (e->in_flight() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto dup = post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, co);
+  EXPECT_EQ(dup.status, 400);
+  EXPECT_NE(dup.body.find("already running"), std::string::npos) << dup.body;
+  t.join();
+  EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, co).status, 200);
+}
+
+TEST(EngineSim, WhileLoadingThePortIsBoundButNothingAnswers) {
+  auto o = options(Role::kBoth);
+  o.load_delay_s = 30;
+  auto e = start(o);
+  http::ClientOptions quick;
+  quick.timeout = std::chrono::milliseconds(300);
+  auto h = http::request("127.0.0.1", e->port(), "GET", "/health", "", quick);
+  EXPECT_FALSE(h.ok());  // connected into the backlog, no answer: as vLLM while it loads
+  e->stop();             // and stopping while loading is clean
 }
 
 TEST(EngineSim, RejectsANonPositiveTimeScale) {

@@ -36,6 +36,10 @@ struct InstanceSample {
   double waiting = kMissing;               // gauge [vllm:num_requests_waiting]
   double running = kMissing;               // gauge [vllm:num_requests_running]
   double gpu_util = kMissing;              // gauge 0..1 (DCGM), for the HPA baseline only
+  double kv_usage = kMissing;              // gauge 0..1 [vllm:kv_cache_usage_perc]
+  // Nothing running or waiting but KV blocks still held: a prefill whose decodes have not
+  // read their KV yet (stopping it now would fail those decodes).
+  bool kv_held = false;
 };
 
 struct InstanceSeries {
