@@ -35,7 +35,7 @@ std::string_view to_string(Outcome o) {
 namespace {
 
 constexpr uint32_t kBlock = 512;
-constexpr uint32_t kVocab = 32000;
+constexpr uint32_t kVocab = 32000;  // below every served model's vocabulary
 
 // A stable pseudo-random token for (seed, position): shared prefixes need equal ids, distinct
 // blocks different ones.
@@ -85,15 +85,19 @@ void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Reque
                                        : Outcome::kFailed;
     return;
   }
-  const auto& times = tc.token_times();
-  if (!times.empty()) {
-    rec.ttft_s = to_seconds(times.front() - sent);
+  const auto& chunks = tc.chunks();
+  if (!chunks.empty()) {
+    rec.ttft_s = to_seconds(chunks.front().t - sent);
     double mx = 0;
-    for (size_t i = 1; i < times.size(); ++i)
-      mx = std::max(mx, to_seconds(times[i] - times[i - 1]));
-    rec.tbt_max_s = times.size() > 1 ? mx : -1;
+    for (const auto& [gap, n] : tc.token_gaps_s()) mx = std::max(mx, gap);
+    rec.tbt_max_s = chunks.size() > 1 ? mx : -1;
+    // Per token: a chunk may carry several (usage.completion_tokens counts them).
+    uint64_t tokens = tc.tokens();
+    if (tc.usage().is_object() && tc.usage().contains("completion_tokens") &&
+        tc.usage()["completion_tokens"].is_number_unsigned())
+      tokens = std::max<uint64_t>(tokens, tc.usage()["completion_tokens"].get<uint64_t>());
     rec.tbt_mean_s =
-        times.size() > 1 ? to_seconds(times.back() - times.front()) / (times.size() - 1) : -1;
+        tokens > 1 ? to_seconds(chunks.back().t - chunks.front().t) / (tokens - 1) : -1;
   }
   rec.e2e_s = to_seconds(end - sent);
   if (tc.usage().is_object() && tc.usage().contains("completion_tokens"))

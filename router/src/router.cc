@@ -10,75 +10,37 @@
 #include <set>
 #include <thread>
 
+#include "endpoint_table.h"
 #include "hs/common/clock.h"
 #include "hs/common/http.h"
 #include "hs/common/logger.h"
 #include "hs/common/prometheus_text.h"
+#include "hs/router/pd_protocol.h"
 #include "hs/router/sse.h"
 
 namespace hs::router {
 
 using json = nlohmann::json;
-using Steady = std::chrono::steady_clock;
-
-namespace {
-
-struct Instance {
-  Endpoint ep;
-  int outstanding = 0;
-  uint64_t sent = 0;
-  bool healthy = true;
-  bool listed = true;  // false: removed from the file, kept until its requests finish
-};
-
-struct Picked {
-  Endpoint ep;
-  bool ok = false;
-};
-
-}  // namespace
 
 struct Router::Impl {
   RouterOptions o;
   Logger log{"router", LogLevel::kInfo, stderr_sink()};
+  EndpointTable table{log};
+  RequestIds request_ids;
   std::unique_ptr<http::Server> server;
-  mutable std::mutex mu;
+  mutable std::mutex mu;  // the fields below, and the watcher's wake-up
   std::condition_variable cv;
   bool stopping = false;
-  std::map<std::string, Instance> instances;  // by url
   std::filesystem::file_time_type mtime{};
   std::thread watcher;
-  std::atomic<uint64_t> next_id{1};
   Steady::time_point started = Steady::now();
+  std::string last_scaler_body;
+  bool scaler_failing = false;
   // metrics, under mu
-  std::map<std::string, uint64_t> outcomes;  // "ok", "client_error", "failed", "no_capacity"
+  std::map<std::string, uint64_t> outcomes;  // "ok", "client_error", "failed", "client_gone"
   uint64_t retries = 0;
   std::map<std::string, prom::Histogram> ttft, tbt, e2e;  // per deployment group
   std::deque<json> records;
-
-  void apply(const std::vector<Endpoint>& eps) {
-    std::lock_guard<std::mutex> lk(mu);
-    for (auto& [url, in] : instances) in.listed = false;
-    for (const auto& ep : eps) {
-      auto [it, fresh] = instances.try_emplace(ep.url);
-      it->second.ep = ep;
-      it->second.listed = true;
-      if (fresh)
-        log.info("endpoint added: " + ep.url + " (" + std::string(to_string(ep.role)) + ", group " +
-                 ep.group + ")");
-    }
-    for (auto it = instances.begin(); it != instances.end();) {
-      if (!it->second.listed && it->second.outstanding == 0) {
-        log.info("endpoint removed: " + it->first);
-        it = instances.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-
-  std::string last_scaler_body;
-  bool scaler_failing = false;
 
   // Re-reads the endpoints file when it changed (or polls heteroscaled's endpoint set); a bad
   // new version keeps the old set, and so does an unreachable daemon.
@@ -105,7 +67,7 @@ struct Router::Impl {
         log.error("keeping the previous endpoints: " + eps.error().to_string());
         return;
       }
-      apply(*eps);
+      table.apply(*eps, Steady::now());
       return;
     }
     std::error_code ec;
@@ -117,26 +79,41 @@ struct Router::Impl {
       log.error("keeping the previous endpoints: " + eps.error().to_string());
       return;
     }
-    apply(*eps);
+    table.apply(*eps, Steady::now());
   }
 
-  void check_health() {
-    std::vector<Endpoint> eps;
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      for (const auto& [url, in] : instances) eps.push_back(in.ep);
-    }
+  http::ClientOptions engine_call(std::chrono::milliseconds timeout,
+                                  const std::string& rid = {}) const {
+    http::ClientOptions co;
+    co.timeout = timeout;
+    if (!rid.empty()) co.headers.emplace_back("x-request-id", rid);
+    co.headers.emplace_back("content-type", "application/json");
+    if (!o.engine_api_key.empty())
+      co.headers.emplace_back("authorization", "Bearer " + o.engine_api_key);
+    return co;
+  }
+
+  // The models an instance serves, cached so /v1/models answers during a health blip.
+  void fetch_models(const Endpoint& ep) {
+    auto r = http::request(ep.host, ep.port, "GET", "/v1/models", "",
+                           engine_call(std::chrono::milliseconds(2000)));
+    if (!r.ok() || r->status != 200) return;
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) return;
+    std::vector<std::string> ids;
+    for (const auto& m : j["data"])
+      if (m.is_object() && m.contains("id") && m["id"].is_string())
+        ids.push_back(m["id"].get<std::string>());
+    table.set_models(ep.url, std::move(ids));
+  }
+
+  void check_health(bool all_due) {
     http::ClientOptions co;
     co.timeout = std::chrono::milliseconds(std::max<int64_t>(200, o.health_interval.count() / 2));
-    for (const auto& ep : eps) {
+    for (const auto& ep : table.to_probe(Steady::now(), all_due)) {
       auto r = http::request(ep.host, ep.port, "GET", "/health", "", co);
       bool ok = r.ok() && r->status == 200;
-      std::lock_guard<std::mutex> lk(mu);
-      auto it = instances.find(ep.url);
-      if (it == instances.end()) continue;
-      if (it->second.healthy != ok)
-        log.warning(ep.url + (ok ? " is healthy again" : " failed its health check"));
-      it->second.healthy = ok;
+      if (table.record_health(ep.url, ok, Steady::now())) fetch_models(ep);
     }
   }
 
@@ -146,61 +123,15 @@ struct Router::Impl {
     while (!stopping) {
       lk.unlock();
       reload(false);
-      if (Steady::now() >= next_health) {
-        check_health();
-        next_health = Steady::now() + o.health_interval;
-      }
+      bool due = Steady::now() >= next_health;
+      check_health(due);
+      if (due) next_health = Steady::now() + o.health_interval;
       lk.lock();
-      cv.wait_for(
-          lk,
-          std::min<std::chrono::milliseconds>(o.health_interval, std::chrono::milliseconds(250)),
-          [&] { return stopping; });
+      auto wait =
+          std::min<std::chrono::milliseconds>(o.health_interval, std::chrono::milliseconds(250));
+      if (table.any_fast_probe(Steady::now())) wait = std::min(wait, kFastProbe);
+      cv.wait_for(lk, wait, [&] { return stopping; });
     }
-  }
-
-  // The least-loaded eligible instance; counts the request against it.
-  Picked pick(Role role, const std::string& group, const std::set<std::string>& exclude) {
-    std::lock_guard<std::mutex> lk(mu);
-    auto usable = [](const Instance& in) { return in.listed && in.healthy && !in.ep.draining; };
-    // A prefill is only useful in a group that has a decode to hand its KV to.
-    std::set<std::string> decoding_groups;
-    if (role == Role::kPrefill)
-      for (const auto& [url, in] : instances)
-        if (usable(in) && in.ep.role != Role::kPrefill) decoding_groups.insert(in.ep.group);
-    Instance* best = nullptr;
-    for (auto& [url, in] : instances) {
-      if (!usable(in) || exclude.count(url)) continue;
-      if (in.ep.role != role && in.ep.role != Role::kBoth) continue;
-      if (!group.empty() && in.ep.group != group) continue;
-      if (role == Role::kPrefill && !decoding_groups.count(in.ep.group)) continue;
-      if (!best || in.outstanding < best->outstanding ||
-          (in.outstanding == best->outstanding && in.sent < best->sent))
-        best = &in;
-    }
-    if (!best) return {};
-    ++best->outstanding;
-    ++best->sent;
-    return {best->ep, true};
-  }
-
-  // `reachable` false marks the instance unhealthy until its next passing health check.
-  void release(const Endpoint& ep, bool reachable) {
-    std::lock_guard<std::mutex> lk(mu);
-    auto it = instances.find(ep.url);
-    if (it == instances.end()) return;
-    --it->second.outstanding;
-    if (!reachable && it->second.healthy) {
-      it->second.healthy = false;
-      log.warning(ep.url + " is unreachable; no requests until it passes a health check");
-    }
-    if (!it->second.listed && it->second.outstanding == 0) instances.erase(it);
-  }
-
-  http::ClientOptions upstream(const std::string& rid) const {
-    http::ClientOptions co;
-    co.timeout = o.upstream_timeout;
-    co.headers = {{"x-request-id", rid}, {"content-type", "application/json"}};
-    return co;
   }
 
   struct Prefilled {
@@ -212,8 +143,8 @@ struct Router::Impl {
   std::optional<Prefilled> prefill(const json& body, const std::string& path,
                                    const std::string& rid, std::set<std::string>& tried,
                                    int& attempts, http::Response& reply) {
-    while (attempts < 2) {
-      Picked p = pick(Role::kPrefill, "", tried);
+    while (attempts < o.max_attempts) {
+      Picked p = table.pick(Role::kPrefill, "", tried);
       if (!p.ok) {
         reply = http::error_response(503,
                                      "no healthy prefill instance in a group with a healthy decode",
@@ -222,21 +153,15 @@ struct Router::Impl {
       }
       ++attempts;
       tried.insert(p.ep.url);
-      json pre = body;
-      pre["max_tokens"] = 1;
-      pre.erase("max_completion_tokens");
-      pre["stream"] = false;
-      pre.erase("stream_options");
-      pre["kv_transfer_params"] = {{"do_remote_decode", true},    {"do_remote_prefill", false},
-                                   {"remote_engine_id", nullptr}, {"remote_block_ids", nullptr},
-                                   {"remote_host", nullptr},      {"remote_port", nullptr}};
-      auto r = http::request(p.ep.host, p.ep.port, "POST", path, pre.dump(), upstream(rid));
-      release(p.ep, r.ok());
+      auto r = http::request(p.ep.host, p.ep.port, "POST", path, prefill_body(body).dump(),
+                             engine_call(o.upstream_timeout, rid));
+      table.release(p.ep, r.ok());
       if (!r.ok() || r->status >= 500) {
+        bool again = attempts < o.max_attempts;
         log.warning("prefill on " + p.ep.url + " failed (" +
                     (r.ok() ? std::to_string(r->status) : r.error().to_string()) + ")" +
-                    (attempts < 2 ? "; retrying elsewhere" : ""));
-        if (attempts < 2) note_retry();
+                    (again ? "; retrying elsewhere" : ""));
+        if (again) note_retry();
         continue;
       }
       if (r->status != 200) {
@@ -256,7 +181,8 @@ struct Router::Impl {
       }
       return Prefilled{p.ep, j["kv_transfer_params"]};
     }
-    reply = http::error_response(502, "prefill failed on two instances", "bad_gateway");
+    reply = http::error_response(
+        502, "prefill failed on " + std::to_string(attempts) + " instances", "bad_gateway");
     return std::nullopt;
   }
 
@@ -265,55 +191,60 @@ struct Router::Impl {
     ++retries;
   }
 
-  void finish(const std::string& rid, const std::string& group, const std::string& outcome,
-              const std::string& pre, const std::string& dec, Steady::time_point start,
-              const std::vector<Steady::time_point>& tokens, int attempts) {
+  struct Outcome {
+    std::string rid, client_rid, group, outcome, prefill, decode;
+    Steady::time_point start;
+    int attempts = 0;
+  };
+  void finish(const Outcome& x, const SseTokenClock* tc) {
     std::lock_guard<std::mutex> lk(mu);
-    ++outcomes[outcome];
-    json rec = {{"request_id", rid}, {"group", group},     {"prefill", pre},
-                {"decode", dec},     {"outcome", outcome}, {"attempts", attempts}};
-    rec["start_s"] = to_seconds(start - started);  // since the router started
-    double end = to_seconds(Steady::now() - start);
+    ++outcomes[x.outcome];
+    json rec = {{"request_id", x.rid},   {"client_request_id", x.client_rid},
+                {"group", x.group},      {"prefill", x.prefill},
+                {"decode", x.decode},    {"outcome", x.outcome},
+                {"attempts", x.attempts}};
+    rec["start_s"] = to_seconds(x.start - started);  // since the router started
+    double end = to_seconds(Steady::now() - x.start);
     rec["e2e_s"] = end;
-    if (!tokens.empty()) {
-      double t = to_seconds(tokens.front() - start);
+    if (tc && !tc->chunks().empty()) {
+      double t = to_seconds(tc->chunks().front().t - x.start);
       rec["ttft_s"] = t;
-      ttft.try_emplace(group, prom::vllm_ttft_buckets()).first->second.observe(t);
-      auto& h = tbt.try_emplace(group, prom::vllm_tpot_buckets()).first->second;
-      for (size_t i = 1; i < tokens.size(); ++i) h.observe(to_seconds(tokens[i] - tokens[i - 1]));
+      ttft.try_emplace(x.group, prom::vllm_ttft_buckets()).first->second.observe(t);
+      auto& h = tbt.try_emplace(x.group, prom::vllm_tpot_buckets()).first->second;
+      for (const auto& [gap, n] : tc->token_gaps_s()) h.observe(gap, n);
+      rec["tokens"] = tc->tokens();
+      rec["token_events"] = tc->chunks().size();
     }
-    rec["token_events"] = tokens.size();
-    if (outcome == "ok")
-      e2e.try_emplace(group, prom::vllm_e2e_buckets()).first->second.observe(end);
+    if (x.outcome == "ok")
+      e2e.try_emplace(x.group, prom::vllm_e2e_buckets()).first->second.observe(end);
     records.push_back(std::move(rec));
     if (records.size() > 100000) records.pop_front();
   }
 
   http::Response completions(const http::Request& req) {
-    Steady::time_point start = Steady::now();
+    Outcome x;
+    x.start = Steady::now();
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return http::error_response(400, "request body is not a JSON object");
-    auto h = req.headers.find("x-request-id");
-    std::string rid = h != req.headers.end() && !h->second.empty()
-                          ? h->second
-                          : "rt-" + std::to_string(next_id++);
+    // A fresh id per request, the same for both halves; the client's own is only recorded.
+    x.rid = request_ids.next();
+    if (auto h = req.headers.find("x-request-id"); h != req.headers.end()) x.client_rid = h->second;
     const std::string path = req.path();
-    bool stream = body.value("stream", false);
     std::set<std::string> tried_p;
-    int attempts = 0;
     http::Response reply;
-    auto pf = prefill(body, path, rid, tried_p, attempts, reply);
+    auto pf = prefill(body, path, x.rid, tried_p, x.attempts, reply);
     if (!pf) {
-      finish(rid, "", reply.status < 500 ? "client_error" : "failed", "", "", start, {}, attempts);
+      x.outcome = reply.status < 500 ? "client_error" : "failed";
+      finish(x, nullptr);
       return reply;
     }
-    if (!stream) return decode(body, path, rid, start, std::move(*pf), tried_p, attempts, nullptr);
+    if (!client_stream(body).stream)
+      return decode(body, path, std::move(x), std::move(*pf), tried_p, nullptr);
     http::Response out;
     out.content_type = "text/event-stream";
-    out.stream = [this, body, path, rid, start, p = *pf, tried_p,
-                  attempts](const http::StreamWriter& w) mutable {
-      (void)decode(body, path, rid, start, std::move(p), tried_p, attempts, &w);
+    out.stream = [this, body, path, x, p = *pf, tried_p](const http::StreamWriter& w) mutable {
+      (void)decode(body, path, std::move(x), std::move(p), tried_p, &w);
     };
     return out;
   }
@@ -322,29 +253,38 @@ struct Router::Impl {
   // before the first token, a failure (or a group without a usable decode) starts over once
   // from the prefill in another group. With `w` the decode's events are streamed to the
   // client and errors become an SSE error event; without it the reply is returned.
-  http::Response decode(const json& body, const std::string& path, const std::string& rid,
-                        Steady::time_point start, Prefilled pf, std::set<std::string> tried_p,
-                        int attempts, const http::StreamWriter* w) {
+  http::Response decode(const json& body, const std::string& path, Outcome x, Prefilled pf,
+                        std::set<std::string> tried_p, const http::StreamWriter* w) {
     std::set<std::string> tried_d;
+    x.prefill = pf.prefill.url;
+    x.group = pf.prefill.group;
     auto error = [&](int code, const std::string& message, std::string_view type) {
       if (!w) return http::error_response(code, message, type);
       (*w)("data: " + json{{"error", {{"message", message}, {"code", code}}}}.dump() + "\n\n");
       return http::Response{};
     };
+    auto fail = [&](const std::string& d_url) {
+      x.outcome = "failed";
+      x.decode = d_url;
+      finish(x, nullptr);
+    };
     // Starts over from the prefill; false (with the reply) when that fails too.
     auto restart = [&](const std::string& d_url, http::Response& reply) {
       note_retry();
-      auto again = prefill(body, path, rid, tried_p, attempts, reply);
+      auto again = prefill(body, path, x.rid, tried_p, x.attempts, reply);
       if (!again) {
-        finish(rid, pf.prefill.group, "failed", pf.prefill.url, d_url, start, {}, attempts);
+        fail(d_url);
         return false;
       }
       pf = std::move(*again);
+      x.prefill = pf.prefill.url;
+      x.group = pf.prefill.group;
       return true;
     };
+    const ClientStream cs = client_stream(body);
     for (;;) {
-      Picked d = pick(Role::kDecode, pf.prefill.group, tried_d);
-      if (!d.ok && attempts < 2) {
+      Picked d = table.pick(Role::kDecode, pf.prefill.group, tried_d);
+      if (!d.ok && x.attempts < o.max_attempts) {
         // The group lost its decodes (drained or failed) after the prefill: start over in a
         // group that still has one; the prefilled KV expires unused.
         http::Response reply;
@@ -353,47 +293,51 @@ struct Router::Impl {
         continue;
       }
       if (!d.ok) {
-        finish(rid, pf.prefill.group, "failed", pf.prefill.url, "", start, {}, attempts);
+        fail("");
         return error(503, "no healthy decode instance in group " + pf.prefill.group,
                      "service_unavailable");
       }
       tried_d.insert(d.ep.url);
-      json dec = body;
-      dec["kv_transfer_params"] = pf.kv_params;
-      SseTokenClock tc;
+      std::string dec = decode_body(body, pf.kv_params).dump();
+      SseTokenClock tc(w ? std::optional<ClientStream>(cs) : std::nullopt);
       bool forwarded = false, client_gone = false;
       Result<http::ClientResponse> r =
           w ? http::request_stream(
-                  d.ep.host, d.ep.port, "POST", path, dec.dump(),
+                  d.ep.host, d.ep.port, "POST", path, dec,
                   [&](std::string_view c) {
-                    tc.feed(c);
-                    forwarded = true;
-                    if (!(*w)(c)) client_gone = true;
+                    std::string fwd = tc.feed(c);
+                    forwarded = forwarded || !tc.chunks().empty() || !fwd.empty();
+                    if (!fwd.empty() && !(*w)(fwd)) client_gone = true;
                     return !client_gone;
                   },
-                  upstream(rid))
-            : http::request(d.ep.host, d.ep.port, "POST", path, dec.dump(), upstream(rid));
-      release(d.ep, r.ok());
+                  engine_call(o.upstream_timeout, x.rid))
+            : http::request(d.ep.host, d.ep.port, "POST", path, dec,
+                            engine_call(o.upstream_timeout, x.rid));
+      table.release(d.ep, r.ok());
       bool failed = !r.ok() || r->status >= 500;
-      if (failed && !forwarded && attempts < 2) {
+      if (failed && !forwarded && x.attempts < o.max_attempts) {
         http::Response reply;
         if (!restart(d.ep.url, reply))
           return w ? error(reply.status, "retry failed: " + reply.body, "") : reply;
         continue;
       }
+      x.decode = d.ep.url;
       if (!r.ok() && !w) {
-        finish(rid, pf.prefill.group, "failed", pf.prefill.url, d.ep.url, start, {}, attempts);
+        fail(d.ep.url);
         return error(502, "decode failed: " + r.error().to_string(), "bad_gateway");
       }
       if (w && !forwarded && r.ok() && r->status != 200)
         error(r->status, "decode answered " + std::to_string(r->status), "");
-      std::string outcome = client_gone ? "client_gone"
-                            : failed    ? "failed"
-                            : !r.ok() || r->status != 200
-                                ? (r.ok() && r->status < 500 && !w ? "client_error" : "failed")
-                                : "ok";
-      finish(rid, pf.prefill.group, outcome, pf.prefill.url, d.ep.url, start, tc.token_times(),
-             attempts);
+      bool engine_ok = r.ok() && r->status == 200;
+      if (client_gone)
+        x.outcome = "client_gone";
+      else if (engine_ok && !failed)
+        x.outcome = "ok";
+      else if (r.ok() && r->status < 500 && !w)
+        x.outcome = "client_error";
+      else
+        x.outcome = "failed";
+      finish(x, w ? &tc : nullptr);
       if (w) return http::Response{};
       http::Response out;
       out.status = r->status;
@@ -403,28 +347,30 @@ struct Router::Impl {
   }
 
   std::string metrics_text() {
-    std::lock_guard<std::mutex> lk(mu);
     prom::Writer w;
+    std::vector<std::pair<prom::Labels, std::pair<int, int>>> rows;  // outstanding, up
+    table.for_each([&](const Instance& in) {
+      rows.push_back({{{"instance", in.ep.url},
+                       {"role", std::string(to_string(in.ep.role))},
+                       {"group", in.ep.group}},
+                      {in.outstanding, in.healthy && in.listed && !in.ep.draining ? 1 : 0}});
+    });
+    w.family("hs_router_instance_outstanding", prom::MetricType::kGauge,
+             "Requests in flight per instance.");
+    for (const auto& [l, v] : rows) w.sample("hs_router_instance_outstanding", l, v.first);
+    w.family("hs_router_instance_up", prom::MetricType::kGauge,
+             "1 when the instance gets new requests (healthy, listed, not draining).");
+    for (const auto& [l, v] : rows) w.sample("hs_router_instance_up", l, v.second);
+    w.family("hs_router_ready", prom::MetricType::kGauge,
+             "1 when some group has a usable prefill and decode (or a usable both instance).");
+    w.sample("hs_router_ready", {}, table.ready() ? 1 : 0);
+    std::lock_guard<std::mutex> lk(mu);
     w.family("hs_router_requests_total", prom::MetricType::kCounter, "Requests by outcome.");
     for (const char* k : {"ok", "client_error", "failed", "client_gone"})
       w.sample("hs_router_requests_total", {{"outcome", k}}, static_cast<double>(outcomes[k]));
     w.family("hs_router_retries_total", prom::MetricType::kCounter,
              "Requests retried on another instance before their first token.");
     w.sample("hs_router_retries_total", {}, static_cast<double>(retries));
-    w.family("hs_router_instance_outstanding", prom::MetricType::kGauge,
-             "Requests in flight per instance.");
-    for (const auto& [url, in] : instances)
-      w.sample(
-          "hs_router_instance_outstanding",
-          {{"instance", url}, {"role", std::string(to_string(in.ep.role))}, {"group", in.ep.group}},
-          in.outstanding);
-    w.family("hs_router_instance_up", prom::MetricType::kGauge,
-             "1 when the instance gets new requests (healthy, listed, not draining).");
-    for (const auto& [url, in] : instances)
-      w.sample(
-          "hs_router_instance_up",
-          {{"instance", url}, {"role", std::string(to_string(in.ep.role))}, {"group", in.ep.group}},
-          in.healthy && in.listed && !in.ep.draining ? 1 : 0);
     auto hist = [&](const char* name, const char* help,
                     const std::map<std::string, prom::Histogram>& m) {
       w.family(name, prom::MetricType::kHistogram, help);
@@ -432,10 +378,22 @@ struct Router::Impl {
         w.histogram(name, {{"group", g}}, h.bounds, h.cumulative, h.sum, h.count);
     };
     hist("hs_router_ttft_seconds", "End-to-end time to first token per deployment group.", ttft);
-    hist("hs_router_tbt_seconds", "Time between tokens per deployment group.", tbt);
+    hist("hs_router_tbt_seconds", "Time between tokens per deployment group (per token).", tbt);
     hist("hs_router_e2e_seconds", "End-to-end latency of successful requests per deployment group.",
          e2e);
     return w.text();
+  }
+
+  http::Response models_response() {
+    auto names = table.models();
+    if (names.empty())
+      return http::error_response(503, "no model known yet: no instance has answered",
+                                  "service_unavailable");
+    json data = json::array();
+    for (const auto& n : names)
+      data.push_back({{"id", n}, {"object", "model"}, {"owned_by", "hs-router"}});
+    return http::Response{
+        200, "application/json", json{{"object", "list"}, {"data", data}}.dump(), {}, nullptr};
   }
 
   http::Response handle(const http::Request& req) {
@@ -444,26 +402,23 @@ struct Router::Impl {
       return completions(req);
     if (req.method == "GET" && p == "/health")
       return http::Response{200, "application/json", "{}", {}, nullptr};
+    if (req.method == "GET" && p == "/ready") {
+      if (table.ready())
+        return http::Response{200, "application/json", "{\"ready\":true}", {}, nullptr};
+      return http::error_response(503, "no group has a healthy prefill and decode yet",
+                                  "service_unavailable");
+    }
     if (req.method == "GET" && p == "/metrics") {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4";
       r.body = metrics_text();
       return r;
     }
-    if (req.method == "GET" && p == "/v1/models") {
-      Picked any = pick(Role::kDecode, "", {});
-      if (!any.ok)
-        return http::error_response(503, "no healthy decode instance", "service_unavailable");
-      auto r = http::request(any.ep.host, any.ep.port, "GET", "/v1/models");
-      release(any.ep, r.ok());
-      if (!r.ok()) return http::error_response(502, r.error().to_string(), "bad_gateway");
-      return http::Response{r->status, "application/json", r->body, {}, nullptr};
-    }
+    if (req.method == "GET" && p == "/v1/models") return models_response();
     if (req.method == "GET" && p == "/hs/endpoints") {
-      std::lock_guard<std::mutex> lk(mu);
       json out = json::array();
-      for (const auto& [url, in] : instances)
-        out.push_back({{"url", url},
+      table.for_each([&](const Instance& in) {
+        out.push_back({{"url", in.ep.url},
                        {"role", std::string(to_string(in.ep.role))},
                        {"group", in.ep.group},
                        {"draining", in.ep.draining},
@@ -471,6 +426,7 @@ struct Router::Impl {
                        {"listed", in.listed},
                        {"outstanding", in.outstanding},
                        {"sent", in.sent}});
+      });
       return http::Response{200, "application/json", out.dump(), {}, nullptr};
     }
     if (req.method == "GET" && p == "/hs/records") {
@@ -487,6 +443,7 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
   if (options.endpoints_file.empty() == options.scaler_url.empty())
     return invalid_argument("exactly one of an endpoints file and a scaler URL is required",
                             "--endpoints/--scaler");
+  if (options.max_attempts < 1) return invalid_argument("at least one attempt", "max_attempts");
   auto impl = std::make_unique<Impl>();
   impl->o = options;
   if (!options.scaler_url.empty()) {
@@ -495,7 +452,7 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
   } else {
     auto eps = load_endpoints(options.endpoints_file);
     if (!eps.ok()) return eps.error();
-    impl->apply(*eps);
+    impl->table.apply(*eps, Steady::now());
     std::error_code ec;
     impl->mtime = std::filesystem::last_write_time(options.endpoints_file, ec);
   }

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "hs/common/cli.h"
+#include "hs/common/file.h"
+#include "hs/common/text.h"
 #include "hs/router/router.h"
 
 namespace po = boost::program_options;
@@ -13,6 +15,7 @@ using namespace hs;
 int main(int argc, char** argv) {
   router::RouterOptions o;
   double health_s = 1;
+  std::string key_file;
   po::options_description d("hs-router (--endpoints FILE | --scaler URL) [options]");
   d.add_options()("help,h", "this help")(
       "endpoints", po::value(&o.endpoints_file)->value_name("FILE"),
@@ -24,7 +27,9 @@ int main(int argc, char** argv) {
       "port", po::value(&o.port)->value_name("N"),
       "listen port (default 0: any free port, printed)")(
       "health-interval", po::value(&health_s)->value_name("S"),
-      "seconds between health checks (default 1)");
+      "seconds between health checks (default 1)")(
+      "engine-api-key-file", po::value(&key_file)->value_name("FILE"),
+      "the engines' API key, sent as Authorization: Bearer (never on a command line)");
   po::variables_map vm;
   if (int rc = cli::parse(po::command_line_parser(argc, argv), d, vm, "hs-router"); rc >= 0)
     return rc;
@@ -33,6 +38,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.health_interval = std::chrono::milliseconds(static_cast<int64_t>(health_s * 1000));
+  if (!key_file.empty()) {
+    auto k = read_file(key_file, 4096);
+    if (!k.ok()) {
+      std::fprintf(stderr, "hs-router: --engine-api-key-file: %s\n", k.error().to_string().c_str());
+      return 2;
+    }
+    o.engine_api_key = std::string(trim(*k));
+  }
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);

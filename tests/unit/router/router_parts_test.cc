@@ -1,8 +1,10 @@
 // The router's and load generator's pure parts: endpoint files, SSE reading, prompt ids.
 #include <gtest/gtest.h>
 
+#include "../../../router/src/endpoint_table.h"
 #include "hs/router/endpoints.h"
 #include "hs/router/loadgen.h"
+#include "hs/router/pd_protocol.h"
 #include "hs/router/sse.h"
 
 namespace hs::router {
@@ -50,15 +52,110 @@ TEST(Endpoints, ErrorsNameTheFileEntryAndField) {
 TEST(SseTokenClock, EventsSplitAcrossChunksAndUsage) {
   SseTokenClock c;
   c.feed("data: {\"choices\":[{\"text\":\" a\"}]}\n");
-  EXPECT_EQ(c.token_times().size(), 0u);  // event not complete yet
+  EXPECT_EQ(c.chunks().size(), 0u);  // event not complete yet
   c.feed(
       "\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: "
       "{\"choices\":[{\"text\":\"\"}]}\n\n");
-  EXPECT_EQ(c.token_times().size(), 2u);  // empty text is not a token
+  EXPECT_EQ(c.chunks().size(), 2u);  // empty text is not a token
   c.feed("data: {\"choices\":[],\"usage\":{\"completion_tokens\":2}}\n\ndata: [DONE]\n\n");
   EXPECT_EQ(c.usage()["completion_tokens"], 2);
   EXPECT_TRUE(c.done());
   EXPECT_TRUE(c.error().is_null());
+}
+
+TEST(SseTokenClock, TimesTokensNotChunksAndStripsUsageTheClientDidNotAskFor) {
+  using TP = SseTokenClock::TimePoint;
+  TP t0{};
+  int tick = 0;
+  // Each event arrives 40 ms after the previous one.
+  auto now = [&] { return t0 + std::chrono::milliseconds(40 * ++tick); };
+  ClientStream client;
+  client.stream = true;  // asked for no usage at all
+  SseTokenClock c(client, now);
+  auto ev = [](int total) {
+    return "data: {\"choices\":[{\"text\":\" x\"}],\"usage\":{\"completion_tokens\":" +
+           std::to_string(total) + "}}\n\n";
+  };
+  std::string fwd = c.feed(ev(1) + ev(5));
+  fwd += c.feed(ev(9) + "data: {\"choices\":[],\"usage\":{\"completion_tokens\":9}}\n\n");
+  fwd += c.feed("data: [DONE]\n\n");
+  EXPECT_EQ(c.tokens(), 9u);
+  auto gaps = c.token_gaps_s();
+  ASSERT_EQ(gaps.size(), 2u);
+  EXPECT_DOUBLE_EQ(gaps[0].first, 0.010);  // 40 ms for 4 tokens
+  EXPECT_EQ(gaps[0].second, 4u);
+  EXPECT_EQ(fwd.find("usage"), std::string::npos) << fwd;  // stripped everywhere
+  EXPECT_NE(fwd.find("[DONE]"), std::string::npos);
+  // A client that asked for the final usage gets it, and nothing per chunk.
+  client.include_usage = true;
+  SseTokenClock k(client, now);
+  std::string f2 = k.feed(ev(1) + "data: {\"choices\":[],\"usage\":{\"completion_tokens\":1}}\n\n");
+  EXPECT_EQ(f2.find("usage"), f2.rfind("usage"));  // once: the final chunk
+  EXPECT_NE(f2.find("\"choices\":[]"), std::string::npos);
+}
+
+TEST(PdProtocol, PrefillAsVllmsProxyBuildsItDecodeGetsTheWholeTransferParams) {
+  nlohmann::json client = {{"prompt", "x"},
+                           {"max_tokens", 50},
+                           {"min_tokens", 50},
+                           {"min_completion_tokens", 5},
+                           {"max_completion_tokens", 50},
+                           {"stream", true},
+                           {"stream_options", {{"include_usage", true}}}};
+  auto pre = prefill_body(client);
+  EXPECT_EQ(pre["max_tokens"], 1);
+  EXPECT_EQ(pre["max_completion_tokens"], 1);
+  EXPECT_EQ(pre["stream"], false);
+  EXPECT_FALSE(pre.contains("stream_options"));
+  EXPECT_FALSE(pre.contains("min_tokens"));
+  EXPECT_FALSE(pre.contains("min_completion_tokens"));
+  EXPECT_EQ(pre["kv_transfer_params"]["do_remote_decode"], true);
+  nlohmann::json kv = {{"do_remote_prefill", true},
+                       {"remote_request_id", "r1"},
+                       {"tp_size", 2},
+                       {"future_field", 7}};
+  auto dec = decode_body(client, kv);
+  EXPECT_EQ(dec["kv_transfer_params"], kv);  // nothing picked out
+  EXPECT_EQ(dec["min_tokens"], 50);          // honoured on the decode
+  EXPECT_EQ(dec["stream_options"]["continuous_usage_stats"], true);
+  EXPECT_EQ(client_stream(client).include_usage, true);
+  EXPECT_EQ(client_stream(client).continuous_usage, false);
+  RequestIds a, b;
+  std::string x = a.next(), y = a.next(), z = b.next();
+  EXPECT_NE(x, y);
+  EXPECT_NE(x, z);  // two routers, two prefixes
+}
+
+TEST(EndpointTable, NewInstancesWaitForAPassingCheckAndReadinessNeedsAGroup) {
+  Logger log("t", LogLevel::kError, stderr_sink());
+  EndpointTable t(log);
+  Steady::time_point now{};
+  auto ep = [](const char* url, Role r, const char* g) {
+    Endpoint e;
+    e.url = url;
+    e.host = "127.0.0.1";
+    e.port = 1;
+    e.role = r;
+    e.group = g;
+    return e;
+  };
+  t.apply({ep("http://p", Role::kPrefill, "g1"), ep("http://d", Role::kDecode, "g2")}, now);
+  EXPECT_FALSE(t.pick(Role::kDecode, "", {}).ok);       // not checked yet
+  EXPECT_EQ(t.to_probe(now, false).size(), 2u);         // fast re-probes
+  EXPECT_TRUE(t.record_health("http://p", true, now));  // models wanted
+  t.record_health("http://d", true, now);
+  EXPECT_FALSE(t.ready());  // prefill and decode in different groups
+  t.apply({ep("http://p", Role::kPrefill, "g1"), ep("http://d", Role::kDecode, "g2"),
+           ep("http://d1", Role::kDecode, "g1")},
+          now);
+  t.record_health("http://d1", false, now);
+  EXPECT_FALSE(t.ready());
+  EXPECT_EQ(t.to_probe(now + std::chrono::seconds(1), false).size(), 1u);  // d1, fast
+  EXPECT_TRUE(t.to_probe(now + std::chrono::seconds(11), false).empty());  // fast window over
+  t.record_health("http://d1", true, now + std::chrono::seconds(1));
+  EXPECT_TRUE(t.ready());
+  t.set_models("http://d1", {"llama"});
+  EXPECT_EQ(t.models(), std::vector<std::string>{"llama"});
 }
 
 TEST(Loadgen, PromptIdsShareMooncakeBlocksAndNothingElse) {

@@ -1,9 +1,12 @@
 // hs-router: the OpenAI-compatible front door of a P/D-disaggregated service. Per request it
 // picks the prefill instance with the fewest outstanding requests, runs vLLM's NixlConnector
-// hand-off (prefill with kv_transfer_params {"do_remote_decode": true} and max_tokens 1, then
-// decode with the kv_transfer_params the prefill returned) on the decode instance with the
-// fewest outstanding requests *of the same deployment group*, and streams the tokens back.
-// SGLang's bootstrap-room protocol is not routed (see docs/router.md).
+// hand-off (pd_protocol.h) on the decode instance with the fewest outstanding requests *of
+// the same deployment group*, and streams the tokens back. SGLang's bootstrap-room protocol
+// is not routed yet (docs/serving-path.md).
+//
+// /health is liveness; /ready answers 200 only once some group has a healthy prefill and
+// decode (or a healthy `both` engine). New instances get requests only after a passing health
+// check; one that fails its first check is re-probed every 100 ms for 10 s.
 //
 // A request that fails before its first token is retried once on other instances. Instances
 // that fail a health check or a connection get no requests until a health check passes;
@@ -30,6 +33,10 @@ struct RouterOptions {
   std::string scaler_url;
   std::chrono::milliseconds health_interval{1000};
   std::chrono::milliseconds upstream_timeout{600000};
+  // Attempts per request before its first token (prefill and decode together): one retry.
+  int max_attempts = 2;
+  // Sent to engines as "Authorization: Bearer KEY" (vLLM started with an API key).
+  std::string engine_api_key;
 };
 
 class Router {
