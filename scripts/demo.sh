@@ -159,10 +159,8 @@ for r in prefill:h100 decode:l40s; do
   echo "  \$ sbatch --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --comment=\"heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s\" ... chat-$role.sbatch"
   echo "    -> array $("${cmd[@]}")"
 done
-for _ in $(seq 100); do
-  [ "$(curl -s "http://127.0.0.1:$RP/hs/endpoints" | grep -o '"url"' | wc -l)" -ge 2 ] && break
-  sleep 0.2
-done
+# The router is ready once a group has a healthy prefill and decode.
+wait_until 120 curl -sf "http://127.0.0.1:$RP/ready" || echo "  (the router is not ready after 120 s; see $L/router.log)"
 squeue -o '  %.10i %.8T %.8N %k' | cut -c1-120
 echo
 echo "Replaying the day (4 minutes). One line per 4 s: elapsed, offered load, decode tokens/s (the"
@@ -173,7 +171,9 @@ MON=$!
 SP_PIDS+=($MON)
 "$BUILD/router/hs-loadgen" --trace "$L/trace.jsonl" --url "http://127.0.0.1:$RP" --out "$L/loadgen" \
   --no-progress --ttft-slo 2 --tbt-slo 0.1 2>"$L/loadgen.log" || true
-sleep 30  # the evening's scale-in: drains, then cancels
+# The evening's scale-in: drains, then cancels, back to one prefill and one decode.
+at_minimum() { [ "$(squeue -h -t R,CG -o %i | wc -l)" -le 2 ]; }
+wait_until 90 at_minimum || true
 touch "$L/stop"
 wait $MON 2>/dev/null || true
 echo

@@ -41,3 +41,33 @@ free_port_base() {
   echo "free_port_base: no free range of $n ports found" >&2
   return 1
 }
+
+# wait_until SECONDS CMD [ARGS...]: runs CMD every 0.1 s until it succeeds. Returns non-zero
+# after SECONDS without success. Tests wait on state this way, never on a fixed sleep.
+wait_until() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+# start_server NAME DIR CMD...: starts CMD in the background with stdout in DIR/NAME.out and
+# stderr in DIR/NAME.err, waits (up to 60 s) for its first stdout line, and sets PID and PORT
+# (that line: heteroscale's servers print their port, hs-launch its URL). Appends PID to the
+# PIDS array when the caller has one.
+start_server() {
+  local name=$1 dir=$2
+  shift 2
+  "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+  PID=$!
+  if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$PID"); fi
+  wait_until 60 test -s "$dir/$name.out" || { echo "start_server: $name printed nothing; stderr:" >&2; tail -5 "$dir/$name.err" >&2; }
+  PORT=$(head -1 "$dir/$name.out")
+}
+
+# http_get URL: the body of a GET (fails on a non-2xx status); http_status URL: the status.
+http_get() { curl -sf --max-time 10 "$1"; }
+http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$1"; }

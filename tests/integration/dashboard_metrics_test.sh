@@ -10,13 +10,14 @@ source "$SRC/scripts/lib/testlib.sh"
 T=$(mktemp -d)
 PIDS=()
 trap 'kill -9 "${PIDS[@]}" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-start() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err" & PIDS+=($!); for _ in $(seq 100); do [ -s "$T/$n.out" ] && break; sleep 0.05; done; PORT=$(head -1 "$T/$n.out"); }
+start() { local n=$1; shift; start_server "$n" "$T" "$@"; }
+export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 start p "$B/launcher/hs-engine-sim" --role prefill --gpu-type h100 --model llama-8b --time-scale 10; P=$PORT
 start d "$B/launcher/hs-engine-sim" --role decode --gpu-type h100 --model llama-8b --time-scale 10; D=$PORT
 echo "[{\"url\":\"http://127.0.0.1:$P\",\"role\":\"prefill\",\"group\":\"g1\"},{\"url\":\"http://127.0.0.1:$D\",\"role\":\"decode\",\"group\":\"g1\"}]" >"$T/eps.json"
 start r "$B/router/hs-router" --endpoints "$T/eps.json"; R=$PORT
-sleep 1.5
-for _ in 1 2 3; do curl -s -X POST -H "Content-Type: application/json" -d "{\"model\":\"llama\",\"prompt\":\"hi\",\"max_tokens\":4,\"stream\":true}" "http://127.0.0.1:$R/v1/completions" >"$T/resp"; grep -q "\[DONE\]" "$T/resp" && break; sleep 1; done
+wait_until 30 curl -sf "http://127.0.0.1:$R/ready"
+curl -s -X POST -H "Content-Type: application/json" -d "{\"model\":\"llama\",\"prompt\":\"hi\",\"max_tokens\":4,\"stream\":true}" "http://127.0.0.1:$R/v1/completions" >"$T/resp"
 check_contains "a streamed request through the router completes" "$(cat "$T/resp")" "[DONE]"
 { curl -s "http://127.0.0.1:$P/metrics"; curl -s "http://127.0.0.1:$D/metrics"; curl -s "http://127.0.0.1:$R/metrics"; } \
   | grep -v '^#' | sed -E 's/[{ ].*//' | sort -u >"$T/live"

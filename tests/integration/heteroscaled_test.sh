@@ -7,7 +7,8 @@
 #  1. load step up: both arrays grow in the same tick at 1:1; g1 fills leaf1 (4+4 GPUs) and a
 #     second group opens under leaf2 from the daemon's templates;
 #  2. load gone: chosen instances are drained (marked in Slurm), then cancelled; no request
-#     failed at the router.
+#     failed at the router, although the engines abort in-flight requests on SIGTERM as vLLM
+#     before 0.18 does (HS_ENGINE_VERSION=0.17.0): the daemon's drain must leave them idle.
 # Usage: heteroscaled_test.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
 B=$1 SRC=$2
@@ -63,7 +64,8 @@ daemon:
       work_dir: $T
       output: $T/job-%A_%a.out
       environment: [HS_BIN=$B/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT",
-                    HS_HEARTBEAT=2, HS_SIM_SCALE=$SK, HS_TOKEN_FILE=$T/token]
+                    HS_HEARTBEAT=2, HS_SIM_SCALE=$SK, HS_TOKEN_FILE=$T/token,
+                    HS_ENGINE_VERSION=0.17.0]
 YAML
 
 # The router first (its port goes into the daemon's config).
@@ -82,7 +84,7 @@ check_eq "heteroscaled listens on its configured port" "$(head -1 "$T/d.out")" "
 
 submit() {  # ROLE GPU
   sbatch --parsable --array=0-15%1 --gres=gpu:$2:1 --constraint=leaf1 \
-    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token \
+    --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token,HS_ENGINE_VERSION=0.17.0 \
     --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
     -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
 }
@@ -98,11 +100,13 @@ check_eq "mutating requests without the token are refused" \
 check_eq "  ... a registration too" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"url":"http://127.0.0.1:1","role":"decode","service":"chat","group":"g1","job_id":"1","array_task_id":"0"}' "http://127.0.0.1:$DPORT/hs/register")" "403"
 $CTL --token-file "$T/token" pause >/dev/null
-sleep 1.5
+paused_explained() { $CTL explain chat | grep -q "(paused)"; }
+wait_until 30 paused_explained
 check_contains "hs-ctl pause: status says PAUSED" "$($CTL status)" "PAUSED"
 check_contains "  ... explain names it" "$($CTL explain chat)" "(paused)"
 $CTL --token-file "$T/token" resume >/dev/null
-sleep 1.5
+deciding() { $CTL explain chat | grep -q "stage coordinate"; }
+wait_until 30 deciding
 check_not_contains "hs-ctl resume" "$($CTL status)" "PAUSED"
 check_contains "hs-ctl explain shows every stage's reason" "$($CTL explain chat)" "stage coordinate"
 check_contains "/metrics of the daemon" "$(curl -s "http://127.0.0.1:$DPORT/metrics")" 'hs_scaler_current_instances{service="chat",group="g1",role="decode"} 1'

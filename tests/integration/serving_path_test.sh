@@ -13,15 +13,17 @@ cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/de
 trap cleanup EXIT
 TRACE=$DATA/traces/mooncake_conversation_first1500.jsonl
 K=10
+# vLLM's NIXL side channel: an IP address; port 0 lets each simulated engine take a free one.
+export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 
-start() {  # NAME CMD...: sets PORT, PID
-  local name=$1; shift
-  "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 100); do [ -s "$T/$name.out" ] && break; sleep 0.05; done
-  PORT=$(head -1 "$T/$name.out")
+start() { local name=$1; shift; start_server "$name" "$T" "$@"; }  # sets PORT, PID
+ready() { curl -sf -o /dev/null "$1/ready"; }
+# The router's view of one instance: "healthy draining" as 0/1.
+router_sees() {
+  curl -sf "$1/hs/endpoints" | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x["url"]==sys.argv[1]]; print(int(e[0]["healthy"]), int(e[0]["draining"])) if e else print("absent")' "$2"
 }
+router_draining() { [ "$(router_sees "$1" "$2")" == "1 1" ]; }
+completed_at_least() { [ "$(curl -sf "$1/hs/records" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge "$2" ]; }
 get() { python3 -c "import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())" "$1"; }
 declare -A URL EPID
 engines() {  # NAME:ROLE ...
@@ -49,11 +51,13 @@ engines p0:prefill p1:prefill d0:decode d1:decode
 write_eps "p0|${URL[p0]}|g0" "d0|${URL[d0]}|g0" "p1|${URL[p1]}|g1" "d1|${URL[d1]}|g1"
 start router "$ROUTER" --endpoints "$T/eps.json" --health-interval 0.5
 RURL="http://127.0.0.1:$PORT"; RPID=$PID
+wait_until 30 ready "$RURL"
+check_eq "the router is ready once a group has a healthy prefill and decode" "$(http_status "$RURL/ready")" "200"
 "$LOADGEN" --trace "$TRACE" --duration 60 --time-scale $K --url "$RURL" --out "$T/lg" --no-progress 2>"$T/lg.err" &
 LG=$!
-sleep 4
+wait_until 60 completed_at_least "$RURL" 20
 write_eps "p0|${URL[p0]}|g0" "d0|${URL[d0]}|g0" "p1|${URL[p1]}|g1" "d1|${URL[d1]}|g1|draining"
-sleep 1  # the router re-reads the file within 250 ms
+wait_until 30 router_draining "$RURL" "${URL[d1]}"
 snap=$(get "${URL[d1]}/hs/status")
 snap_done=$(get "${URL[d1]}/metrics" | awk '/^vllm:request_success_total/ {print $2}')
 wait $LG; check_rc "loadgen finishes" $? 0
@@ -80,7 +84,9 @@ print("same_group_kv", pairs_ok and decoded == sum(r["outcome"] == "ok" for r in
 def gen(u):
     return sum(float(l.split()[-1]) for l in get(u + "/metrics").splitlines() if l.startswith("vllm:generation_tokens_total"))
 print("tokens_match", gen(d0) + gen(d1) == sum(int(r["output_tokens"]) for r in rows))
-rrec = {r["request_id"]: r for r in json.loads(get(router + "/hs/records"))}
+rrec = {r["client_request_id"]: r for r in json.loads(get(router + "/hs/records"))}
+# The router gave every request a fresh id of its own; the client's is only recorded.
+print("fresh_ids", all(r["request_id"] != r["client_request_id"] for r in rrec.values()) and len({r["request_id"] for r in rrec.values()}) == len(rrec))
 diffs = [abs(float(r["ttft_s"]) - rrec[r["request_id"]]["ttft_s"]) for r in rows if r["outcome"] == "ok"]
 print("ttft_max_diff_s %.4f" % max(diffs))
 # Same request, two vantage points one loopback hop apart; the bound leaves room for a
@@ -99,6 +105,7 @@ check_eq "output lengths forced to the trace's" "$(c outputs_as_asked)" "True"
 check_eq "every decode pulled its KV from a prefill of its group (engine records)" "$(c same_group_kv)" "True"
 check_eq "decode generation_tokens_total == tokens the loadgen received" "$(c tokens_match)" "True"
 check_eq "loadgen and router TTFT agree per request (< 200 ms)" "$(c ttft_agree)" "True"
+check_eq "the router's request ids are its own and unique" "$(c fresh_ids)" "True"
 check_eq "drained decode got no new requests" "$(c drain_no_new)" "True"
 check_eq "drained decode had work (the check is not vacuous)" "$(c drained_had_work)" "True"
 check_contains "router metrics: TTFT histogram per group" "$(get "$RURL/metrics")" 'hs_router_ttft_seconds_count{group="g0"}'
@@ -117,7 +124,7 @@ check_contains "malformed JSON: 400 with a JSON error" "$(sed -n 1p <<<"$bad")" 
 check_contains "unknown model: the engine's 404 comes through" "$(sed -n 2p <<<"$bad")" "404"
 check_contains "oversize prompt: vLLM's 400" "$(sed -n 3p <<<"$bad")" "maximum context length"
 echo '[{"url": "http://127.0.0.1:1", "role": "cook", "group": "g"}]' >"$T/eps.json.tmp" && mv "$T/eps.json.tmp" "$T/eps.json"
-sleep 0.6
+wait_until 30 grep -q "endpoint 0: field 'role'" "$T/router.err"
 check_contains "bad endpoints file: logged with the field" "$(cat "$T/router.err")" "endpoint 0: field 'role'"
 check_eq "bad endpoints file: the last good set is kept" \
   "$(get "$RURL/hs/endpoints" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "4"
@@ -136,9 +143,11 @@ engines d2:decode
 write_eps "p0|${URL[p0]}|g0" "d0|${URL[d0]}|g0" "p1|${URL[p1]}|g0" "d2|${URL[d2]}|g0"
 start router2 "$ROUTER" --endpoints "$T/eps.json" --health-interval 0.5
 RURL="http://127.0.0.1:$PORT"
+wait_until 30 ready "$RURL"
 "$LOADGEN" --trace "$TRACE" --duration 40 --time-scale $K --url "$RURL" --out "$T/lg2" --no-progress 2>"$T/lg2.err" &
 LG=$!
-sleep 2
+d2_busy() { [ "$(curl -sf "${URL[d2]}/hs/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["running"] + s["waiting"])')" -gt 0 ]; }
+wait_until 60 d2_busy
 kill -9 "${EPID[d2]}"
 KILLED_AT=$(get "$RURL/hs/records" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(max([x["start_s"] for x in r] or [0]))')
 wait $LG; check_rc "loadgen finishes despite the kill" $? 0
@@ -148,7 +157,7 @@ T, d2, router, killed_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv
 rows = list(csv.DictReader(open(T + "/lg2/requests.csv")))
 rr = json.loads(urllib.request.urlopen(router + "/hs/records").read())
 lost = [r for r in rows if r["outcome"] != "ok"]
-by_id = {r["request_id"]: r for r in rr}
+by_id = {r["client_request_id"]: r for r in rr}
 print("lost", len(lost))
 print("lost_only_on_killed", all(by_id[r["request_id"]]["decode"] == d2 for r in lost))
 late = [r for r in rr if r["decode"] == d2 and r["start_s"] > killed_at + 1.0]
