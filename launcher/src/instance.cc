@@ -102,12 +102,30 @@ int run_instance(const InstancePlan& p, Registry* registry, const sigset_t& sigs
       return engine.stop() == 0 ? 0 : 1;
     }
   }
-  // 2. Register.
+  // 2. Register. heteroscaled may be restarting (after a crash or an upgrade): an instance
+  // must not die because the daemon is away for a moment, so an unreachable registry is
+  // retried; only a refusal (bad registration, bad token) ends the instance.
   if (registry) {
-    auto st = registry->add(p.registration);
-    if (!st.ok()) {
-      engine.stop();
-      return fail("cannot register: " + st.error().to_string(), 1);
+    bool said = false;
+    for (;;) {
+      auto st = registry->add(p.registration);
+      if (st.ok()) break;
+      if (st.error().code != ErrorCode::kUnavailable) {
+        engine.stop();
+        return fail("cannot register: " + st.error().to_string(), 1);
+      }
+      if (!said) note("cannot register yet (" + st.error().to_string() + "); retrying");
+      said = true;
+      int est = 0;
+      if (engine.exited(&est))
+        return fail("engine exited before it was registered (status " +
+                        std::to_string(exit_code(est)) + ")",
+                    exit_code(est));
+      timespec wait{1, 0};
+      if (sigtimedwait(&sigs, nullptr, &wait) > 0) {
+        note("signal before the instance was registered: stopping the engine");
+        return engine.stop() == 0 ? 0 : 1;
+      }
     }
   }
   std::printf("%s\n", p.url.c_str());

@@ -138,6 +138,9 @@ class ScalerRegistry final : public Registry {
     auto r = http::request(base_.host, base_.port, "POST", path, body, opts_);
     if (!r.ok()) return r.error();
     if (r->status == 404) return not_found(r->body, "heteroscaled" + path);
+    if (r->status >= 500)  // starting, overloaded or behind a proxy: try again
+      return unavailable("HTTP " + std::to_string(r->status) + ": " + r->body,
+                         "heteroscaled" + path);
     if (r->status != 200)
       return failed_precondition("HTTP " + std::to_string(r->status) + ": " + r->body,
                                  "heteroscaled" + path);

@@ -394,6 +394,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
 
   // 1. Reconcile marks and drains (every array, every tick).
   bool reconciled = false;
+  std::set<std::string> revived;
   st.counts.clear();
   for (const auto& [gname, gp] : groups) {
     for (Role role : {Role::kPrefill, Role::kDecode}) {
@@ -406,6 +407,35 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
             serving.push_back(&t);
             if (reg_by_id.count(t.id())) ++ready;
           }
+        // The throttle says more tasks are meant to serve than do, while some drain: revive
+        // those (warm) instead of letting Slurm start cold ones after they end. A crash
+        // between a revival's throttle raise and its mark clearing, or an admin's throttle
+        // raise, converges here. (Slurm counts draining tasks against the throttle, so none
+        // would start meanwhile.) Not in an array whose every task drains: that is a pool
+        // being closed (pending indices cancelled, the throttle left as it was since 0 would
+        // mean unlimited), above its serving count on purpose.
+        if (a.throttle != 0 && serving.size() < a.throttle && !serving.empty()) {
+          size_t deficit = a.throttle - serving.size();
+          double lead = to_seconds(config_.daemon.replace_before);
+          for (const auto& t : a.tasks) {
+            if (deficit == 0) break;
+            bool near_end = t.end_time > 0 && static_cast<double>(t.end_time - wall) <= lead;
+            // Registration is not required: right after a restart it comes back with the
+            // next heartbeat, and the task is running in Slurm. One stopping by itself is not
+            // revived.
+            auto r = reg_by_id.find(t.id());
+            bool stopping = r != reg_by_id.end() && r->second->self_draining;
+            if (!t.draining() || t.state != JobState::kRunning || stopping ||
+                unavailable_nodes.count(t.node) || near_end)
+              continue;
+            revived.insert(t.id());
+            add(mark_task(gname, t, Mark::kUndrain, wall,
+                          "throttle " + std::to_string(a.throttle) + " above " +
+                              std::to_string(serving.size()) + " serving: revived"));
+            --deficit;
+            reconciled = true;
+          }
+        }
         if (a.throttle != 0 && serving.size() > a.throttle) {
           // Unavailable nodes first, then the newest.
           std::sort(serving.begin(), serving.end(), [&](const PoolTask* x, const PoolTask* y) {
@@ -422,7 +452,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
         }
         for (const auto& t : a.tasks) {
           // A completing task is already on its way out: nothing to cancel.
-          if (!t.draining() || t.state != JobState::kRunning) continue;
+          if (!t.draining() || t.state != JobState::kRunning || revived.count(t.id())) continue;
           const Registration* r = reg_by_id.count(t.id()) ? reg_by_id[t.id()] : nullptr;
           double drained_for = static_cast<double>(wall - *t.drain_since_unix_s);
           Action cancel = cancel_task(gname, t, "");
@@ -497,6 +527,18 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
           short_since_.erase(a.array_job_id);
         }
       }
+    // A group with nothing running whose arrays all waited past start_timeout since they
+    // were submitted is closed, not repaired: after a restart (timers lost) half of a
+    // rolled-back group must not be completed again.
+    bool nothing_running = gp.prefill.running_serving() == 0 && gp.decode.running_serving() == 0;
+    bool all_old = true, any_pending = false;
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays) {
+        any_pending |= a.pending > 0;
+        all_old &= a.submit_time > 0 &&
+                   static_cast<double>(wall - a.submit_time) >= to_seconds(svc.scaling.start_timeout);
+      }
+    if (nothing_running && any_pending && all_old) overdue = true;
     if (!overdue || reconciled) continue;
     const Variant* v = variant_named(svc, gp.variant);
     if (!v) continue;
@@ -810,10 +852,12 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
             if (!groups.count(gname)) break;
           }
           std::string constraint = ga.domain == "*" ? "" : ga.domain;
+          size_t first = out.size();
           submit(gname, Role::kPrefill, ga.variant, constraint, n * v->ratio.prefill,
                  why + " (open a group in " + ga.domain + ")");
           submit(gname, Role::kDecode, ga.variant, constraint, n * v->ratio.decode,
                  why + " (open a group in " + ga.domain + ")");
+          for (size_t i = first; i < out.size(); ++i) out[i].opens_group = true;
           break;  // one new group per tick; the next tick sees it in Slurm
         }
       }

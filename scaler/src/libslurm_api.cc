@@ -133,6 +133,7 @@ class LibSlurmApi final : public SlurmApi {
       r.features = str(j.features);
       r.partition = str(j.partition);
       r.user_id = j.user_id;
+      r.submit_time = static_cast<int64_t>(j.submit_time);
       r.start_time = static_cast<int64_t>(j.start_time);
       r.end_time = j.time_limit == INFINITE ? 0 : static_cast<int64_t>(j.end_time);
       r.tres_per_node = str(j.tres_per_node);

@@ -106,6 +106,8 @@ ClusterView build_view(const std::vector<SlurmJob>& jobs) {
       e.array.tres_per_node = j.tres_per_node;
       e.array.user_id = j.user_id;
     }
+    if (j.submit_time > 0 && (e.array.submit_time == 0 || j.submit_time < e.array.submit_time))
+      e.array.submit_time = j.submit_time;
     e.array.throttle = j.array_max_tasks;
     if (!j.array_task_id) {
       auto ids = IdSet::parse(j.pending_tasks, 1u << 26);

@@ -135,6 +135,26 @@ struct Daemon {
     }
   }
 
+  // Test crash points, one after each kind of Slurm action that took effect, and one between
+  // the prefill and the decode submission of a new deployment group (HS_TEST_CRASH_AT).
+  void crash_points_after(const Action& a) {
+    switch (a.kind) {
+      case Action::Kind::kThrottle:
+        return crash_point("after-throttle");
+      case Action::Kind::kMarkDrain:
+        return crash_point("after-drain-mark");
+      case Action::Kind::kClearDrain:
+        return crash_point("after-undrain");
+      case Action::Kind::kCancelTask:
+        return crash_point("after-cancel");
+      case Action::Kind::kCancelArray:
+        return crash_point("after-cancel-array");
+      case Action::Kind::kSubmit:
+        if (a.opens_group && a.role == Role::kPrefill) crash_point("between-group-submits");
+        return crash_point("after-submit");
+    }
+  }
+
   void slurm_thread(SlurmApi& api) {
     uint64_t seq = 0;
     while (!stop) {
@@ -196,9 +216,7 @@ struct Daemon {
                         " remaining actions after a failure");
           break;
         }
-        if (st.ok() && a.kind == Action::Kind::kThrottle) crash_point("after-throttle");
-        if (st.ok() && a.kind == Action::Kind::kSubmit) crash_point("after-submit");
-        if (st.ok() && a.kind == Action::Kind::kMarkDrain) crash_point("after-drain-mark");
+        crash_points_after(a);
       }
       auto jobs = api.load_jobs();
       Result<std::vector<SlurmNode>> nodes =

@@ -41,6 +41,7 @@ struct Action {
   std::string comment;  // drain marks: the full new comment
   std::string task;     // "A_i" for drain marks and cancels
   SubmitSpec submit;
+  bool opens_group = false;  // a submission that opens a new deployment group
   std::string why;
   std::string describe() const;
 };

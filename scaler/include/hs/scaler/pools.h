@@ -40,6 +40,7 @@ struct PoolArray {
   std::string pending_tasks;  // those indices, e.g. "4-15" (from the meta record)
   std::string pending_reason;
   int64_t pending_since = 0;  // the meta record's submit or eligible time (start estimate)
+  int64_t submit_time = 0;    // when the array was submitted (Unix seconds)
   std::string features, partition, tres_per_node;
   uint32_t user_id = 0;
   std::vector<PoolTask> tasks;  // running, suspended or completing

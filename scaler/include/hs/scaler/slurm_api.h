@@ -34,6 +34,7 @@ struct SlurmJob {
   std::string features;  // the job's --constraint
   std::string partition;
   uint32_t user_id = 0;
+  int64_t submit_time = 0;    // Unix seconds
   int64_t start_time = 0;     // Unix seconds (actual, or expected when pending)
   int64_t end_time = 0;       // Unix seconds: when the time limit ends it (0: none)
   std::string tres_per_node;  // e.g. "gres:gpu:h100:1"
