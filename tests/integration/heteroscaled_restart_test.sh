@@ -11,6 +11,17 @@
 #     is marked, both drain and are cancelled; no orphan task;
 #  4. kill -9 right after a continuation-array submit (the array has no pending index left),
 #     restart: one continuation array per role, no duplicate;
+#  4b. kill -9 right after the first cancel of a scale-in: the other drained task is
+#     cancelled, the cancelled one not again;
+#  4c. kill -9 right after the first revival (mark cleared) of a scale-out that revives
+#     draining tasks: the other is revived too, no cold task starts;
+#  4d. kill -9 between the prefill and the decode submission of a new deployment group:
+#     the restarted daemon submits the decode array only, the group runs under its leaf;
+#  4e. kill -9 right after the first array cancel of a rollback (a group whose tasks pend past
+#     start_timeout): the other array is cancelled too;
+# Every section starts only once the previous one is quiet: per array, the running serving
+# tasks equal the throttle, nothing pends to start, no drain mark, and the daemon's last
+# decision is hold with no action (quiet(), waited for on Slurm's state, never on time).
 #  5. slurmctld stopped for 30 s: the API stays up, the daemon holds (no scale action, clear
 #     log lines) and acts again when slurmctld is back;
 #  6. an engine killed with SIGKILL: the router stops using it and Slurm's throttle starts a
@@ -49,7 +60,8 @@ services:
     schedule: [{at: "00:00", units: $1}]
     schedule_mode: exact
     scaling: {window_s: 4, stale_after_s: 4, out_cooldown_s: 0, in_cooldown_s: 0,
-              in_stabilization_s: 0, soft_scale_in_grace_s: 1, max_step_in_fraction: 1.0}
+              in_stabilization_s: 0, soft_scale_in_grace_s: ${GRACE:-1}, max_step_in_fraction: 1.0,
+              start_timeout_s: ${START_TIMEOUT:-600}}
 daemon:
   listen: 127.0.0.1:$DPORT
   tick_s: 0.5
@@ -78,7 +90,13 @@ start_daemon() {  # [CRASH_POINT]
   DPID=$!
   for _ in $(seq 100); do [ -s "$T/d$N.out" ] && break; sleep 0.05; done
 }
-wait_dead() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+wait_dead() { wait_until 60 bash -c "! kill -0 $1 2>/dev/null"; }
+crash_start() {  # POINT: starts the daemon with that crash point and waits for the crash
+  start_daemon "$1"
+  wait_until 120 grep -q "test crash point $1: SIGKILL" "$T/d$N.err"
+  wait_dead $DPID
+  check_contains "crash point $1 reached" "$(cat "$T/d$N.err")" "test crash point $1"
+}
 # "P D": RUNNING tasks per role, not draining.
 running() {
   echo "$(squeue -h -t R -o '%k' | grep 'role=prefill' | grep -vc 'drain=') $(squeue -h -t R -o '%k' | grep 'role=decode' | grep -vc 'drain=')"
@@ -103,6 +121,60 @@ for l in sys.stdin:
     if m and r and st in ("RUNNING", "PENDING"): a[r.group(1)].add(m.group(1))
 print(len(a["prefill"]), len(a["decode"]))'
 }
+# Quiet: every array's serving tasks equal its throttle (or all it can still start), nothing
+# pends to start or is completing, no drain or replace mark, and the daemon holds.
+quiet_state() {
+  scontrol -o show job 2>/dev/null | python3 -c '
+import re, sys
+arrays = {}
+def count(spec):
+    n = 0
+    for part in spec.split("%")[0].split(","):
+        a, _, b = part.partition("-")
+        n += int(b) - int(a) + 1 if b else 1
+    return n
+bad = []
+for l in sys.stdin:
+    m = re.search(r"ArrayJobId=(\d+)", l)
+    if not m or "heteroscale/v1" not in l: continue
+    st = re.search(r"JobState=(\w+)", l).group(1)
+    reason = re.search(r"Reason=(\S+)", l).group(1)
+    a = arrays.setdefault(m.group(1), {"throttle": 0, "running": 0, "pending": 0})
+    th = re.search(r"ArrayTaskThrottle=(\d+)", l)
+    if th: a["throttle"] = int(th.group(1))
+    marked = " drain=" in l or " replace=" in l
+    if st == "RUNNING" and marked: bad.append("marked " + re.search(r"JobId=(\d+)", l).group(1))
+    elif st == "RUNNING": a["running"] += 1
+    elif st == "PENDING" and reason != "JobArrayTaskLimit": bad.append("pending " + m.group(1) + " " + reason)
+    elif st == "PENDING": a["pending"] += count(re.search(r"ArrayTaskId=(\S+)", l).group(1))
+    elif st in ("COMPLETING", "CONFIGURING"): bad.append(st.lower() + " " + m.group(1))
+for i, a in arrays.items():
+    want = min(a["throttle"], a["running"] + a["pending"]) if a["throttle"] else a["running"]
+    if a["running"] != want: bad.append("array %s: %d running, throttle %d" % (i, a["running"], a["throttle"]))
+print("; ".join(bad) if bad else "quiet")'
+}
+# The daemon holds with nothing to do: no action, and not because instances are still
+# starting or registering (every running serving task is in its endpoint set).
+daemon_holds() {
+  local serving
+  serving=$(squeue -h -t R -o '%k' | grep 'heteroscale/v1' | grep -vc 'drain=')
+  curl -sf "http://127.0.0.1:$DPORT/hs/status" | python3 -c '
+import json, sys, urllib.request
+s = json.load(sys.stdin)
+eps = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+def holds(x):
+    d = x.get("decision", {})
+    stages = {st["stage"]: st["reason"] for st in d.get("stages", [])}
+    return not x["actions"] and d.get("direction") == "hold" and not stages.get("in_flight", "").startswith("hold")
+ok = s["slurm"] == "ok" and s["services"] and all(holds(x) for x in s["services"])
+sys.exit(0 if ok and sum(1 for e in eps if not e["draining"]) == int(sys.argv[2]) else 1)' \
+    "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" "$serving"
+}
+quiet() { [ "$(quiet_state)" == quiet ] && daemon_holds; }
+wait_quiet() {  # SECONDS: waits for quiet; reports what is not quiet when it times out
+  if ! wait_until "$1" quiet; then echo "       not quiet after $1 s: $(quiet_state)"; return 1; fi
+}
+
 wait_for() {  # SECONDS CMD WANT
   local s=$1 want=$3
   for _ in $(seq $((s * 5))); do [ "$($2)" == "$want" ] && return 0; sleep 0.2; done
@@ -129,23 +201,21 @@ submit() {  # ROLE GPU
 }
 AP=$(submit prefill h100)
 AD=$(submit decode l40s)
-wait_for 30 running "1 1"
+wait_quiet 60
 check_eq "the arrays run 1 prefill + 1 decode" "$(running)" "1 1"
 echo "nonsense: [" >>"$T/hs.yaml"
 kill -HUP $DPID
-sleep 1
+wait_until 30 grep -q "new configuration refused" "$T/d$N.err"
 check_contains "SIGHUP with a bad config: refused, named" "$(cat "$T/d$N.err")" "new configuration refused, the running one stays in force"
 check_eq "  ... and the daemon still serves its status" "$("$B/scaler/hs-ctl" --url "http://127.0.0.1:$DPORT" status | head -1)" "slurm: ok"
 
 # ---- 2. Crash right after the first throttle write of a scale-out
 kill -9 $DPID; wait_dead $DPID
 config 3
-start_daemon after-throttle
-wait_dead $DPID
-check_contains "crash point after-throttle reached" "$(cat "$T/d$N.err")" "test crash point after-throttle"
+crash_start after-throttle
 check_eq "  ... the prefill throttle was written, the decode one not" "$(throttles)" "prefill=3 decode=1"
 start_daemon
-wait_for 40 running "3 3"
+wait_quiet 90
 check_eq "restart repairs the ratio: 3 prefill + 3 decode running" "$(running)" "3 3"
 check_eq "  ... the decode throttle written once, the prefill one not again" \
   "$(grep -c 'action throttle.*role=decode.*throttle=3.* done' "$T/d$N.err") $(grep -c 'action throttle.*role=prefill.* done' "$T/d$N.err")" "1 0"
@@ -153,28 +223,101 @@ check_eq "  ... the decode throttle written once, the prefill one not again" \
 # ---- 3. Crash right after the first drain mark of a scale-in
 kill -9 $DPID; wait_dead $DPID
 config 2
-start_daemon after-drain-mark
-wait_dead $DPID
-check_contains "crash point after-drain-mark reached" "$(cat "$T/d$N.err")" "test crash point after-drain-mark"
+crash_start after-drain-mark
 check_eq "  ... both throttles lowered before the mark" "$(throttles)" "prefill=2 decode=2"
 check_eq "  ... one task marked draining in Slurm" "$(squeue -h -t R -o '%k' | grep -c 'drain=')" "1"
 start_daemon
-wait_for 40 running "2 2"
-for _ in $(seq 100); do [ "$(squeue -h -o %i | wc -l)" -le 6 ] && [ "$(squeue -h -t R -o '%k' | grep -c 'drain=')" == 0 ] && break; sleep 0.2; done
+wait_quiet 90
 check_eq "restart: the other role's excess is marked, both drain and are cancelled" "$(running) $(squeue -h -t R -o '%k' | grep -c 'drain=')" "2 2 0"
 check_eq "  ... no orphan: running tasks = throttles" "$(throttles)" "prefill=2 decode=2"
 
 # ---- 4. Crash right after a continuation-array submit (0-3: indices 0..2 used, one left)
 kill -9 $DPID; wait_dead $DPID
 config 4
-start_daemon after-submit
-wait_dead $DPID
-check_contains "crash point after-submit reached" "$(cat "$T/d$N.err")" "test crash point after-submit"
+crash_start after-submit
 start_daemon
-wait_for 60 running "4 4"
+wait_quiet 90
 check_eq "restart: 4 prefill + 4 decode running" "$(running)" "4 4"
 check_eq "  ... one continuation array per role, none duplicated" "$(arrays)" "2 2"
 check_eq "  ... the restarted daemon submitted only the missing role's array" "$(grep -c 'submitted array' "$T/d$N.err")" "1"
+
+# ---- 4b. Crash right after the first cancel of a scale-in
+kill -9 $DPID; wait_dead $DPID
+config 3
+crash_start after-cancel
+gone=$(grep -o 'action cancel service=chat .* task=[^ ]*' "$T/d$N.err" | tail -1 | grep -o 'task=[^ ]*')
+check_eq "  ... a cancel took effect before the crash" "$([ -n "$gone" ] && echo yes)" "yes"
+start_daemon
+wait_quiet 120
+check_eq "restart: the scale-in completes: 3 + 3 running, throttles equal" "$(running) $(throttles)" "3 3 prefill=3 decode=3"
+check_eq "  ... and what was cancelled is not cancelled again" "$(grep -F "action cancel service=chat" "$T/d$N.err" | grep -cF "$gone ")" "0"
+
+# ---- 4c. Crash right after the first revival of draining tasks
+kill -9 $DPID; wait_dead $DPID
+GRACE=60 config 2
+start_daemon
+draining2() { [ "$(squeue -h -t R -o '%k' | grep -c 'drain=')" == 2 ]; }
+wait_until 60 draining2
+check_eq "scale-in with a long grace: one task of each role drains" "$(squeue -h -t R -o '%k' | grep -c 'drain=')" "2"
+before=$(squeue -h -t R -o '%i' | sort | tr '\n' ' ')
+kill -9 $DPID; wait_dead $DPID
+GRACE=60 config 3
+crash_start after-undrain
+revived=$(grep -o 'action undrain service=chat .* task=[^ ]*' "$T/d$N.err" | tail -1 | grep -o 'task=[^ ]*')
+start_daemon
+wait_quiet 90
+check_eq "restart: both revived, 3 + 3 serving" "$(running) $(throttles)" "3 3 prefill=3 decode=3"
+check_eq "  ... the same tasks serve: no cold task started" "$(squeue -h -t R -o '%i' | sort | tr '\n' ' ')" "$before"
+check_eq "  ... the revived one not revived again" "$(grep -F "action undrain service=chat" "$T/d$N.err" | grep -cF "$revived ")" "0"
+
+# ---- 4d. Crash between the prefill and the decode submission of a new group
+kill -9 $DPID; wait_dead $DPID
+# Fill leaf1's free H100s (8 there, 3 used by prefill) so the next unit needs another leaf.
+BLOCK=$(sbatch --parsable --array=0-4 --gres=gpu:h100:1 --constraint=leaf1 -o /dev/null --wrap 'sleep 900')
+blocked() { [ "$(squeue -h -t R -j "$BLOCK" -o %i | wc -l)" == 5 ]; }
+wait_until 60 blocked
+config 4
+crash_start between-group-submits
+check_contains "  ... after the prefill array of a new group under leaf2" "$(grep 'submitted array' "$T/d$N.err")" "role=prefill"
+start_daemon
+wait_quiet 90
+check_eq "restart: 4 + 4 running" "$(running)" "4 4"
+check_eq "  ... the restarted daemon submitted the decode array of that group only" \
+  "$(grep 'submitted array' "$T/d$N.err" | grep -c 'role=decode') $(grep -c 'submitted array' "$T/d$N.err")" "1 1"
+g2_nodes=$(squeue -h -t R -o '%N %k' | awk '/group=g2/ {print $1}' | sort -u | tr '\n' ' ')
+check_eq "  ... the new group runs one prefill and one decode, under leaf2 only" \
+  "$(squeue -h -t R -o '%k' | grep -c 'group=g2') $(echo "$g2_nodes" | grep -cE 'node[1-4]( |$)')" "2 0"
+scancel "$BLOCK"
+
+# ---- 4e. Crash right after the first array cancel of a rollback
+# Down to 3 units first, so that the stuck group's unit keeps the service inside its bounds.
+config 3
+kill -HUP $DPID
+is_running() { [ "$(running)" == "$1" ]; }
+wait_until 120 is_running "3 3"
+wait_quiet 120
+check_eq "down to 3 + 3 before the stuck group" "$(running)" "3 3"
+kill -9 $DPID; wait_dead $DPID
+START_TIMEOUT=5 config 3
+for r in prefill:h100 decode:l40s; do
+  as_user sbatch --parsable --array=0-3%1 --gres=gpu:${r#*:}:1 --constraint=leaf2 --begin=now+3600 \
+    --comment="heteroscale/v1 service=chat role=${r%:*} group=g3 variant=h100-l40s" \
+    -o /dev/null -D "$T" "$SRC/slurm-conf/examples/chat-${r%:*}.sbatch" >/dev/null
+done
+crash_start after-cancel-array
+check_contains "crash point after-cancel-array reached (a group pending past start_timeout)" "$(cat "$T/d$N.err")" "rollback: pending past start_timeout"
+check_eq "  ... one of its arrays cancelled, one left" "$(squeue -h -o '%k' | grep 'group=g3' | grep -o 'role=[a-z]*' | sort -u | wc -l)" "1"
+start_daemon
+no_g3() { [ "$(squeue -h -o '%k' | grep -c 'group=g3')" == 0 ]; }
+wait_until 60 no_g3
+check_eq "restart: the other array of the group is cancelled too" "$(squeue -h -o '%k' | grep -c 'group=g3')" "0"
+check_eq "  ... by one cancel of the restarted daemon, nothing submitted for it" \
+  "$(grep -c 'action cancel-array .* done' "$T/d$N.err") $(grep -c 'submitted array' "$T/d$N.err")" "1 0"
+kill -9 $DPID; wait_dead $DPID
+config 4
+start_daemon
+wait_quiet 90
+check_eq "  ... and the service is quiet at 4 + 4" "$(running)" "4 4"
 
 # ---- 5. slurmctld down for 30 s
 neps() { curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
@@ -184,7 +327,7 @@ kill -TERM "$CTLD"; wait_dead "$CTLD"
 config 1
 kill -HUP $DPID
 t0=$(date +%s)
-sleep 3
+wait_until 30 grep -q "cannot read Slurm state" "$T/d$N.err"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DPORT/healthz")
 eps=$(neps)
 check_eq "slurmctld down: the API answers and the endpoint set stays" "$code $eps" "200 8"
