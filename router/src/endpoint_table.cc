@@ -122,4 +122,10 @@ bool EndpointTable::any_fast_probe(Steady::time_point now) const {
   return false;
 }
 
+bool EndpointTable::probing_fast(const std::string& url, Steady::time_point now) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = instances_.find(url);
+  return it != instances_.end() && !it->second.ever_healthy && now < it->second.fast_until;
+}
+
 }  // namespace hs::router

@@ -58,6 +58,7 @@ class EndpointTable {
   // Every model a listed instance serves, from the cache.
   std::vector<std::string> models() const;
   bool any_fast_probe(Steady::time_point now) const;
+  bool probing_fast(const std::string& url, Steady::time_point now) const;
 
   template <typename F>
   void for_each(F f) const {

@@ -108,10 +108,14 @@ struct Router::Impl {
   }
 
   void check_health(bool all_due) {
-    http::ClientOptions co;
+    http::ClientOptions co, fast;
     co.timeout = std::chrono::milliseconds(std::max<int64_t>(200, o.health_interval.count() / 2));
+    // A loading vLLM has bound its port but answers nothing: a fast re-probe must not wait a
+    // whole normal timeout on it, or it is no faster than the normal interval.
+    fast.timeout = std::min(co.timeout, std::chrono::milliseconds(250));
     for (const auto& ep : table.to_probe(Steady::now(), all_due)) {
-      auto r = http::request(ep.host, ep.port, "GET", "/health", "", co);
+      auto r = http::request(ep.host, ep.port, "GET", "/health", "",
+                             table.probing_fast(ep.url, Steady::now()) ? fast : co);
       bool ok = r.ok() && r->status == 200;
       if (table.record_health(ep.url, ok, Steady::now())) fetch_models(ep);
     }

@@ -6,7 +6,9 @@
 #  3. two clients sending the same x-request-id at once: both succeed (the router's ids are
 #     its own; the engine refuses an id already running, as vLLM does);
 #  4. time between tokens per token: engines sending 4 tokens per chunk give the router the
-#     same TBT histogram as engines sending 1 (within a bucket).
+#     same TBT histogram as engines sending 1 (within a bucket);
+#  5. readiness: engines that load for 3 s (port bound, nothing served): the router's /ready
+#     is 503 until they answer, and the first request after it turns 200 succeeds.
 # Usage: vllm_protocol_test.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
 B=$1 SRC=$2
@@ -129,4 +131,21 @@ check_contains "  ... the chunked stream reached the client" "$(cat "$T/k4.s1")"
 check_eq "  ... in chunks of several tokens (the check is not vacuous)" \
   "$(curl -sf "http://127.0.0.1:$(head -1 "$T/k4-r.out")/hs/records" | python3 -c 'import json,sys; r=json.load(sys.stdin); s=[x for x in r if "tokens" in x]; print(len(s) == 8 and all(x["token_events"] * 3 < x["tokens"] for x in s))')" "True"
 check_not_contains "  ... without usage it did not ask for" "$(cat "$T/k4.s1")" "usage"
+
+# ---- 5. /ready before the first request
+start_server lp "$T" "$SIM" --role prefill --time-scale 20 --load-delay 3
+LP=$PORT
+start_server ld "$T" "$SIM" --role decode --time-scale 20 --load-delay 3
+LD=$PORT
+echo "[{\"url\":\"http://127.0.0.1:$LP\",\"role\":\"prefill\",\"group\":\"g\"},{\"url\":\"http://127.0.0.1:$LD\",\"role\":\"decode\",\"group\":\"g\"}]" >"$T/load.json"
+t0=$(date +%s.%N)
+start_server lr "$T" "$ROUTER" --endpoints "$T/load.json" --health-interval 5
+LR=http://127.0.0.1:$PORT
+check_eq "while the engines load: /health 200 (alive), /ready 503" "$(http_status "$LR/health") $(http_status "$LR/ready")" "200 503"
+wait_until 60 curl -sf "$LR/ready"
+ready_after=$(echo "$(date +%s.%N) - $t0" | bc)
+check_eq "the first request after /ready succeeds" "$(post "$LR/v1/completions" '{"prompt":"x","max_tokens":2}' | cut -d' ' -f1)" "200"
+check_eq "  ... and /v1/models answers from the cached names" "$(http_status "$LR/v1/models")" "200"
+check_eq "  ... ready by the fast re-probe, before the 5 s health interval ($ready_after s)" \
+  "$(echo "$ready_after < 4.9" | bc)" "1"
 finish
