@@ -42,6 +42,33 @@ Result<Pmf> parse_python_pmf(std::string_view text) {
   return p;
 }
 
+Result<std::pair<std::vector<double>, std::vector<double>>> parse_python_ratio_pmf(
+    std::string_view text) {
+  std::string_view s = trim(text);
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}')
+    return invalid_argument("expected a {fraction: probability} dict, got " + quote(s));
+  s = trim(s.substr(1, s.size() - 2));
+  std::pair<std::vector<double>, std::vector<double>> out;
+  if (s.empty()) return out;
+  for (std::string_view item : split(s, ',')) {
+    auto colon = item.find(':');
+    if (colon == std::string_view::npos)
+      return invalid_argument("expected fraction: probability, got " + quote(item));
+    auto v = parse_double(trim(item.substr(0, colon)));
+    auto pr = parse_double(trim(item.substr(colon + 1)));
+    if (!v.ok() || !pr.ok() || *v < 0 || *v > 1 || *pr < 0 || !std::isfinite(*pr))
+      return invalid_argument("bad entry " + quote(item));
+    out.first.push_back(*v);
+    out.second.push_back(*pr);
+  }
+  return out;
+}
+
+bool LengthWindow::empty() const {
+  if (output.values.empty()) return true;
+  return multimodal ? text.values.empty() : input.values.empty();
+}
+
 namespace {
 
 Result<std::string> read_maybe_gz(const std::string& path) {
@@ -104,6 +131,48 @@ Result<std::vector<RateWindow>> read_rates(const std::string& path) {
   return out;
 }
 
+// One window's PMFs. Which fields there are says which kind of category it is.
+Status read_window(const nlohmann::json& val, const std::string& key, const std::string& path,
+                   LengthWindow& w) {
+  auto field = [&](const char* name, Pmf& out, bool required) -> Status {
+    if (!val.contains(name)) {
+      if (required) return invalid_argument("window " + key + ": missing " + name, path);
+      return {};
+    }
+    if (!val[name].is_string())
+      return invalid_argument("window " + key + " " + name + ": not a PMF string", path);
+    auto p = parse_python_pmf(val[name].get<std::string>());
+    if (!p.ok())
+      return invalid_argument("window " + key + " " + name + ": " + p.error().message, path);
+    out = std::move(*p);
+    return {};
+  };
+  if (!val.is_object()) return invalid_argument("window " + key + ": not an object", path);
+  w.multimodal = val.contains("text_tokens");
+  if (w.multimodal) {
+    HS_RETURN_IF_ERROR(field("text_tokens", w.text, true));
+    HS_RETURN_IF_ERROR(field("image_tokens", w.image, true));
+    HS_RETURN_IF_ERROR(field("image_count", w.image_count, true));
+    HS_RETURN_IF_ERROR(field("audio_tokens", w.audio, false));
+    HS_RETURN_IF_ERROR(field("audio_count", w.audio_count, false));
+    HS_RETURN_IF_ERROR(field("video_tokens", w.video, false));
+    HS_RETURN_IF_ERROR(field("video_count", w.video_count, false));
+  } else {
+    HS_RETURN_IF_ERROR(field("input_tokens", w.input, true));
+  }
+  HS_RETURN_IF_ERROR(field("output_tokens", w.output, true));
+  if (val.contains("reason_ratio")) {
+    if (!val["reason_ratio"].is_string())
+      return invalid_argument("window " + key + " reason_ratio: not a PMF string", path);
+    auto r = parse_python_ratio_pmf(val["reason_ratio"].get<std::string>());
+    if (!r.ok())
+      return invalid_argument("window " + key + " reason_ratio: " + r.error().message, path);
+    w.reason_values = std::move(r->first);
+    w.reason_probs = std::move(r->second);
+  }
+  return {};
+}
+
 Result<std::vector<LengthWindow>> read_lengths(const std::string& path) {
   auto text = read_maybe_gz(path);
   if (!text.ok()) return text.error();
@@ -115,40 +184,11 @@ Result<std::vector<LengthWindow>> read_lengths(const std::string& path) {
     if (!st.ok()) return invalid_argument("window key " + quote(key) + " is not seconds", path);
     LengthWindow w;
     w.start_s = *st;
-    for (const char* field : {"input_tokens", "output_tokens"}) {
-      if (!val.contains(field) || !val[field].is_string())
-        return invalid_argument(std::string("window ") + key + ": missing " + field, path);
-      auto p = parse_python_pmf(val[field].get<std::string>());
-      if (!p.ok())
-        return invalid_argument(
-            std::string("window ") + key + " " + field + ": " + p.error().message, path);
-      (std::string(field) == "input_tokens" ? w.input : w.output) = std::move(*p);
-    }
+    HS_RETURN_IF_ERROR(read_window(val, key, path, w));
     out.push_back(std::move(w));
   }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
-  return out;
-}
-
-// A sampler for one PMF (std::discrete_distribution is an alias-free but O(log n) sampler).
-struct Sampler {
-  std::vector<uint32_t> values;
-  std::discrete_distribution<size_t> dist;
-  bool empty() const { return values.empty(); }
-  explicit Sampler(const Pmf& p) : values(p.values), dist(p.probs.begin(), p.probs.end()) {}
-  uint32_t operator()(std::mt19937_64& rng) { return values[dist(rng)]; }
-};
-
-Pmf pool(const std::vector<const Pmf*>& pmfs) {
-  std::map<uint32_t, double> acc;
-  for (const Pmf* p : pmfs)
-    for (size_t i = 0; i < p->values.size(); ++i) acc[p->values[i]] += p->probs[i];
-  Pmf out;
-  for (auto [v, pr] : acc) {
-    out.values.push_back(v);
-    out.probs.push_back(pr);
-  }
   return out;
 }
 
@@ -191,96 +231,6 @@ Result<ServeGenCategory> read_servegen(const std::string& dir) {
     cat.clients.push_back(std::move(c));
   }
   return cat;
-}
-
-Result<std::vector<Request>> compose(const ServeGenCategory& cat, const ComposeOptions& o,
-                                     ComposeReport* report) {
-  if (o.rate_scale <= 0 || o.duration_s <= 0)
-    return invalid_argument("rate_scale and duration must be positive");
-  ComposeReport rep;
-  std::vector<Request> out;
-  const double end = o.start_s + o.duration_s;
-  // Pooled PMFs per 6 h window start, from clients that have them.
-  std::map<double, std::pair<std::vector<const Pmf*>, std::vector<const Pmf*>>> by_window;
-  for (const auto& c : cat.clients)
-    for (const auto& w : c.lengths) {
-      if (w.input.values.empty() || w.output.values.empty()) continue;
-      by_window[w.start_s].first.push_back(&w.input);
-      by_window[w.start_s].second.push_back(&w.output);
-    }
-  std::map<double, std::pair<Sampler, Sampler>> pooled;
-  for (auto& [st, v] : by_window)
-    pooled.emplace(st, std::make_pair(Sampler(pool(v.first)), Sampler(pool(v.second))));
-  auto pooled_at = [&](double t) -> std::pair<Sampler, Sampler>* {
-    auto it = pooled.upper_bound(t);
-    if (it == pooled.begin()) return pooled.empty() ? nullptr : &pooled.begin()->second;
-    return &std::prev(it)->second;
-  };
-
-  for (size_t ci = 0; ci < cat.clients.size(); ++ci) {
-    const ServeGenClient& c = cat.clients[ci];
-    std::mt19937_64 rng(o.seed * 1000003ULL + ci);
-    std::map<double, std::pair<Sampler, Sampler>> own;
-    for (const auto& w : c.lengths)
-      if (!w.input.values.empty() && !w.output.values.empty())
-        own.emplace(w.start_s, std::make_pair(Sampler(w.input), Sampler(w.output)));
-    bool any = false;
-    for (size_t wi = 0; wi < c.rates.size(); ++wi) {
-      const RateWindow& w = c.rates[wi];
-      double ws = w.start_s,
-             we = wi + 1 < c.rates.size() ? c.rates[wi + 1].start_s : w.start_s + 600;
-      if (we <= o.start_s || ws >= end || w.rate <= 0) continue;
-      double rate = w.rate * o.rate_scale;
-      double mean_gap = 1.0 / rate;
-      // The fitted distribution's shape, rescaled to the window's mean.
-      std::weibull_distribution<double> wd(w.dist == RateWindow::Dist::kWeibull ? w.shape : 1.0,
-                                           1.0);
-      std::gamma_distribution<double> gd(w.dist == RateWindow::Dist::kGamma ? w.shape : 1.0, 1.0);
-      double unit_mean = w.dist == RateWindow::Dist::kWeibull ? std::tgamma(1.0 + 1.0 / w.shape)
-                         : w.dist == RateWindow::Dist::kGamma ? w.shape
-                                                              : 1.0;
-      std::exponential_distribution<double> ed(1.0);
-      auto gap = [&]() {
-        double x = w.dist == RateWindow::Dist::kWeibull ? wd(rng)
-                   : w.dist == RateWindow::Dist::kGamma ? gd(rng)
-                                                        : ed(rng);
-        return x / unit_mean * mean_gap;
-      };
-      // Start at a random phase so window edges do not line up arrivals.
-      double t = ws + std::uniform_real_distribution<double>(0, 1)(rng) * mean_gap;
-      for (; t < we; t += gap()) {
-        if (t < o.start_s || t >= end) continue;
-        std::pair<Sampler, Sampler>* s = nullptr;
-        if (!own.empty()) {
-          auto it = own.upper_bound(t);
-          s = it == own.begin() ? &own.begin()->second : &std::prev(it)->second;
-        }
-        bool pooled_used = false;
-        if (!s) {
-          if (!o.pooled_lengths_for_missing) continue;
-          s = pooled_at(t);
-          pooled_used = true;
-          if (!s)
-            return failed_precondition("no client of " + cat.source +
-                                       " has length distributions to pool");
-        }
-        Request r;
-        r.arrival_s = t - o.start_s;
-        r.prompt_tokens = std::max<uint32_t>(1, s->first(rng));
-        r.output_tokens = std::max<uint32_t>(1, s->second(rng));
-        out.push_back(std::move(r));
-        rep.requests_with_pooled_lengths += pooled_used;
-        any = true;
-      }
-    }
-    rep.clients += any;
-  }
-  std::sort(out.begin(), out.end(),
-            [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; });
-  for (size_t i = 0; i < out.size(); ++i) out[i].id = i;
-  rep.requests = out.size();
-  if (report) *report = rep;
-  return out;
 }
 
 }  // namespace hs::workload

@@ -109,15 +109,68 @@ Result<double> parse_timestamp(std::string_view text) {
          frac;
 }
 
-Result<Trace> read_azure_csv(const std::string& path, const TraceReadOptions& o) {
+bool is_azure_header(std::string_view line) {
+  return trim(line) == "TIMESTAMP,ContextTokens,GeneratedTokens";
+}
+
+Result<Request> parse_azure_row(std::string_view line) {
+  auto f = split(line, ',');
+  if (f.size() != 3) return invalid_argument("expected 3 fields, got " + std::to_string(f.size()));
+  auto ts = parse_timestamp(f[0]);
+  if (!ts.ok()) return ts.error();
+  auto in = tokens(f[1], "ContextTokens");
+  if (!in.ok()) return in.error();
+  auto out = tokens(f[2], "GeneratedTokens");
+  if (!out.ok()) return out.error();
+  Request r;
+  r.arrival_s = *ts;
+  r.prompt_tokens = *in;
+  r.output_tokens = *out;
+  return r;
+}
+
+Result<Request> parse_mooncake_row(std::string_view line) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return invalid_argument("not a JSON object");
+  for (const auto& [k, v] : j.items())
+    if (k != "timestamp" && k != "input_length" && k != "output_length" && k != "hash_ids")
+      return invalid_argument("unknown field " + quote(k));
+  Request r;
+  double vals[3] = {0, 0, 0};
+  const char* keys[3] = {"timestamp", "input_length", "output_length"};
+  const double hi[3] = {1e15, 1e7, 1e7};
+  for (int i = 0; i < 3; ++i) {
+    if (!j.contains(keys[i]) || !j[keys[i]].is_number())
+      return invalid_argument(std::string("missing or non-numeric ") + quote(keys[i]));
+    vals[i] = j[keys[i]].get<double>();
+    if (vals[i] < 0 || vals[i] > hi[i])
+      return invalid_argument(std::string(keys[i]) + " out of range");
+  }
+  if (j.contains("hash_ids")) {
+    if (!j["hash_ids"].is_array()) return invalid_argument("hash_ids is not a list");
+    for (const auto& h : j["hash_ids"]) {
+      if (!h.is_number_unsigned()) return invalid_argument("hash_ids holds a non-integer");
+      r.hash_ids.push_back(h.get<uint32_t>());
+    }
+  }
+  r.arrival_s = vals[0] / 1000.0;
+  r.prompt_tokens = static_cast<uint32_t>(vals[1]);
+  r.output_tokens = static_cast<uint32_t>(vals[2]);
+  return r;
+}
+
+namespace {
+
+// Reads a whole trace file through its row parser (the vector form of trace_stream.cc).
+Result<Trace> read_rows(const std::string& path, TraceFormat format, const TraceReadOptions& o) {
   auto text = read_file(path, size_t{1} << 30);
   if (!text.ok()) return text.error();
   Trace t;
   t.source = path;
-  t.format = TraceFormat::kAzureCsv;
+  t.format = format;
   RowSink sink{t, o, {}};
   size_t lineno = 0;
-  bool header_seen = false;
+  bool header_seen = format != TraceFormat::kAzureCsv;
   for (std::string_view line : split(*text, '\n')) {
     ++lineno;
     line = trim(line);
@@ -125,7 +178,7 @@ Result<Trace> read_azure_csv(const std::string& path, const TraceReadOptions& o)
     std::string where = path + ":" + std::to_string(lineno);
     if (!header_seen) {
       header_seen = true;
-      if (line != "TIMESTAMP,ContextTokens,GeneratedTokens")
+      if (!is_azure_header(line))
         return invalid_argument(
             "not an Azure LLM trace: expected the header TIMESTAMP,ContextTokens,GeneratedTokens, "
             "got " +
@@ -133,96 +186,30 @@ Result<Trace> read_azure_csv(const std::string& path, const TraceReadOptions& o)
             where);
       continue;
     }
-    auto f = split(line, ',');
-    if (f.size() != 3) {
-      if (!sink.bad(where, "expected 3 fields, got " + std::to_string(f.size()))) break;
+    auto r = format == TraceFormat::kAzureCsv ? parse_azure_row(line) : parse_mooncake_row(line);
+    if (!r.ok()) {
+      if (!sink.bad(where, r.error().message)) break;
       continue;
     }
-    auto ts = parse_timestamp(f[0]);
-    auto in = tokens(f[1], "ContextTokens");
-    auto out = tokens(f[2], "GeneratedTokens");
-    if (!ts.ok() || !in.ok() || !out.ok()) {
-      std::string why = !ts.ok()   ? ts.error().message
-                        : !in.ok() ? in.error().message
-                                   : out.error().message;
-      if (!sink.bad(where, why)) break;
-      continue;
-    }
-    t.requests.push_back({0, *ts, *in, *out, {}});
+    t.requests.push_back(std::move(*r));
     if (o.max_requests && t.requests.size() >= o.max_requests) break;
   }
   if (!sink.errors.empty()) return sink.errors.to_error(path);
   if (!header_seen) return invalid_argument("empty file, expected an Azure LLM trace", path);
+  if (format == TraceFormat::kMooncakeJsonl && t.requests.empty() && t.bad_rows == 0)
+    return invalid_argument("empty file, expected Mooncake JSONL", path);
   finish(t);
   return t;
 }
 
+}  // namespace
+
+Result<Trace> read_azure_csv(const std::string& path, const TraceReadOptions& o) {
+  return read_rows(path, TraceFormat::kAzureCsv, o);
+}
+
 Result<Trace> read_mooncake_jsonl(const std::string& path, const TraceReadOptions& o) {
-  auto text = read_file(path, size_t{1} << 30);
-  if (!text.ok()) return text.error();
-  Trace t;
-  t.source = path;
-  t.format = TraceFormat::kMooncakeJsonl;
-  RowSink sink{t, o, {}};
-  size_t lineno = 0;
-  for (std::string_view line : split(*text, '\n')) {
-    ++lineno;
-    line = trim(line);
-    if (line.empty()) continue;
-    std::string where = path + ":" + std::to_string(lineno);
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    std::string why;
-    Request r;
-    if (j.is_discarded() || !j.is_object()) {
-      why = "not a JSON object";
-    } else {
-      for (const auto& [k, v] : j.items()) {
-        if (k != "timestamp" && k != "input_length" && k != "output_length" && k != "hash_ids") {
-          why = "unknown field " + quote(k);
-          break;
-        }
-      }
-      auto num = [&](const char* k, double lo, double hi, double& out) {
-        if (!why.empty()) return;
-        if (!j.contains(k) || !j[k].is_number())
-          why = std::string("missing or non-numeric ") + quote(k);
-        else if (j[k].get<double>() < lo || j[k].get<double>() > hi)
-          why = std::string(k) + " out of range";
-        else
-          out = j[k].get<double>();
-      };
-      double ts = 0, in = 0, out = 0;
-      num("timestamp", 0, 1e15, ts);
-      num("input_length", 0, 1e7, in);
-      num("output_length", 0, 1e7, out);
-      if (why.empty() && j.contains("hash_ids")) {
-        if (!j["hash_ids"].is_array())
-          why = "hash_ids is not a list";
-        else
-          for (const auto& h : j["hash_ids"]) {
-            if (!h.is_number_unsigned()) {
-              why = "hash_ids holds a non-integer";
-              break;
-            }
-            r.hash_ids.push_back(h.get<uint32_t>());
-          }
-      }
-      r.arrival_s = ts / 1000.0;
-      r.prompt_tokens = static_cast<uint32_t>(in);
-      r.output_tokens = static_cast<uint32_t>(out);
-    }
-    if (!why.empty()) {
-      if (!sink.bad(where, why)) break;
-      continue;
-    }
-    t.requests.push_back(std::move(r));
-    if (o.max_requests && t.requests.size() >= o.max_requests) break;
-  }
-  if (!sink.errors.empty()) return sink.errors.to_error(path);
-  if (t.requests.empty() && t.bad_rows == 0)
-    return invalid_argument("empty file, expected Mooncake JSONL", path);
-  finish(t);
-  return t;
+  return read_rows(path, TraceFormat::kMooncakeJsonl, o);
 }
 
 Result<TraceFormat> detect_format(const std::string& path) {

@@ -2,11 +2,13 @@
 // a trace file (Azure CSV, Mooncake JSONL) or a ServeGen category folder composed into requests.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "hs/common/error.h"
 #include "hs/workload/request.h"
+#include "hs/workload/stream.h"
 #include "hs/workload/trace.h"
 
 namespace hs::workload {
@@ -17,14 +19,25 @@ struct LoadOptions {
   double rate_scale =
       1;  // > 1 adds seeded copies of requests (trace files) or scales rates (ServeGen)
   uint64_t seed = 1;
+  // ServeGen: a category folder whose pooled length distributions (per 6 h window) serve the
+  // clients that have none (m-mid ships traces only). Empty: the category's own pool.
+  std::string lengths_from;
+  // Trace files: rows may be out of arrival order by at most this many rows.
+  size_t reorder_rows = 1 << 16;
 };
+
+// Opens the stream of requests in arrival order. Errors in the options or the source's
+// structure come back here; a bad row found later ends the stream with its error().
+Result<std::unique_ptr<RequestStream>> open_requests(const std::string& path, const LoadOptions& o);
 
 struct LoadedRequests {
   std::vector<Request> requests;  // sorted by arrival, ids 0..n-1
   TraceFormat format = TraceFormat::kAzureCsv;
   size_t requests_with_pooled_lengths = 0;  // ServeGen clients without a dataset
+  StreamReport report;
 };
 
+// The whole stream in memory (small workloads, tests).
 Result<LoadedRequests> load_requests(const std::string& path, const LoadOptions& o);
 
 }  // namespace hs::workload

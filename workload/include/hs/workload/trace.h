@@ -37,6 +37,13 @@ Result<TraceFormat> detect_format(const std::string& path);
 // Reads a trace file (not a ServeGen folder: see servegen.h).
 Result<Trace> read_trace(const std::string& path, const TraceReadOptions& o = {});
 
+// One row of each format, as the readers and the streams (stream.h) parse it; arrival_s is
+// the row's own time (Unix seconds for Azure, seconds from the trace start for Mooncake).
+// InvalidArgument saying what is wrong (the caller adds file:line).
+bool is_azure_header(std::string_view line);
+Result<Request> parse_azure_row(std::string_view line);
+Result<Request> parse_mooncake_row(std::string_view line);
+
 // Parses "2023-11-16 18:17:03.9799600" (optionally with a "+00:00" suffix) as seconds since
 // the Unix epoch, treating naive times as UTC. InvalidArgument for anything else.
 Result<double> parse_timestamp(std::string_view text);
