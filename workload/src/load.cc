@@ -5,33 +5,57 @@
 
 namespace hs::workload {
 
-Result<std::unique_ptr<RequestStream>> open_requests(const std::string& path,
-                                                     const LoadOptions& o) {
+struct Workload::ServeGen {
+  std::shared_ptr<const ServeGenCategory> category, lengths_from;
+  ComposeOptions compose;
+};
+
+Result<Workload> Workload::open(const std::string& path, const LoadOptions& o) {
   if (!(o.rate_scale > 0)) return invalid_argument("rate scale must be positive", "--rate-scale");
   if (o.start_s < 0 || o.duration_s < 0)
     return invalid_argument("start and duration must not be negative");
   auto f = detect_format(path);
   if (!f.ok()) return f.error();
+  Workload w;
+  w.path_ = path;
+  w.options_ = o;
+  w.format_ = *f;
   if (*f != TraceFormat::kServeGenDir) {
     if (!o.lengths_from.empty())
       return invalid_argument("only a ServeGen category takes lengths from another",
                               "--lengths-from");
-    return open_trace_stream(path, *f, o);
+    return w;
   }
   auto cat = read_servegen(path);
   if (!cat.ok()) return cat.error();
-  std::optional<ServeGenCategory> lengths;
+  auto sg = std::make_shared<ServeGen>();
   if (!o.lengths_from.empty()) {
     auto l = read_servegen(o.lengths_from);
     if (!l.ok()) return l.error().with_context("--lengths-from");
-    lengths = std::move(*l);
+    sg->lengths_from = std::make_shared<const ServeGenCategory>(std::move(*l));
   }
-  ComposeOptions c;
-  c.start_s = o.start_s;
-  c.duration_s = o.duration_s > 0 ? o.duration_s : cat->span_s - o.start_s;
-  c.rate_scale = o.rate_scale;
-  c.seed = o.seed;
-  return compose_stream(std::move(*cat), c, std::move(lengths));
+  sg->compose.start_s = o.start_s;
+  sg->compose.duration_s = o.duration_s > 0 ? o.duration_s : cat->span_s - o.start_s;
+  sg->compose.rate_scale = o.rate_scale;
+  sg->compose.seed = o.seed;
+  sg->category = std::make_shared<const ServeGenCategory>(std::move(*cat));
+  w.servegen_ = std::move(sg);
+  // Structural errors (nothing to pool from) show at open, not at the first replay.
+  auto first = w.stream();
+  if (!first.ok()) return first.error();
+  return w;
+}
+
+Result<std::unique_ptr<RequestStream>> Workload::stream() const {
+  if (!servegen_) return open_trace_stream(path_, format_, options_);
+  return compose_stream(servegen_->category, servegen_->compose, servegen_->lengths_from);
+}
+
+Result<std::unique_ptr<RequestStream>> open_requests(const std::string& path,
+                                                     const LoadOptions& o) {
+  auto w = Workload::open(path, o);
+  if (!w.ok()) return w.error();
+  return w->stream();
 }
 
 Result<LoadedRequests> load_requests(const std::string& path, const LoadOptions& o) {

@@ -213,16 +213,16 @@ class ClientGen {
 
 class ServeGenStream final : public RequestStream {
  public:
-  ServeGenStream(ServeGenCategory cat, const ComposeOptions& o,
-                 std::optional<ServeGenCategory> lengths_from)
+  ServeGenStream(std::shared_ptr<const ServeGenCategory> cat, const ComposeOptions& o,
+                 std::shared_ptr<const ServeGenCategory> lengths_from)
       : cat_(std::move(cat)), lengths_from_(std::move(lengths_from)), o_(o) {
     report_.format = TraceFormat::kServeGenDir;
-    pool_ = make_pool(lengths_from_ ? *lengths_from_ : cat_);
+    pool_ = make_pool(lengths_from_ ? *lengths_from_ : *cat_);
     report_.lengths_source = lengths_from_ ? lengths_from_->source + " (pooled per 6 h window)"
-                                           : cat_.source + " (its own clients, pooled)";
-    gens_.reserve(cat_.clients.size());
-    for (size_t i = 0; i < cat_.clients.size(); ++i)
-      gens_.emplace_back(cat_.clients[i], i, o_, &pool_);
+                                           : cat_->source + " (its own clients, pooled)";
+    gens_.reserve(cat_->clients.size());
+    for (size_t i = 0; i < cat_->clients.size(); ++i)
+      gens_.emplace_back(cat_->clients[i], i, o_, &pool_);
     heads_.resize(gens_.size());
     emitted_.assign(gens_.size(), false);
     for (size_t i = 0; i < gens_.size(); ++i) refill(i);
@@ -256,14 +256,14 @@ class ServeGenStream final : public RequestStream {
       heap_.push({heads_[i].r.arrival_s, i});
     } else if (no_pool && !error_) {
       error_ = failed_precondition(
-          "no client of " + (lengths_from_ ? lengths_from_->source : cat_.source) +
+          "no client of " + (lengths_from_ ? lengths_from_->source : cat_->source) +
           " has length distributions to pool (give --lengths-from a category that has them, "
           "e.g. language/m-large)");
     }
   }
 
-  ServeGenCategory cat_;
-  std::optional<ServeGenCategory> lengths_from_;
+  std::shared_ptr<const ServeGenCategory> cat_;  // shared by every replay of a workload
+  std::shared_ptr<const ServeGenCategory> lengths_from_;
   ComposeOptions o_;
   Pool pool_;
   std::vector<ClientGen> gens_;
@@ -278,7 +278,8 @@ class ServeGenStream final : public RequestStream {
 }  // namespace
 
 Result<std::unique_ptr<RequestStream>> compose_stream(
-    ServeGenCategory cat, const ComposeOptions& o, std::optional<ServeGenCategory> lengths_from) {
+    std::shared_ptr<const ServeGenCategory> cat, const ComposeOptions& o,
+    std::shared_ptr<const ServeGenCategory> lengths_from) {
   if (o.rate_scale <= 0 || o.duration_s <= 0)
     return invalid_argument("rate_scale and duration must be positive");
   auto s = std::make_unique<ServeGenStream>(std::move(cat), o, std::move(lengths_from));
@@ -288,7 +289,7 @@ Result<std::unique_ptr<RequestStream>> compose_stream(
 
 Result<std::vector<Request>> compose(const ServeGenCategory& cat, const ComposeOptions& o,
                                      ComposeReport* report) {
-  auto s = compose_stream(cat, o);
+  auto s = compose_stream(std::make_shared<const ServeGenCategory>(cat), o);
   if (!s.ok()) return s.error();
   std::vector<Request> out;
   Request r;

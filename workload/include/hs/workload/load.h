@@ -26,8 +26,28 @@ struct LoadOptions {
   size_t reorder_rows = 1 << 16;
 };
 
-// Opens the stream of requests in arrival order. Errors in the options or the source's
-// structure come back here; a bad row found later ends the stream with its error().
+// A workload read and checked once and replayed many times (hs-sim runs a calibration pass,
+// the oracle and every policy on the same requests): a ServeGen category's files are parsed
+// once and shared by its streams; each stream() starts again from the first request and
+// gives the same sequence.
+class Workload {
+ public:
+  // Errors in the options or the source's structure come back here; a bad trace row found
+  // later ends that stream with its error().
+  static Result<Workload> open(const std::string& path, const LoadOptions& o);
+  Result<std::unique_ptr<RequestStream>> stream() const;
+  TraceFormat format() const { return format_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct ServeGen;
+  std::string path_;
+  LoadOptions options_;
+  TraceFormat format_ = TraceFormat::kAzureCsv;
+  std::shared_ptr<const ServeGen> servegen_;
+};
+
+// Opens the stream of requests in arrival order (Workload::open(...).stream()).
 Result<std::unique_ptr<RequestStream>> open_requests(const std::string& path, const LoadOptions& o);
 
 struct LoadedRequests {

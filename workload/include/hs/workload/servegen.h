@@ -103,8 +103,8 @@ struct ComposeReport {
 // category's own clients). Deterministic for a seed: each client has its own seeded
 // generator, and the stream is their k-way merge in arrival order (arrival 0 = start_s).
 Result<std::unique_ptr<RequestStream>> compose_stream(
-    ServeGenCategory cat, const ComposeOptions& o,
-    std::optional<ServeGenCategory> lengths_from = std::nullopt);
+    std::shared_ptr<const ServeGenCategory> cat, const ComposeOptions& o,
+    std::shared_ptr<const ServeGenCategory> lengths_from = nullptr);
 // The whole stream in memory.
 Result<std::vector<Request>> compose(const ServeGenCategory& cat, const ComposeOptions& o,
                                      ComposeReport* report);
