@@ -21,6 +21,14 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
       {"workload", info.workload},     {"format", info.format},    {"rate_scale", info.rate_scale},
       {"duration_s", info.duration_s}, {"seed", info.seed},        {"service", info.service},
       {"model", info.model},           {"requests", info.requests}};
+  if (info.format == "servegen") {
+    j["run"]["lengths"] = {
+        {"source", info.stream.lengths_source},
+        {"requests_with_pooled_lengths", info.stream.requests_with_pooled_lengths}};
+    j["run"]["reasoning_tokens"] = info.stream.reasoning_tokens;
+    j["run"]["multimodal_tokens"] = info.stream.multimodal_tokens;
+  }
+  j["run"]["derived_profiles"] = info.derived_profiles;
   double oracle_h = 0;
   for (const auto& r : results)
     if (r.policy == "oracle") oracle_h = r.gpu_hours;
@@ -38,9 +46,15 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
       p["tbt_p50_s"] = r.tbt_p50_s;
       p["tbt_p99_s"] = r.tbt_p99_s;
       p["slo_attainment"] = {{"ttft", r.slo_ttft}, {"tbt", r.slo_tbt}, {"both", r.slo_both}};
+      char sketch[64];
+      std::snprintf(sketch, sizeof sketch, "sketch (relative error <= %g%%)",
+                    kPercentileRelativeError * 100);
+      p["percentiles"] = r.percentiles_exact ? "exact" : sketch;
+      p["max_in_flight"] = r.max_in_flight;
       p["scaling_actions"] = r.scaling_actions;
       p["completed"] = r.completed;
       p["unfinished"] = r.unfinished;
+      p["abandoned"] = r.abandoned;
       p["rejected_too_long"] = r.rejected;
       p["cross_group_transfers"] = r.cross_group_transfers;
       p["wall_s"] = r.wall_s;

@@ -28,11 +28,25 @@ namespace {
 
 struct Common {
   std::string trace, out, service_file, cluster_file, profiles_file, model = "llama-8b";
+  std::string lengths_from;
   std::string prefill_gpu = "h100", decode_gpu = "l40s";
   double rate_scale = 1, duration = 0, start = 0, tick = 15, ttft_slo = 2.0, tbt_slo = 0.1;
+  double client_timeout = 600;
   uint64_t seed = 1;
   bool zero_startup = false, progress = true;
 };
+
+// The shipped profiles, the derived ones (scaled from another GPU, no measurement) named.
+std::string profiles_help() {
+  std::string measured, derived;
+  for (const auto& p : workload::default_profiles().profiles) {
+    std::string& list = p.derived ? derived : measured;
+    list += (list.empty() ? "" : ", ") + p.gpu + "/" + p.model;
+  }
+  return "engine profiles YAML (default: the shipped ones; measured: " + measured +
+         "; DERIVED, scaled from another GPU and not measured: " + derived +
+         "; docs/simulator.md checks them against published numbers)";
+}
 
 void add_common(po::options_description& o, Common& c) {
   o.add_options()("help,h", "show this help")(
@@ -44,13 +58,15 @@ void add_common(po::options_description& o, Common& c) {
       "simulate at most S seconds of arrivals (default: all)")(
       "start", po::value(&c.start)->value_name("S"),
       "ServeGen: start S seconds into the series (default 0)")(
+      "lengths-from", po::value(&c.lengths_from)->value_name("DIR"),
+      "ServeGen: take the pooled length distributions (per 6 h window) for clients without a "
+      "dataset from another category, e.g. language/m-large for m-mid, which ships none")(
       "seed", po::value(&c.seed)->value_name("N"), "random seed (default 1)")(
       "service", po::value(&c.service_file)->value_name("FILE"),
       "service YAML (default: llama-8b on --prefill-gpu/--decode-gpu, calibrated for the "
       "workload)")("cluster", po::value(&c.cluster_file)->value_name("FILE"),
                    "cluster YAML (default: 4 leaves x (4 H100 + 4 L40S nodes), 2 spines)")(
-      "profiles", po::value(&c.profiles_file)->value_name("FILE"),
-      "engine profiles YAML (default: the shipped, fitted ones)")(
+      "profiles", po::value(&c.profiles_file)->value_name("FILE"), profiles_help().c_str())(
       "model", po::value(&c.model)->value_name("M"), "model of the profiles (default llama-8b)")(
       "prefill-gpu", po::value(&c.prefill_gpu)->value_name("G"),
       "default service's prefill GPU (default h100)")(
@@ -61,6 +77,9 @@ void add_common(po::options_description& o, Common& c) {
       "tbt-slo", po::value(&c.tbt_slo)->value_name("S"),
       "default service's TBT SLO, p99 (default 0.1)")("tick", po::value(&c.tick)->value_name("S"),
                                                       "autoscaler tick (default 15)")(
+      "client-timeout", po::value(&c.client_timeout)->value_name("S"),
+      "a client gives up on a request with no first token after S seconds and the engine "
+      "drops it; counted as an SLO miss (default 600, the OpenAI SDK's; 0: never)")(
       "zero-startup", po::bool_switch(&c.zero_startup),
       "instances are ready the moment they are placed")("no-progress", "no progress bar on stderr");
 }
@@ -76,38 +95,55 @@ int fail(const Error& e) {
   return 1;
 }
 
-Result<std::vector<workload::Request>> load_workload(const Common& c, std::string* format) {
-  workload::LoadOptions o;
-  o.start_s = c.start;
-  o.duration_s = c.duration;
-  o.rate_scale = c.rate_scale;
-  o.seed = c.seed;
-  auto l = workload::load_requests(c.trace, o);
-  if (!l.ok()) return l.error();
-  *format = std::string(workload::to_string(l->format));
-  if (l->requests_with_pooled_lengths)
-    std::fprintf(
-        stderr,
-        "hs-sim: info: %zu of %zu requests took pooled lengths (clients without a dataset)\n",
-        l->requests_with_pooled_lengths, l->requests.size());
-  return std::move(l->requests);
-}
-
 struct Setup {
-  std::vector<workload::Request> reqs;
+  workload::Workload workload;
   std::string format;
+  uint64_t calibrated_on = 0;  // requests the default service was calibrated for
   scaler::ServiceConfig service;
   sim::Cluster cluster;
   workload::ProfileSet profiles;
 };
 
+Result<workload::Workload> open_workload(const Common& c) {
+  workload::LoadOptions o;
+  o.start_s = c.start;
+  o.duration_s = c.duration;
+  o.rate_scale = c.rate_scale;
+  o.seed = c.seed;
+  o.lengths_from = c.lengths_from;
+  return workload::Workload::open(c.trace, o);
+}
+
+// One pass over the workload for the average lengths the default service is calibrated for.
+Status average_lengths(const workload::Workload& w, double* in, double* out, uint64_t* n) {
+  auto s = w.stream();
+  if (!s.ok()) return s.error();
+  double a = 0, b = 0;
+  uint64_t k = 0;
+  workload::Request r;
+  while ((*s)->next(r)) a += r.prompt_tokens, b += r.output_tokens, ++k;
+  if ((*s)->error()) return *(*s)->error();
+  *in = k ? a / static_cast<double>(k) : 0;
+  *out = k ? b / static_cast<double>(k) : 0;
+  *n = k;
+  return {};
+}
+
 Result<Setup> setup(const Common& c) {
+  auto w = open_workload(c);
+  if (!w.ok()) return w.error();
+  {
+    auto first = w->stream();
+    if (!first.ok()) return first.error();
+    workload::Request r;
+    if (!(*first)->next(r)) {
+      if ((*first)->error()) return *(*first)->error();
+      return invalid_argument("the workload has no requests in the chosen span", c.trace);
+    }
+  }
   Setup s;
-  auto reqs = load_workload(c, &s.format);
-  if (!reqs.ok()) return reqs.error();
-  if (reqs->empty())
-    return invalid_argument("the workload has no requests in the chosen span", c.trace);
-  s.reqs = std::move(*reqs);
+  s.workload = std::move(*w);
+  s.format = std::string(workload::to_string(s.workload.format()));
   if (!c.profiles_file.empty()) {
     auto p = workload::load_profiles(c.profiles_file);
     if (!p.ok()) return p.error();
@@ -132,16 +168,17 @@ Result<Setup> setup(const Common& c) {
     return s;
   }
   // The default service, calibrated for this workload's average lengths.
-  double in = 0, out = 0;
-  for (const auto& r : s.reqs) in += r.prompt_tokens, out += r.output_tokens;
   sim::CalibrateInput ci;
   ci.prefill = s.profiles.find(c.prefill_gpu, c.model);
   ci.decode = s.profiles.find(c.decode_gpu, c.model);
   if (!ci.prefill || !ci.decode)
     return invalid_argument("no profile for " + c.prefill_gpu + "/" + c.decode_gpu + " and " +
                             c.model);
-  ci.avg_prompt_tokens = in / s.reqs.size();
-  ci.avg_output_tokens = out / s.reqs.size();
+  uint64_t n = 0;
+  if (auto st = average_lengths(s.workload, &ci.avg_prompt_tokens, &ci.avg_output_tokens, &n);
+      !st.ok())
+    return st.error();
+  s.calibrated_on = n;
   ci.slo.ttft_s = c.ttft_slo;
   ci.slo.tbt_s = c.tbt_slo;
   auto cal = sim::calibrate(ci);
@@ -153,9 +190,9 @@ Result<Setup> setup(const Common& c) {
                   ci.decode->tensor_parallel}};
   sv.slo = ci.slo;
   uint32_t pg = 0, dg = 0;
-  for (const auto& n : s.cluster.nodes) {
-    if (n.gpu_type == c.prefill_gpu) pg += n.free_gpus;
-    if (n.gpu_type == c.decode_gpu) dg += n.free_gpus;
+  for (const auto& node : s.cluster.nodes) {
+    if (node.gpu_type == c.prefill_gpu) pg += node.free_gpus;
+    if (node.gpu_type == c.decode_gpu) dg += node.free_gpus;
   }
   uint32_t max_units =
       std::max<uint32_t>(1, std::min(pg / (cal->ratio.prefill * ci.prefill->tensor_parallel),
@@ -169,8 +206,22 @@ Result<Setup> setup(const Common& c) {
   sv.max_decode = max_units * cal->ratio.decode;
   sv.affinity = scaler::Affinity::kLeaf;
   sv.where = "calibrated";
-  std::fprintf(stderr, "hs-sim: calibrated default service: %s\n", cal->explain.c_str());
+  std::fprintf(stderr, "hs-sim: calibrated default service (%llu requests): %s\n",
+               static_cast<unsigned long long>(n), cal->explain.c_str());
   return s;
+}
+
+// The engine profiles the service runs on that no measurement backs.
+std::vector<std::string> derived_profiles(const Setup& s, const std::string& model) {
+  std::vector<std::string> out;
+  for (const auto& v : s.service.variants)
+    for (const std::string& gpu : {v.prefill_gpu, v.decode_gpu}) {
+      const workload::EngineProfile* p = s.profiles.find(gpu, model);
+      std::string name = gpu + "/" + model;
+      if (p && p->derived && std::find(out.begin(), out.end(), name) == out.end())
+        out.push_back(name);
+    }
+  return out;
 }
 
 int run_policies(const Common& c, std::vector<std::string> names) {
@@ -181,9 +232,26 @@ int run_policies(const Common& c, std::vector<std::string> names) {
   o.zero_startup = c.zero_startup;
   o.model = c.model;
   o.keep_decisions = 200;
+  o.client_timeout_s = c.client_timeout;
   if (c.duration > 0) o.max_duration_s = c.duration + o.drain_s;
   std::vector<sim::PolicyResult> results;
-  sim::PolicyResult orc = sim::oracle(s->reqs, s->service, s->profiles, o);
+  auto os = s->workload.stream();
+  if (!os.ok()) return fail(os.error());
+  auto orc_r = sim::oracle(**os, s->service, s->profiles, o);
+  if (!orc_r.ok()) return fail(orc_r.error());
+  sim::PolicyResult orc = std::move(*orc_r);
+  const workload::StreamReport report = (*os)->report();
+  if (report.requests_with_pooled_lengths)
+    std::fprintf(stderr,
+                 "hs-sim: info: %llu of %llu requests took pooled lengths (clients without a "
+                 "dataset): %s\n",
+                 static_cast<unsigned long long>(report.requests_with_pooled_lengths),
+                 static_cast<unsigned long long>(report.requests), report.lengths_source.c_str());
+  std::vector<std::string> derived = derived_profiles(*s, c.model);
+  for (const auto& d : derived)
+    std::fprintf(stderr,
+                 "hs-sim: note: profile %s is derived (scaled from another GPU, not measured)\n",
+                 d.c_str());
   uint32_t peak = 0;
   for (const auto& p : orc.series)
     peak = std::max(peak, p.decode / s->service.preferred().ratio.decode);
@@ -201,8 +269,9 @@ int run_policies(const Common& c, std::vector<std::string> names) {
       return fail(invalid_argument("unknown policy " + n +
                                    " (heteroscale, hpa-util, hpa-queue, static-peak, oracle)"));
     if (c.progress)
-      std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), s->reqs.size());
+      std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), orc.requests);
     sim::SimOptions po = o;
+    po.progress_end_s = orc.simulated_s;
     // Warm start: every policy begins where the oracle is at the first tick (the scaler was
     // already running); static peak at the peak.
     uint32_t first =
@@ -217,28 +286,34 @@ int run_policies(const Common& c, std::vector<std::string> names) {
                      std::string(k, '#').c_str(), std::string(w - k, ' ').c_str(), f * 100);
       };
     }
-    auto r = sim::simulate(s->reqs, s->service, s->cluster, s->profiles, *pol, po);
+    auto stream = s->workload.stream();
+    if (!stream.ok()) return fail(stream.error());
+    auto r = sim::simulate(**stream, s->service, s->cluster, s->profiles, *pol, po);
     if (po.progress) std::fprintf(stderr, "\r%70s\rhs-sim: %-12s", "", n.c_str());
     if (!r.ok()) return fail(r.error());
     r->policy = n;
     if (c.progress)
-      std::fprintf(stderr, " %.1f s wall, %.0f simulated req/s, %.1f GPU-h, SLO %.3f\n", r->wall_s,
-                   r->wall_s > 0 ? r->requests / r->wall_s : 0, r->gpu_hours, r->slo_both);
+      std::fprintf(stderr,
+                   " %.1f s wall, %.0f simulated req/s, %.1f GPU-h, SLO %.3f, %zu abandoned\n",
+                   r->wall_s, r->wall_s > 0 ? r->requests / r->wall_s : 0, r->gpu_hours,
+                   r->slo_both, r->abandoned);
     results.push_back(std::move(*r));
   }
-  sim::RunInfo info{
-      c.trace,
-      s->format,
-      c.rate_scale,
-      c.duration,
-      c.seed,
-      s->service.name + " (" + s->service.preferred().name + " " +
-          std::to_string(s->service.preferred().ratio.prefill) + ":" +
-          std::to_string(s->service.preferred().ratio.decode) + ", " +
-          std::to_string(static_cast<int>(s->service.preferred().decode_tps_per_instance)) +
-          " tok/s per decode)",
-      c.model,
-      s->reqs.size()};
+  sim::RunInfo info;
+  info.workload = c.trace;
+  info.format = s->format;
+  info.rate_scale = c.rate_scale;
+  info.duration_s = c.duration;
+  info.seed = c.seed;
+  info.service = s->service.name + " (" + s->service.preferred().name + " " +
+                 std::to_string(s->service.preferred().ratio.prefill) + ":" +
+                 std::to_string(s->service.preferred().ratio.decode) + ", " +
+                 std::to_string(static_cast<int>(s->service.preferred().decode_tps_per_instance)) +
+                 " tok/s per decode)";
+  info.model = c.model;
+  info.requests = orc.requests;
+  info.stream = report;
+  info.derived_profiles = derived;
   std::vector<std::string> notes;
   auto st = sim::write_outputs(c.out, info, results, &notes);
   if (!st.ok()) return fail(st.error());
@@ -254,6 +329,12 @@ int run_policies(const Common& c, std::vector<std::string> names) {
     std::printf("%-12s %10.2f %10.2f %8.3f %8.4f %8.3f %8zu %7.2f\n", r.policy.c_str(), r.gpu_hours,
                 oh > 0 ? r.gpu_hours / oh : 0, r.ttft_p99_s, r.tbt_p99_s,
                 r.policy == "oracle" ? 1.0 : r.slo_both, r.scaling_actions, r.gpu_busy_fraction);
+  for (const auto& d : derived)
+    std::printf("profile %s is derived, not measured (see docs/simulator.md)\n", d.c_str());
+  if (report.requests_with_pooled_lengths)
+    std::printf("lengths: %llu of %llu requests drew pooled lengths, from %s\n",
+                static_cast<unsigned long long>(report.requests_with_pooled_lengths),
+                static_cast<unsigned long long>(report.requests), report.lengths_source.c_str());
   std::printf("outputs in %s (summary.json, timeseries.csv, plot-*.png, decisions.log)\n",
               c.out.c_str());
   return 0;
@@ -282,9 +363,10 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
     std::fprintf(stderr, "hs-sim: --trace and --out are required\n");
     return 2;
   }
-  if (c.rate_scale <= 0 || c.duration < 0 || c.tick <= 0) {
+  if (c.rate_scale <= 0 || c.duration < 0 || c.tick <= 0 || c.client_timeout < 0) {
     std::fprintf(stderr,
-                 "hs-sim: --rate-scale and --tick must be positive, --duration non-negative\n");
+                 "hs-sim: --rate-scale and --tick must be positive, --duration and "
+                 "--client-timeout non-negative\n");
     return 2;
   }
   c.progress = !vm.count("no-progress");
@@ -320,7 +402,8 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   const auto& v = s->service.preferred();
   std::printf(
       "# calibrated by hs-sim for %s (%zu requests), model %s, SLO TTFT %.3f s / TBT %.3f s p99\n",
-      c.trace.c_str(), s->reqs.size(), c.model.c_str(), c.ttft_slo, c.tbt_slo);
+      c.trace.c_str(), static_cast<size_t>(s->calibrated_on), c.model.c_str(), c.ttft_slo,
+      c.tbt_slo);
   std::printf(
       "variants:\n  - name: %s\n    prefill_gpu: %s\n    decode_gpu: %s\n    ratio: \"%u:%u\"\n    "
       "decode_tps_per_instance: %.0f\n"

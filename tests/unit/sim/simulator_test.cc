@@ -158,10 +158,76 @@ TEST(Simulator, OracleIsALowerBoundOnGpuHours) {
   SimOptions o;
   scaler::HeteroScalePolicy pol;
   auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
-  PolicyResult orc = oracle(reqs, svc, profiles(), o);
+  auto orc = oracle(reqs, svc, profiles(), o);
   ASSERT_TRUE(r.ok());
-  EXPECT_LT(orc.gpu_hours, r->gpu_hours);
-  EXPECT_GT(orc.gpu_hours, 0);
+  ASSERT_TRUE(orc.ok());
+  EXPECT_LT(orc->gpu_hours, r->gpu_hours);
+  EXPECT_GT(orc->gpu_hours, 0);
+}
+
+TEST(Simulator, ClientsGiveUpOnAnOverloadedFleetAndMemoryStaysBounded) {
+  // One unit at most, four times the load it serves: without timeouts the backlog grows for
+  // the whole hour; with a 60 s client timeout requests without a first token are dropped
+  // and at most about rate x timeout are held.
+  auto reqs = constant(40, 3600, 2000, 200);
+  auto svc = service(1000, 1, 1, /*max_units=*/1);
+  scaler::StaticPolicy pol(1);
+  SimOptions o;
+  o.drain_s = 0;
+  o.client_timeout_s = 60;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->abandoned, reqs.size() / 2);
+  EXPECT_LE(r->max_in_flight, 40u * 70);
+  EXPECT_EQ(r->completed + r->abandoned + r->unfinished, r->requests);
+  EXPECT_LT(r->slo_both, 0.5);  // abandoned requests miss the SLO
+  o.client_timeout_s = 0;
+  auto w = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->abandoned, 0u);
+  EXPECT_GT(w->max_in_flight, reqs.size() / 2);
+  EXPECT_EQ(w->completed + w->unfinished, w->requests);
+}
+
+// A stream whose source turns out bad after some requests.
+class FailingStream final : public workload::RequestStream {
+ public:
+  bool next(Request& r) override {
+    if (n_ == 100) {
+      error_ = invalid_argument("ContextTokens is not a token count", "trace.csv:102");
+      return false;
+    }
+    r = {n_, n_ * 0.1, 500, 100, {}};
+    ++n_;
+    return true;
+  }
+
+ private:
+  uint64_t n_ = 0;
+};
+
+TEST(Simulator, AStreamErrorEndsTheRunWithItsFileAndLine) {
+  auto svc = service(1000);
+  scaler::HeteroScalePolicy pol;
+  FailingStream s;
+  auto r = simulate(s, svc, cluster(), profiles(), pol, SimOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where, "trace.csv:102");
+  FailingStream s2;
+  auto o = oracle(s2, svc, profiles(), SimOptions{});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.error().where, "trace.csv:102");
+}
+
+TEST(Simulator, PercentilesAreExactBelowTheCap) {
+  auto reqs = constant(10, 600, 500, 100);
+  auto svc = service(1000);
+  scaler::HeteroScalePolicy pol;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, SimOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->percentiles_exact);
+  EXPECT_EQ(r->completed, reqs.size());
+  EXPECT_LE(r->max_in_flight, 100u);  // a few seconds of arrivals, not the whole trace
 }
 
 TEST(Calibrate, RecoversAPlantedTargetAndRatio) {

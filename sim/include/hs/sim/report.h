@@ -7,6 +7,7 @@
 
 #include "hs/common/error.h"
 #include "hs/sim/simulator.h"
+#include "hs/workload/stream.h"
 
 namespace hs::sim {
 
@@ -19,11 +20,16 @@ struct RunInfo {
   std::string service;
   std::string model;
   size_t requests = 0;
+  workload::StreamReport stream;              // pooled lengths, reasoning, multimodal tokens
+  std::vector<std::string> derived_profiles;  // "gpu/model" of profiles no measurement backs
 };
 
-// {"run": {...}, "policies": {NAME: {"gpu_hours", "gpu_hours_by_role", "gpu_hours_by_type",
-// "gpu_busy_fraction", "ttft_p50_s", "ttft_p99_s", "tbt_p50_s", "tbt_p99_s", "slo_attainment":
-// {"ttft", "tbt", "both"}, "scaling_actions", "requests", "completed", "unfinished",
+// {"run": {..., "lengths": {"source", "requests_with_pooled_lengths"}, "reasoning_tokens",
+// "multimodal_tokens", "derived_profiles": [...]}, "policies": {NAME: {"gpu_hours",
+// "gpu_hours_by_role", "gpu_hours_by_type", "gpu_busy_fraction", "ttft_p50_s", "ttft_p99_s",
+// "tbt_p50_s", "tbt_p99_s", "slo_attainment":
+// {"ttft", "tbt", "both"}, "percentiles": "exact" | "sketch (relative error <= 0.5%)",
+// "scaling_actions", "requests", "completed", "unfinished",
 // "gpu_hours_vs_oracle", ...}}}. Fractions in 0..1.
 std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& results);
 Status write_outputs(const std::string& dir, const RunInfo& info,

@@ -12,6 +12,10 @@
 // exports them), the router keeps per-group TTFT/TBT histograms with vLLM's buckets, and
 // every `tick_s` the policy decides from compute_signals(); placement picks groups and nodes.
 // Deterministic for a seed; reads no wall clock except to report its own speed.
+//
+// Scale: requests are read from a stream as they arrive and only those in flight are held,
+// so memory follows the load, not the length of the replay (two weeks of a large fleet run
+// in a few hundred MB); the router's choices are O(log n) in the fleet's size.
 #pragma once
 
 #include <functional>
@@ -20,10 +24,12 @@
 #include <vector>
 
 #include "hs/common/error.h"
+#include "hs/common/quantiles.h"
 #include "hs/scaler/policy.h"
 #include "hs/sim/cluster.h"
 #include "hs/workload/profile.h"
 #include "hs/workload/request.h"
+#include "hs/workload/stream.h"
 
 namespace hs::sim {
 
@@ -38,8 +44,16 @@ struct SimOptions {
   uint32_t initial_units = 0;  // 0: the service's min units
   int64_t wall_start_utc = 0;  // for periodic schedules
   size_t keep_decisions = 0;   // how many decision log lines to keep (0: none)
+  // A client gives up on a request without a first token after this long, and the engine
+  // drops it (vLLM aborts a request whose client disconnected). The default is the OpenAI
+  // Python SDK's (openai/_constants.py: DEFAULT_TIMEOUT 600 s; its retries are not modelled).
+  // It bounds what an overloaded fleet holds. 0: clients wait for ever.
+  double client_timeout_s = 600;
   // Called about every 1% of simulated time with the fraction done (0..1); may be empty.
+  // A stream's end is known only when it is reached: progress is measured against
+  // progress_end_s if set, else against max_duration_s; without either there is none.
   std::function<void(double)> progress;
+  double progress_end_s = 0;
 };
 
 struct SeriesPoint {
@@ -57,20 +71,32 @@ struct PolicyResult {
   std::map<std::string, double> gpu_hours_by_role, gpu_hours_by_type;
   double gpu_busy_fraction = 0;
   double ttft_p50_s = 0, ttft_p99_s = 0, tbt_p50_s = 0, tbt_p99_s = 0;
+  // Exact order statistics, or (past Quantiles' cap of completed requests) a sketch's within
+  // kPercentileRelativeError.
+  bool percentiles_exact = true;
   double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
   size_t scaling_actions = 0;
   size_t requests = 0, completed = 0, unfinished = 0;
+  size_t abandoned = 0;  // clients gave up before a first token: SLO misses
   size_t rejected =
       0;  // longer than the model's context: refused at once (vLLM's 400), not in the SLO figures
   size_t cross_group_transfers = 0;
+  size_t max_in_flight = 0;  // requests held at once
   std::vector<SeriesPoint> series;
   std::vector<std::string> decisions;
   double simulated_s = 0;
   double wall_s = 0;
 };
 
-// Runs one policy over the requests. Errors: a service variant without a profile for the
-// model, or a cluster that cannot hold the service's minimum.
+inline constexpr double kPercentileRelativeError = Quantiles::kRelativeError;
+
+// Runs one policy over the requests of a stream. Errors: a service variant without a profile
+// for the model, a cluster that cannot hold the service's minimum, or the stream's own error
+// (a bad trace row, naming file:line).
+Result<PolicyResult> simulate(workload::RequestStream& requests,
+                              const scaler::ServiceConfig& service, const Cluster& cluster,
+                              const workload::ProfileSet& profiles, const scaler::Policy& policy,
+                              const SimOptions& options);
 Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
                               const scaler::ServiceConfig& service, const Cluster& cluster,
                               const workload::ProfileSet& profiles, const scaler::Policy& policy,
@@ -81,8 +107,10 @@ Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
 // tokens at the calibrated decode target, prompt tokens at the prefill profile's throughput
 // for full batches — with perfect foresight and zero start-up, summed into GPU-hours. It
 // serves no requests, so it has no latencies.
-PolicyResult oracle(const std::vector<workload::Request>& requests,
-                    const scaler::ServiceConfig& service, const workload::ProfileSet& profiles,
-                    const SimOptions& options);
+Result<PolicyResult> oracle(workload::RequestStream& requests, const scaler::ServiceConfig& service,
+                            const workload::ProfileSet& profiles, const SimOptions& options);
+Result<PolicyResult> oracle(const std::vector<workload::Request>& requests,
+                            const scaler::ServiceConfig& service,
+                            const workload::ProfileSet& profiles, const SimOptions& options);
 
 }  // namespace hs::sim

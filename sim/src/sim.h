@@ -1,0 +1,129 @@
+// The simulation of one policy over one request stream (private to hs_sim). Its methods are
+// in three files by what they model: the request path (simulator.cc: the event loop, the
+// router, prefill, the KV hand-off, decode), the fleet (sim_fleet.cc: placement, growth,
+// drains and removals) and the autoscaler's view (sim_metrics.cc: scrapes, ticks, totals).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "fleet.h"
+#include "hs/common/quantiles.h"
+#include "hs/sim/simulator.h"
+#include "hs/workload/stream.h"
+#include "load_heap.h"
+
+namespace hs::sim {
+
+enum class Ev : uint8_t { kPrefillDone, kKvDone, kDecode, kReady, kScrape, kTick };
+struct Event {
+  double t;
+  uint64_t seq;
+  Ev type;
+  uint32_t a;
+  uint32_t b;
+};
+struct EventLater {
+  bool operator()(const Event& x, const Event& y) const {
+    return x.t > y.t || (x.t == y.t && x.seq > y.seq);
+  }
+};
+
+using InstHeap = LoadHeap<Inst, &Inst::route_load, &Inst::heap_pos>;
+using GroupHeap = LoadHeap<Inst, &Inst::route_load, &Inst::group_heap_pos>;
+
+class Sim {
+ public:
+  Sim(workload::RequestStream& reqs, const scaler::ServiceConfig& svc, const Cluster& cl,
+      const workload::ProfileSet& profiles, const scaler::Policy& pol, const SimOptions& o);
+  Result<PolicyResult> run();
+
+ private:
+  // request path (simulator.cc)
+  bool pull();
+  void dispatch(const Event& e);
+  void push(double t, Ev type, uint32_t a, uint32_t b = 0) { q_.push({t, seq_++, type, a, b}); }
+  void arrive_next();
+  void arrive(uint32_t r);
+  void start_prefill(Inst& in);
+  void prefill_done(uint32_t id);
+  void send_to_decode(uint32_t r, int32_t from);
+  void kv_done(uint32_t r, uint32_t id);
+  void schedule_decode(uint32_t id, double t);
+  void decode_event(uint32_t id);
+  void admit_and_schedule(uint32_t id);
+  void complete(uint32_t r);
+  void abandon(uint32_t r);
+  void drop(uint32_t r);  // an abandoned request reached where it is taken out
+  void reindex(Inst& in);
+  void set_busy(Inst& in, bool busy);
+  std::pair<scaler::Histogram, scaler::Histogram>& group_hist(uint32_t g);
+
+  // fleet (sim_fleet.cc)
+  const scaler::Variant& variant_of(const std::string& name) const;
+  uint32_t add_instance(scaler::Role role, uint32_t group, const std::string& node,
+                        const std::string& gpu, uint32_t gpus, const scaler::Variant& v,
+                        bool initial);
+  uint32_t group_for(const std::string& id, const std::string& variant, const std::string& domain);
+  void take_gpus(const std::string& node, uint32_t n);
+  void free_gpus(const std::string& node, uint32_t n);
+  bool grow_units(uint32_t units, bool initial);
+  bool grow_role(scaler::Role role, uint32_t n);
+  void drain(uint32_t id);
+  void maybe_remove(uint32_t id);
+  std::vector<scaler::DeploymentGroup> live_groups() const;
+  void ready(uint32_t id);
+  void apply(const scaler::Decision& d, const scaler::PoolState& pool);
+
+  // the autoscaler's view (sim_metrics.cc)
+  void scrape();
+  void tick();
+  void finish();
+
+  const scaler::ServiceConfig& svc_;
+  const Cluster& cl_;
+  const workload::ProfileSet& profiles_;
+  const scaler::Policy& pol_;
+  SimOptions o_;
+  workload::RequestStream& stream_;
+  workload::Request next_;  // the next arrival, read ahead
+  bool have_next_ = false, stream_done_ = false;
+  double last_arrival_ = 0;
+  uint64_t arrivals_ = 0;
+  const workload::EngineProfile* context_prof_ = nullptr;  // whose max_context admits
+  std::vector<scaler::NodeInventory> nodes_;
+  ReqSlab reqs_;
+  std::vector<Inst> insts_;
+  std::vector<uint32_t> live_;  // instances not gone, ascending id
+  InstHeap prefill_heap_{&insts_}, decode_heap_{&insts_};
+  std::vector<GroupHeap> group_heaps_;  // decode instances by group
+  std::map<std::string, uint32_t> inst_of_name_;
+  std::vector<scaler::DeploymentGroup> groups_;
+  std::map<uint32_t, std::pair<scaler::Histogram, scaler::Histogram>> hist_;
+  std::map<uint32_t, scaler::GroupSeries> group_series_;
+  std::deque<uint32_t> router_wait_, decode_wait_;
+  // When each request's client gives up if it has no first token yet: arrival order is
+  // deadline order (one timeout for all), so a FIFO holds them.
+  struct Deadline {
+    double t;
+    uint32_t slot;
+    uint64_t seq;
+  };
+  std::deque<Deadline> deadlines_;
+  size_t abandoned_held_ = 0;  // abandoned, not yet dropped
+  std::priority_queue<Event, std::vector<Event>, EventLater> q_;
+  std::vector<double> tick_ttft_, tick_tbt_;
+  std::vector<uint32_t> admitted_;
+  size_t tick_arrivals_ = 0;
+  Quantiles ttft_, tbt_;
+  uint64_t ok_ttft_ = 0, ok_tbt_ = 0, ok_both_ = 0;
+  scaler::PolicyMemory mem_;
+  PolicyResult res_;
+  double now_ = 0, end_ = 0, next_progress_ = 0;
+  uint64_t seq_ = 0, inst_seq_ = 0, group_seq_ = 0;
+};
+
+}  // namespace hs::sim

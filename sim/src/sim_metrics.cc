@@ -1,0 +1,138 @@
+// The autoscaler's view of the simulation: engines scraped as vLLM exports them, the
+// router's per-group latency histograms, the policy deciding every tick from
+// compute_signals(), and the run's totals.
+#include <algorithm>
+
+#include "hs/scaler/signals.h"
+#include "sim.h"
+
+namespace hs::sim {
+
+using scaler::Role;
+
+namespace {
+
+TimePoint vt(double s) { return TimePoint{} + from_seconds(s); }
+
+double p99(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  size_t k = static_cast<size_t>(0.99 * (v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+template <class Samples>
+void drop_before(Samples& s, TimePoint t) {
+  auto keep = std::find_if(s.begin(), s.end(), [&](const auto& x) { return !(x.t < t); });
+  s.erase(s.begin(), keep);
+}
+
+}  // namespace
+
+void Sim::scrape() {
+  double keep = to_seconds(svc_.scaling.window) + 3 * o_.scrape_s;
+  for (uint32_t id : live_) {
+    Inst& in = insts_[id];
+    if (!in.ready) continue;
+    scaler::InstanceSample x;
+    x.t = vt(now_);
+    double busy = in.busy_time + (in.busy_since >= 0 ? now_ - in.busy_since : 0);
+    x.gpu_util = std::min(1.0, (busy - in.busy_at_scrape) / o_.scrape_s);
+    in.busy_at_scrape = busy;
+    if (in.role == Role::kDecode) {
+      x.generation_tokens = in.generated_at(now_);
+      x.waiting = static_cast<double>(in.waiting.size() - in.waiting_abandoned);
+      x.running = in.b();
+    } else {
+      x.prompt_tokens = in.prompt_total;
+      x.waiting = static_cast<double>(in.queue.size() - in.queue_abandoned);
+      x.running = static_cast<double>(in.batch.size());
+    }
+    in.series.samples.push_back(x);
+    drop_before(in.series.samples, vt(now_ - keep));
+  }
+  for (auto& [g, h] : hist_) {
+    auto& s = group_series_[g];
+    s.group = groups_[g].id;
+    s.samples.push_back({vt(now_), h.first, h.second});
+    drop_before(s.samples, vt(now_ - keep));
+  }
+}
+
+void Sim::tick() {
+  scaler::MetricsWindow w;
+  std::vector<std::string> expected;
+  scaler::PoolState pool;
+  double newest_ready = -1e18;
+  for (uint32_t id : live_) {
+    const Inst& in = insts_[id];
+    if (in.ready) w.instances.push_back(in.series);
+    if (in.draining) continue;
+    if (in.ready && in.created > 0) newest_ready = std::max(newest_ready, in.ready_at);
+    if (in.role == Role::kPrefill) {
+      ++pool.prefill;
+      pool.ready_prefill += in.ready;
+    } else {
+      ++pool.decode;
+      pool.ready_decode += in.ready;
+      pool.decode_capacity_tps += in.target;
+      if (in.ready) expected.push_back(in.name);
+    }
+    pool.starting += !in.ready;
+  }
+  if (newest_ready > -1e17) pool.newest_ready_age = from_seconds(now_ - newest_ready);
+  for (const auto& [g, s] : group_series_) w.groups.push_back(s);
+  scaler::Signals sig = scaler::compute_signals(w, svc_, vt(now_), expected);
+  scaler::Decision d =
+      pol_.decide(svc_, sig, pool, vt(now_), o_.wall_start_utc + static_cast<int64_t>(now_), mem_);
+  if (d.direction != scaler::Direction::kHold) ++res_.scaling_actions;
+  if (o_.keep_decisions &&
+      (d.direction != scaler::Direction::kHold || res_.decisions.size() < o_.keep_decisions / 2)) {
+    if (res_.decisions.size() < o_.keep_decisions)
+      res_.decisions.push_back("t=" + std::to_string(static_cast<int64_t>(now_)) + " " +
+                               d.to_log_line());
+  }
+  apply(d, pool);
+  SeriesPoint p;
+  p.t = now_;
+  p.arrivals_per_s = static_cast<double>(tick_arrivals_) / o_.tick_s;
+  tick_arrivals_ = 0;
+  p.decode_tps = scaler::missing(sig.decode_tps) ? 0 : sig.decode_tps;
+  p.prefill = d.desired_prefill;
+  p.decode = d.desired_decode;
+  p.ready_prefill = pool.ready_prefill;
+  p.ready_decode = pool.ready_decode;
+  p.ttft_p99_s = p99(tick_ttft_);
+  p.tbt_p99_s = p99(tick_tbt_);
+  p.decision = std::string(scaler::to_string(d.direction));
+  tick_ttft_.clear();
+  tick_tbt_.clear();
+  res_.series.push_back(p);
+}
+
+void Sim::finish() {
+  double alloc = 0, busy = 0;
+  for (auto& in : insts_) {
+    double end = in.gone ? in.removed : end_;
+    if (!in.gone) set_busy(in, false);
+    double h = in.gpus * (end - in.created) / 3600.0;
+    res_.gpu_hours += h;
+    res_.gpu_hours_by_role[std::string(scaler::to_string(in.role))] += h;
+    res_.gpu_hours_by_type[in.gpu] += h;
+    alloc += in.gpus * (end - in.created);
+    busy += in.gpus * in.busy_time;
+  }
+  res_.gpu_busy_fraction = alloc > 0 ? busy / alloc : 0;
+  res_.unfinished = reqs_.live() - abandoned_held_;
+  res_.ttft_p50_s = ttft_.quantile(0.5);
+  res_.ttft_p99_s = ttft_.quantile(0.99);
+  res_.tbt_p50_s = tbt_.quantile(0.5);
+  res_.tbt_p99_s = tbt_.quantile(0.99);
+  res_.percentiles_exact = ttft_.exact() && tbt_.exact();
+  double n = res_.requests ? static_cast<double>(res_.requests) : 1;
+  res_.slo_ttft = static_cast<double>(ok_ttft_) / n;
+  res_.slo_tbt = static_cast<double>(ok_tbt_) / n;
+  res_.slo_both = static_cast<double>(ok_both_) / n;
+}
+
+}  // namespace hs::sim
