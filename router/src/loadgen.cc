@@ -1,9 +1,9 @@
 #include "hs/router/loadgen.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -113,15 +113,6 @@ void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Reque
   }
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  double pos = q * (v.size() - 1);
-  size_t lo = static_cast<size_t>(pos);
-  size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
-}
-
 }  // namespace
 
 std::vector<uint32_t> prompt_token_ids(const workload::Request& r) {
@@ -136,96 +127,116 @@ std::vector<uint32_t> prompt_token_ids(const workload::Request& r) {
   return ids;
 }
 
-Result<std::vector<RequestRecord>> replay(const LoadgenOptions& o,
-                                          const std::vector<workload::Request>& requests,
-                                          const LoadgenProgress& progress) {
+Result<size_t> replay(const LoadgenOptions& o, workload::RequestStream& requests,
+                      const RecordSink& sink, const LoadgenProgress& progress) {
   auto u = http::parse_url(o.url);
   if (!u.ok()) return u.error().with_context("--url");
   if (u->target == "/") u->target.clear();
   if (!(o.time_scale > 0)) return invalid_argument("time scale must be positive", "--time-scale");
-  std::vector<RequestRecord> recs(requests.size());
-  std::atomic<size_t> done{0}, failed{0};
-  std::vector<std::thread> threads;
-  threads.reserve(requests.size());
+  // One thread per request in flight (the HTTP client is synchronous); each detaches, hands
+  // its record to the sink and signals under the lock, so nothing is held once it is done.
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t in_flight = 0, done = 0, failed = 0, sent = 0;
   Steady::time_point t0 = Steady::now();
-  auto report = [&](size_t sent) {
-    if (progress) progress(sent, done.load(), failed.load());
+  auto report = [&] {
+    if (!progress) return;
+    std::lock_guard<std::mutex> l(mu);
+    progress(sent, done, failed);
   };
   Steady::time_point next_report = t0;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const auto& r = requests[i];
-    recs[i].request_id = "lg-" + std::to_string(r.id);
-    recs[i].prompt_tokens = r.prompt_tokens;
-    recs[i].wanted_tokens = r.output_tokens;
+  workload::Request r;
+  while (requests.next(r)) {
     auto at = t0 + from_seconds(r.arrival_s / o.time_scale);
     while (Steady::now() < at) {
       std::this_thread::sleep_until(std::min(at, next_report));
       if (Steady::now() >= next_report) {
-        report(i);
+        report();
         next_report += std::chrono::milliseconds(500);
       }
     }
-    threads.emplace_back([&, i] {
-      send_one(o, *u, requests[i], t0, recs[i]);
-      if (recs[i].outcome == Outcome::kFailed) ++failed;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      ++in_flight;
+      ++sent;
+    }
+    std::thread([&, r] {
+      RequestRecord rec;
+      rec.request_id = "lg-" + std::to_string(r.id);
+      rec.prompt_tokens = r.prompt_tokens;
+      rec.wanted_tokens = r.output_tokens;
+      send_one(o, *u, r, t0, rec);
+      std::lock_guard<std::mutex> l(mu);
+      sink(rec);
+      failed += rec.outcome == Outcome::kFailed;
       ++done;
-    });
+      --in_flight;
+      cv.notify_all();
+    }).detach();
   }
-  while (done.load() < requests.size()) {
-    report(requests.size());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (;;) {
+    std::unique_lock<std::mutex> l(mu);
+    if (cv.wait_for(l, std::chrono::milliseconds(200), [&] { return in_flight == 0; })) break;
+    if (progress) progress(sent, done, failed);
   }
-  for (auto& t : threads) t.join();
-  report(requests.size());
-  return recs;
+  report();
+  if (requests.error()) return *requests.error();
+  return sent;
+}
+
+void LoadgenSummary::add(const RequestRecord& r, const LoadgenSlo& slo) {
+  ++requests_;
+  ++outcomes_[std::string(to_string(r.outcome))];
+  if (r.outcome != Outcome::kOk) return;
+  ++ok_;
+  out_tokens_ += r.output_tokens;
+  ttft_.add(r.ttft_s);
+  if (r.tbt_mean_s >= 0) tbt_.add(r.tbt_mean_s);
+  e2e_.add(r.e2e_s);
+  if (r.ttft_s <= slo.ttft_s && r.tbt_mean_s <= slo.tbt_s) ++good_;
+}
+
+std::string LoadgenSummary::json(const LoadgenSlo& slo, double wall_s) {
+  auto pct = [](Quantiles& q) {
+    return nlohmann::json{
+        {"p50", q.interpolated(0.5)}, {"p90", q.interpolated(0.9)}, {"p99", q.interpolated(0.99)}};
+  };
+  bool exact = ttft_.exact() && tbt_.exact() && e2e_.exact();
+  nlohmann::json s = {
+      {"requests", requests_},
+      {"outcomes", outcomes_},
+      {"output_tokens", out_tokens_},
+      {"wall_s", wall_s},
+      {"ttft_s", pct(ttft_)},
+      {"tbt_mean_s", pct(tbt_)},
+      {"e2e_s", pct(e2e_)},
+      {"percentiles", exact ? "exact" : "sketch (relative error <= 0.5%)"},
+      {"slo", {{"ttft_s", slo.ttft_s}, {"tbt_mean_s", slo.tbt_s}}},
+      {"goodput_requests", good_},
+      {"goodput_fraction", requests_ == 0 ? 0.0 : static_cast<double>(good_) / requests_},
+      {"goodput_rps", wall_s > 0 ? good_ / wall_s : 0.0}};
+  return s.dump(2) + "\n";
 }
 
 std::string summarize(const std::vector<RequestRecord>& records, const LoadgenSlo& slo,
                       double wall_s) {
-  std::vector<double> ttft, tbt, e2e;
-  std::map<std::string, size_t> outcomes;
-  uint64_t out_tokens = 0, good = 0;
-  for (const auto& r : records) {
-    ++outcomes[std::string(to_string(r.outcome))];
-    if (r.outcome != Outcome::kOk) continue;
-    out_tokens += r.output_tokens;
-    ttft.push_back(r.ttft_s);
-    if (r.tbt_mean_s >= 0) tbt.push_back(r.tbt_mean_s);
-    e2e.push_back(r.e2e_s);
-    if (r.ttft_s <= slo.ttft_s && r.tbt_mean_s <= slo.tbt_s) ++good;
-  }
-  auto pct = [](const std::vector<double>& v) {
-    return json{
-        {"p50", percentile(v, 0.5)}, {"p90", percentile(v, 0.9)}, {"p99", percentile(v, 0.99)}};
-  };
-  json s = {
-      {"requests", records.size()},
-      {"outcomes", outcomes},
-      {"output_tokens", out_tokens},
-      {"wall_s", wall_s},
-      {"ttft_s", pct(ttft)},
-      {"tbt_mean_s", pct(tbt)},
-      {"e2e_s", pct(e2e)},
-      {"slo", {{"ttft_s", slo.ttft_s}, {"tbt_mean_s", slo.tbt_s}}},
-      {"goodput_requests", good},
-      {"goodput_fraction", records.empty() ? 0.0 : static_cast<double>(good) / records.size()},
-      {"goodput_rps", wall_s > 0 ? good / wall_s : 0.0}};
-  return s.dump(2) + "\n";
+  LoadgenSummary s;
+  for (const auto& r : records) s.add(r, slo);
+  return s.json(slo, wall_s);
 }
 
-std::string records_csv(const std::vector<RequestRecord>& records) {
-  std::string out =
-      "request_id,send_s,ttft_s,tbt_mean_s,tbt_max_s,e2e_s,prompt_tokens,wanted_tokens,output_"
-      "tokens,status,outcome\n";
+std::string records_csv_header() {
+  return "request_id,send_s,ttft_s,tbt_mean_s,tbt_max_s,e2e_s,prompt_tokens,wanted_tokens,output_"
+         "tokens,status,outcome\n";
+}
+
+std::string record_csv_line(const RequestRecord& r) {
   char line[512];
-  for (const auto& r : records) {
-    std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%.6f,%.6f,%u,%u,%u,%d,%s\n",
-                  r.request_id.c_str(), r.send_s, r.ttft_s, r.tbt_mean_s, r.tbt_max_s, r.e2e_s,
-                  r.prompt_tokens, r.wanted_tokens, r.output_tokens, r.status,
-                  std::string(to_string(r.outcome)).c_str());
-    out += line;
-  }
-  return out;
+  std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%.6f,%.6f,%u,%u,%u,%d,%s\n",
+                r.request_id.c_str(), r.send_s, r.ttft_s, r.tbt_mean_s, r.tbt_max_s, r.e2e_s,
+                r.prompt_tokens, r.wanted_tokens, r.output_tokens, r.status,
+                std::string(to_string(r.outcome)).c_str());
+  return line;
 }
 
 }  // namespace hs::router

@@ -1,13 +1,17 @@
 // hs-loadgen: see hs/router/loadgen.h. Writes DIR/requests.csv and DIR/summary.json.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "hs/common/cli.h"
 #include "hs/common/file.h"
+#include "hs/common/http.h"
 #include "hs/router/loadgen.h"
 #include "hs/workload/load.h"
 
@@ -51,32 +55,42 @@ int main(int argc, char** argv) {
   if (trace.empty() || o.url.empty() || out_dir.empty())
     return fail("--trace, --url and --out are required", 2);
   if (!(o.time_scale > 0)) return fail("--time-scale must be positive", 2);
-  auto loaded = workload::load_requests(trace, lo);
-  if (!loaded.ok()) return fail(loaded.error().to_string(), 1);
+  if (auto u = http::parse_url(o.url); !u.ok())
+    return fail(u.error().with_context("--url").to_string(), 2);
+  auto stream = workload::open_requests(trace, lo);
+  if (!stream.ok()) return fail(stream.error().to_string(), 1);
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return fail("cannot create " + out_dir + ": " + ec.message(), 1);
+  // requests.csv is written as requests finish (to a .partial, renamed at the end), so the
+  // replay holds only what is in flight.
+  const std::string csv = out_dir + "/requests.csv", partial = csv + ".partial";
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(partial.c_str(), "w"), &std::fclose);
+  if (!f) return fail("cannot write " + partial + ": " + std::strerror(errno), 1);
+  std::fputs(router::records_csv_header().c_str(), f.get());
+  router::LoadgenSummary summary;
   bool bar = !vm.count("no-progress") && isatty(2);
-  size_t n = loaded->requests.size();
   auto progress = [&](size_t sent, size_t done, size_t failed) {
     if (bar)
-      std::fprintf(stderr, "\rhs-loadgen: sent %zu/%zu  done %zu  failed %zu   ", sent, n, done,
-                   failed);
+      std::fprintf(stderr, "\rhs-loadgen: sent %zu  done %zu  failed %zu   ", sent, done, failed);
+  };
+  auto sink = [&](const router::RequestRecord& r) {
+    std::fputs(router::record_csv_line(r).c_str(), f.get());
+    summary.add(r, slo);
   };
   auto t0 = std::chrono::steady_clock::now();
-  auto recs = router::replay(o, loaded->requests, progress);
-  if (!recs.ok()) return fail(recs.error().to_string(), 2);
+  auto sent = router::replay(o, **stream, sink, progress);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (bar) std::fprintf(stderr, "\n");
-  for (const auto& [name, text] :
-       {std::pair<std::string, std::string>{"requests.csv", router::records_csv(*recs)},
-        {"summary.json", router::summarize(*recs, slo, wall)}}) {
-    auto st = write_file_atomic(out_dir + "/" + name, text);
-    if (!st.ok()) return fail(st.error().to_string(), 1);
-  }
-  size_t ok = 0;
-  for (const auto& r : *recs) ok += r.outcome == router::Outcome::kOk;
-  std::fprintf(stderr, "hs-loadgen: %zu requests, %zu ok, in %.1f s; see %s/summary.json\n", n, ok,
-               wall, out_dir.c_str());
+  if (!sent.ok()) return fail(sent.error().to_string(), 1);
+  if (std::fflush(f.get()) != 0 || std::ferror(f.get()))
+    return fail("cannot write " + partial + ": " + std::strerror(errno), 1);
+  f.reset();
+  if (std::rename(partial.c_str(), csv.c_str()) != 0)
+    return fail("cannot rename " + partial + ": " + std::strerror(errno), 1);
+  auto st = write_file_atomic(out_dir + "/summary.json", summary.json(slo, wall));
+  if (!st.ok()) return fail(st.error().to_string(), 1);
+  std::fprintf(stderr, "hs-loadgen: %zu requests, %zu ok, in %.1f s; see %s/summary.json\n",
+               summary.requests(), summary.ok(), wall, out_dir.c_str());
   return 0;
 }
