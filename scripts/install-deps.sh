@@ -11,7 +11,7 @@ PKGS=(
   slurm-wlm slurmctld slurmd slurm-client libslurm-dev munge
   zlib1g-dev libyaml-cpp-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  gnuplot-nox bc procps iproute2 curl python3
+  gnuplot-nox bc procps iproute2 curl python3 time
 )
 
 missing=()
