@@ -83,12 +83,6 @@ Role other(Role r) { return r == Role::kPrefill ? Role::kDecode : Role::kPrefill
 // successors are in the throttle already).
 uint32_t counted(const RolePool& rp) { return rp.target() - std::min(rp.target(), rp.replacing()); }
 
-const Variant* variant_named(const ServiceConfig& s, const std::string& name) {
-  for (const auto& v : s.variants)
-    if (v.name == name) return &v;
-  return nullptr;
-}
-
 enum class Mark { kDrain, kUndrain, kReplace };
 
 // One task's new comment: its tag with a drain or replace mark set or cleared.
@@ -237,7 +231,11 @@ std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> Cont
     if (!sc) continue;
     for (const auto& [g, roles] : st.counts) {
       (void)roles;
-      out[svc][g] = {sc->preferred().ratio.prefill, sc->preferred().ratio.decode};
+      // The group's own variant's ratio; a group of an unknown variant gates at the preferred.
+      auto vn = st.group_variants.find(g);
+      const Variant* v = vn == st.group_variants.end() ? nullptr : sc->variant_named(vn->second);
+      const Ratio& r = v ? v->ratio : sc->preferred().ratio;
+      out[svc][g] = {r.prefill, r.decode};
     }
   }
   return out;
@@ -266,7 +264,7 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
       auto it = slurm->view.services.find(svc.name);
       if (it == slurm->view.services.end()) continue;
       for (const auto& [gname, gp] : it->second) {
-        const Variant* v = variant_named(svc, gp.variant);
+        const Variant* v = svc.variant_named(gp.variant);
         if (!v) continue;
         std::string domain = "*";
         for (Role role : {Role::kPrefill, Role::kDecode})
@@ -389,14 +387,22 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
       for (const auto& t : a.tasks)
         if (t.state == JobState::kRunning && !t.draining() && reg_by_id.count(t.id()))
           expected_decode.push_back(t.id());
-  Signals sig = compute_signals(m ? m->window : MetricsWindow{}, svc, now, expected_decode);
+  // Each decode instance is rated at its own group's variant target.
+  std::map<std::string, double> decode_target;
+  for (const auto& [g, gp] : groups)
+    if (const Variant* v = svc.variant_named(gp.variant))
+      decode_target[g] = v->decode_tps_per_instance;
+  Signals sig = compute_signals(m ? m->window : MetricsWindow{}, svc, now, expected_decode,
+                                &decode_target);
   bool latency_breach = sig.ttft.tier >= 0 || sig.tbt.tier >= 0;
 
   // 1. Reconcile marks and drains (every array, every tick).
   bool reconciled = false;
   std::set<std::string> revived;
   st.counts.clear();
+  st.group_variants.clear();
   for (const auto& [gname, gp] : groups) {
+    st.group_variants[gname] = gp.variant;
     for (Role role : {Role::kPrefill, Role::kDecode}) {
       const RolePool& rp = gp.role(role);
       uint32_t ready = 0;
@@ -540,7 +546,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
       }
     if (nothing_running && any_pending && all_old) overdue = true;
     if (!overdue || reconciled) continue;
-    const Variant* v = variant_named(svc, gp.variant);
+    const Variant* v = svc.variant_named(gp.variant);
     if (!v) continue;
     uint32_t units = std::min(gp.prefill.running_serving() / v->ratio.prefill,
                               gp.decode.running_serving() / v->ratio.decode);
@@ -577,7 +583,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     tpl = &it->second;
   auto submit = [&](const std::string& gname, Role role, const std::string& variant,
                     const std::string& constraint, uint32_t n, const std::string& why) {
-    const Variant* v = variant_named(svc, variant);
+    const Variant* v = svc.variant_named(variant);
     if (!tpl || !v) {
       st.actions.push_back("shortfall: " + std::to_string(n) + " " + std::string(to_string(role)) +
                            " for group " + gname + " need a new array but daemon.templates." +
@@ -688,6 +694,9 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
     // Tasks being replaced are not counted: their successors are.
     pool.prefill += counted(gp.prefill);
     pool.decode += counted(gp.decode);
+    const Variant* gv = svc.variant_named(gp.variant);
+    pool.decode_capacity_tps +=
+        counted(gp.decode) * (gv ? gv : &svc.preferred())->decode_tps_per_instance;
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays)
         for (const auto& t : a.tasks)
@@ -725,7 +734,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   uint32_t desired_p = pool.prefill, desired_d = pool.decode;
   bool repairing = false;
   for (const auto& [gname, gp] : groups) {
-    const Variant* v = variant_named(svc, gp.variant);
+    const Variant* v = svc.variant_named(gp.variant);
     if (!v) continue;
     uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
     uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
@@ -793,7 +802,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
   int64_t dd = static_cast<int64_t>(desired_d) - pool.decode;
   if (repairing) {
     for (const auto& [gname, gp] : groups) {
-      const Variant* v = variant_named(svc, gp.variant);
+      const Variant* v = svc.variant_named(gp.variant);
       if (!v) continue;
       uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
       uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
@@ -832,7 +841,7 @@ void Controller::tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
                                    : st.hold_reason;
       for (const auto& ga : pr.actions) {
         if (ga.service != svc.name) continue;
-        const Variant* v = variant_named(svc, ga.variant);
+        const Variant* v = svc.variant_named(ga.variant);
         if (!v) continue;
         uint32_t n = static_cast<uint32_t>(ga.units);
         if (ga.kind == GroupAction::Kind::kGrow) {

@@ -31,6 +31,12 @@ uint32_t ServiceConfig::min_units() const {
                   (min_decode + r.decode - 1) / r.decode);
 }
 
+const Variant* ServiceConfig::variant_named(std::string_view variant) const {
+  for (const auto& v : variants)
+    if (v.name == variant) return &v;
+  return nullptr;
+}
+
 uint32_t ServiceConfig::max_units() const {
   const Ratio& r = preferred().ratio;
   if (r.prefill == 0 || r.decode == 0) return 0;
@@ -281,6 +287,15 @@ Status validate(const ServiceConfig& s) {
     if (r.prefill > 0 && r.decode > 0) {
       units(s.min_prefill, s.min_decode, "min");
       units(s.max_prefill, s.max_decode, "max");
+    }
+    // A fallback group is opened one unit of its own ratio at least: the bounds must hold it.
+    for (size_t i = 1; i < s.variants.size(); ++i) {
+      const Variant& f = s.variants[i];
+      if (f.ratio.prefill > s.max_prefill || f.ratio.decode > s.max_decode)
+        bad("bounds", "max_prefill " + std::to_string(s.max_prefill) + " / max_decode " +
+                          std::to_string(s.max_decode) + " cannot hold one unit of variant " +
+                          quote(f.name) + "'s ratio " + std::to_string(f.ratio.prefill) + ":" +
+                          std::to_string(f.ratio.decode));
     }
   }
   for (size_t i = 1; i < s.scaling.guard.size(); ++i) {

@@ -169,7 +169,14 @@ LatencySignal latency_signal(const MetricsWindow& w, bool ttft, const ServiceCon
 }  // namespace
 
 Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoint now,
-                        const std::vector<std::string>& expected_decode) {
+                        const std::vector<std::string>& expected_decode,
+                        const std::map<std::string, double>* decode_target_by_group) {
+  auto target_of = [&](const InstanceSeries& inst) {
+    if (decode_target_by_group)
+      if (auto it = decode_target_by_group->find(inst.group); it != decode_target_by_group->end())
+        return it->second;
+    return inst.decode_tps_target;
+  };
   Signals s;
   s.now = now;
   const Duration window = c.scaling.window, stale = c.scaling.stale_after;
@@ -205,7 +212,7 @@ Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoin
       double r = rate_of(xs, [](const InstanceSample& x) { return x.generation_tokens; });
       if (!missing(r)) {
         decode_tps += r;
-        s.decode_capacity_reporting += inst.decode_tps_target;
+        s.decode_capacity_reporting += target_of(inst);
         reporting.insert(inst.id);
         std::vector<const InstanceSample*> a, b;
         for (const auto* x : xs) (x->t <= mid ? a : b).push_back(x);
@@ -250,7 +257,7 @@ Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoin
   for (const auto& id : expected) {
     if (!reporting.count(id)) {
       for (const auto& inst : w.instances)
-        if (inst.id == id) s.decode_capacity_missing += inst.decode_tps_target;
+        if (inst.id == id) s.decode_capacity_missing += target_of(inst);
     }
   }
   s.decode_reporting = 0;

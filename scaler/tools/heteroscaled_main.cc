@@ -286,9 +286,6 @@ struct Daemon {
       for (auto& f : fut) res.push_back(f.get());
     }
     std::map<std::string, ServiceMetrics> latest;
-    std::map<std::string, double> target_tps;  // service -> preferred variant's target
-    for (const auto& svc : cfg.services.services)
-      target_tps[svc.name] = svc.preferred().decode_tps_per_instance;
     Duration keep = std::chrono::seconds(0);
     for (const auto& s : cfg.services.services) keep = std::max(keep, s.scaling.window * 2);
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -319,8 +316,7 @@ struct Daemon {
       ser.id = t.id;
       ser.role = t.reg->role;
       ser.group = t.reg->group;
-      if (auto it = target_tps.find(t.service); it != target_tps.end())
-        ser.decode_tps_target = it->second;
+      // Its decode target is its group's variant's: the Controller rates it from Slurm's view.
       ser.samples.push_back(*sample);
       double inflight = (std::isnan(sample->running) ? 0 : sample->running) +
                         (std::isnan(sample->waiting) ? 0 : sample->waiting);

@@ -10,9 +10,8 @@ namespace hs::sim {
 using scaler::Role;
 
 const scaler::Variant& Sim::variant_of(const std::string& name) const {
-  for (const auto& v : svc_.variants)
-    if (v.name == name) return v;
-  return svc_.preferred();
+  const scaler::Variant* v = svc_.variant_named(name);
+  return v ? *v : svc_.preferred();
 }
 
 uint32_t Sim::add_instance(Role role, uint32_t group, const std::string& node,

@@ -15,7 +15,7 @@ services:
   - name: chat
     variants:
       - {name: v, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 100}
-    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 1, max_decode: 8}
+@FALLBACK@    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 1, max_decode: 8}
     scaling: {window_s: 10, stale_after_s: 10, out_cooldown_s: 0, in_cooldown_s: 0,
               in_stabilization_s: 0, max_step_out_units: 8, max_step_in_fraction: 1.0,
               soft_scale_in_grace_s: 5, start_timeout_s: 30}
@@ -26,7 +26,7 @@ daemon:
     chat: {prefill_script: @DIR@/p.sbatch, decode_script: @DIR@/d.sbatch}
 )";
 
-DaemonConfig test_config() {
+DaemonConfig test_config(const std::string& fallback = "") {
   std::string dir = ::testing::TempDir();
   for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
     FILE* fp = std::fopen((dir + f).c_str(), "w");
@@ -35,6 +35,7 @@ DaemonConfig test_config() {
   }
   std::string text = kConfig;
   for (size_t p; (p = text.find("@DIR@")) != std::string::npos;) text.replace(p, 5, dir);
+  text.replace(text.find("@FALLBACK@"), 10, fallback);
   auto c = parse_daemon_config(text, "test.yaml");
   EXPECT_TRUE(c.ok()) << c.error().to_string();
   return *c;
@@ -94,7 +95,8 @@ std::vector<SlurmJob> pool(uint32_t array, const char* role, const char* node, u
 }
 
 struct Fixture {
-  DaemonConfig cfg = test_config();
+  explicit Fixture(const std::string& fallback = "") : cfg(test_config(fallback)) {}
+  DaemonConfig cfg;
   TimePoint t0{std::chrono::hours(1)};
   Controller c{cfg, two_leaves(), t0};
   std::vector<Registration> regs;
@@ -278,6 +280,62 @@ TEST(Controller, DryRunDecidesButWritesNothing) {
   EXPECT_NE(::testing::PrintToString(f.c.status().at("chat").actions)
                 .find("dry-run: would move to 6P/6D"),
             std::string::npos);
+}
+
+TEST(Controller, EachDecodeInstanceIsRatedAtItsOwnGroupsVariant) {
+  // g1 runs the preferred variant (100 tok/s per decode), g2 a fallback rated 50: capacity
+  // 100 + 2 x 50 = 200 tok/s for 3 decode instances. At 190 tok/s that is 95%: hold. Rated
+  // at the preferred target (300) it would read 63% and scale in, under-provisioning g2.
+  Fixture f("      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"1:1\", "
+            "decode_tps_per_instance: 50}\n");
+  auto g2p = pool(3, "prefill", "node3", 2, 2);
+  auto g2d = pool(4, "decode", "node4", 2, 2);
+  for (auto* v : {&g2p, &g2d})
+    for (auto& j : *v) {
+      j.comment.replace(j.comment.find("group=g1 variant=v"), 18, "group=g2 variant=f");
+      j.features = "leaf2";
+    }
+  auto jobs =
+      cat(cat(pool(1, "prefill", "node1", 1, 1), pool(2, "decode", "node2", 1, 1)), cat(g2p, g2d));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 190.0 / 3, now);
+  auto acts = f.tick(jobs, nodes(1, 1), now);
+  const ServiceStatus& st = f.c.status().at("chat");
+  ASSERT_TRUE(st.decided) << st.hold_reason;
+  EXPECT_EQ(st.decision.direction, Direction::kHold) << st.decision.to_log_line();
+  EXPECT_TRUE(acts.empty()) << kinds(acts);
+  EXPECT_NE(st.decision.to_log_line().find("66.7 tok/s per unit"), std::string::npos)
+      << st.decision.to_log_line();
+  // The router's ratio gate follows each group's own variant.
+  auto r = f.c.ratios();
+  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(1u, 1u));
+  EXPECT_EQ(st.group_variants.at("g2"), "f");
+}
+
+TEST(Controller, TheRatioGateIsTheGroupsOwnVariants) {
+  Fixture f("      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"2:3\", "
+            "decode_tps_per_instance: 50}\n");
+  auto g2p = pool(3, "prefill", "node3", 2, 2);
+  auto g2d = pool(4, "decode", "node4", 3, 3);
+  for (auto* v : {&g2p, &g2d})
+    for (auto& j : *v) {
+      j.comment.replace(j.comment.find("group=g1 variant=v"), 18, "group=g2 variant=f");
+      j.features = "leaf2";
+    }
+  auto jobs =
+      cat(cat(pool(1, "prefill", "node1", 1, 1), pool(2, "decode", "node2", 1, 1)), cat(g2p, g2d));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 50, now);
+  f.tick(jobs, nodes(1, 1), now);
+  auto r = f.c.ratios();
+  EXPECT_EQ(r.at("chat").at("g1"), std::make_pair(1u, 1u));
+  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(2u, 3u));
+  // 2:3 is whole in g2: no repair of the ratio.
+  EXPECT_EQ(f.c.status().at("chat").hold_reason.find("repairing"), std::string::npos);
 }
 
 }  // namespace

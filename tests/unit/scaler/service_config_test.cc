@@ -122,6 +122,25 @@ TEST(ServiceConfig, BoundsThatContradictTheRatioAreRejected) {
   EXPECT_NE(c.error().to_string().find("b.yaml:2:5"), std::string::npos);
 }
 
+TEST(ServiceConfig, EveryVariantMustFitOneUnitInTheBounds) {
+  std::string y = R"(services:
+  - name: chat
+    variants:
+      - {name: a, prefill_gpu: h100, decode_gpu: h100, ratio: "1:1", decode_tps_per_instance: 100}
+      - {name: big, prefill_gpu: l40s, decode_gpu: l40s, ratio: "2:5", decode_tps_per_instance: 50}
+    bounds: {min_prefill: 1, max_prefill: 4, min_decode: 1, max_decode: 4}
+)";
+  auto c = parse_services_yaml(y, "f.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().to_string().find(
+                "max_prefill 4 / max_decode 4 cannot hold one unit of variant \"big\"'s ratio 2:5"),
+            std::string::npos)
+      << c.error().to_string();
+  y.replace(y.find("max_decode: 4"), 13, "max_decode: 8");
+  y.replace(y.find("max_prefill: 4"), 14, "max_prefill: 8");
+  EXPECT_TRUE(parse_services_yaml(y, "f.yaml").ok());
+}
+
 TEST(ServiceConfig, OtherRelations) {
   struct Case {
     const char* extra;

@@ -71,6 +71,7 @@ struct ServiceStatus {
   std::vector<std::string> actions;
   std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> counts;
   // group -> role -> (target, ready)
+  std::map<std::string, std::string> group_variants;  // group -> its variant (job tag)
 };
 
 class Controller {
@@ -90,6 +91,7 @@ class Controller {
   const std::map<std::string, ServiceStatus>& status() const { return status_; }
   // Ids of tasks the routers must not send new work to.
   const std::set<std::string>& draining_ids() const { return draining_ids_; }
+  // Per service, per group: the P:D of the group's own variant (the router's ratio gate).
   std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios() const;
 
  private:

@@ -91,7 +91,8 @@ struct ServiceConfig {
   std::string name;
   std::vector<Variant> variants;  // preference order; at least one
   Slo slo;
-  // Bounds per role; they must describe whole ratio units of every variant (validate()).
+  // Bounds per role: whole ratio units of the preferred variant (the policy counts in them),
+  // and room for at least one unit of every fallback variant (validate()).
   uint32_t min_prefill = 1, max_prefill = 1, min_decode = 1, max_decode = 1;
   Scaling scaling;
   Affinity affinity = Affinity::kLeaf;
@@ -104,6 +105,11 @@ struct ServiceConfig {
   uint32_t min_units() const;
   uint32_t max_units() const;
   const Variant& preferred() const { return variants.front(); }
+  // The variant a deployment group was opened with (its job tag's variant=): the one owner of
+  // a group's P:D ratio and per-instance decode target, for the router's ratio gate, the
+  // capacity the policy sees, repair, rollback and growth. Null if the service has none of
+  // that name (a renamed or removed variant: the group is left alone).
+  const Variant* variant_named(std::string_view variant) const;
 };
 
 struct ServicesConfig {

@@ -6,6 +6,7 @@
 //  - Staleness and coverage are attached; stale instances are not counted.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,12 @@ struct Signals {
 
 // `expected_decode` lists the decode instances the scaler believes ready (from Slurm and
 // registrations); silent ones count against coverage. Minimum observations for a latency
-// signal: 20 in the window.
+// signal: 20 in the window. `decode_target_by_group` rates each decode instance at its
+// deployment group's variant target (the Controller fills it from Slurm's view); without an
+// entry the series' own decode_tps_target is used.
 Signals compute_signals(const MetricsWindow& w, const ServiceConfig& config, TimePoint now,
-                        const std::vector<std::string>& expected_decode);
+                        const std::vector<std::string>& expected_decode,
+                        const std::map<std::string, double>* decode_target_by_group = nullptr);
 
 // Helpers, exposed for tests.
 // Increase of a counter over samples (reset-safe); NaN if fewer than two valid samples.
