@@ -10,6 +10,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "hs/common/endpoint_set.h"
 #include "hs/common/file.h"
 #include "hs/common/http.h"
 
@@ -19,8 +20,10 @@ using json = nlohmann::json;
 
 namespace {
 
-// Runs `edit` on the file's JSON list under an exclusive lock and writes the result back.
-Status locked_edit(const std::string& file, const std::function<void(json&)>& edit) {
+using Entries = std::vector<endpoint_set::Entry>;
+
+// Runs `edit` on the file's endpoint set under an exclusive lock and writes the result back.
+Status locked_edit(const std::string& file, const std::function<void(Entries&)>& edit) {
   std::string lock_path = file + ".lock";
   int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -31,29 +34,35 @@ Status locked_edit(const std::string& file, const std::function<void(json&)>& ed
   } closer{fd};
   if (::flock(fd, LOCK_EX) != 0)
     return unavailable(std::string("cannot lock: ") + std::strerror(errno), lock_path);
-  json list = json::array();
+  Entries list;
   std::error_code ec;
   if (std::filesystem::exists(file, ec)) {
     auto text = read_file(file);
     if (!text.ok()) return text.error();
-    list = json::parse(*text, nullptr, false);
-    if (list.is_discarded() || !list.is_array())
-      return invalid_argument("not a JSON list of endpoints; not touching it", file);
+    auto parsed = endpoint_set::parse(*text, file);
+    if (!parsed.ok()) return invalid_argument(parsed.error().message + "; not touching it", file);
+    list = std::move(*parsed);
   }
   edit(list);
-  return write_file_atomic(file, list.dump(1) + "\n");
+  return write_file_atomic(file, endpoint_set::to_json(list));
 }
 
 }  // namespace
 
 Status register_instance(const std::string& file, const Registration& r) {
-  return locked_edit(file, [&](json& list) {
-    json e = {{"url", r.url},         {"role", r.role},
-              {"group", r.group},     {"draining", false},
-              {"service", r.service}, {"gpu_type", r.gpu_type},
-              {"job_id", r.job_id},   {"array_task_id", r.array_task_id}};
+  auto role = parse_role(r.role);
+  if (!role.ok()) return role.error().with_context("role");
+  return locked_edit(file, [&](Entries& list) {
+    endpoint_set::Entry e;
+    e.url = r.url;
+    e.role = *role;
+    e.group = r.group;
+    e.service = r.service;
+    e.gpu_type = r.gpu_type;
+    e.job_id = r.job_id;
+    e.array_task_id = r.array_task_id;
     for (auto& x : list)
-      if (x.is_object() && x.value("url", "") == r.url) {
+      if (x.url == r.url) {
         x = e;
         return;
       }
@@ -62,25 +71,22 @@ Status register_instance(const std::string& file, const Registration& r) {
 }
 
 Status set_draining(const std::string& file, const std::string& url) {
-  return locked_edit(file, [&](json& list) {
+  return locked_edit(file, [&](Entries& list) {
     for (auto& x : list)
-      if (x.is_object() && x.value("url", "") == url) x["draining"] = true;
+      if (x.url == url) x.draining = true;
   });
 }
 
 Status heartbeat(const std::string& file, const std::string& url, double unix_seconds) {
-  return locked_edit(file, [&](json& list) {
+  return locked_edit(file, [&](Entries& list) {
     for (auto& x : list)
-      if (x.is_object() && x.value("url", "") == url) x["heartbeat"] = unix_seconds;
+      if (x.url == url) x.heartbeat_unix_s = unix_seconds;
   });
 }
 
 Status deregister_instance(const std::string& file, const std::string& url) {
-  return locked_edit(file, [&](json& list) {
-    json out = json::array();
-    for (auto& x : list)
-      if (!(x.is_object() && x.value("url", "") == url)) out.push_back(x);
-    list = out;
+  return locked_edit(file, [&](Entries& list) {
+    std::erase_if(list, [&](const endpoint_set::Entry& x) { return x.url == url; });
   });
 }
 
@@ -112,14 +118,11 @@ class ScalerRegistry final : public Registry {
   }
   Status add(const Registration& r) override {
     last_ = r;
-    nlohmann::json j = {{"url", r.url},
-                        {"role", r.role},
-                        {"group", r.group},
-                        {"service", r.service},
-                        {"gpu_type", r.gpu_type},
-                        {"job_id", r.job_id},
-                        {"array_task_id", r.array_task_id}};
-    return post("/hs/register", j.dump());
+    auto role = parse_role(r.role);
+    if (!role.ok()) return role.error().with_context("role");
+    endpoint_set::RegistrationBody b{r.url,    *role,           r.service, r.group,
+                                     r.job_id, r.array_task_id, r.gpu_type};
+    return post("/hs/register", endpoint_set::to_json(b));
   }
   Status heartbeat(const std::string& url, double) override {
     auto st = post("/hs/heartbeat", nlohmann::json{{"url", url}}.dump());

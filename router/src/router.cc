@@ -15,10 +15,13 @@
 #include "hs/common/http.h"
 #include "hs/common/logger.h"
 #include "hs/common/prometheus_text.h"
+#include "hs/common/router_metrics.h"
 #include "hs/router/pd_protocol.h"
 #include "hs/router/sse.h"
 
 namespace hs::router {
+
+namespace rm = router_metrics;
 
 using json = nlohmann::json;
 
@@ -219,7 +222,7 @@ struct Router::Impl {
       rec["tokens"] = tc->tokens();
       rec["token_events"] = tc->chunks().size();
     }
-    if (x.outcome == "ok")
+    if (x.outcome == rm::kOutcomeOk)
       e2e.try_emplace(x.group, prom::vllm_e2e_buckets()).first->second.observe(end);
     records.push_back(std::move(rec));
     if (records.size() > 100000) records.pop_front();
@@ -239,7 +242,7 @@ struct Router::Impl {
     http::Response reply;
     auto pf = prefill(body, path, x.rid, tried_p, x.attempts, reply);
     if (!pf) {
-      x.outcome = reply.status < 500 ? "client_error" : "failed";
+      x.outcome = reply.status < 500 ? rm::kOutcomeClientError : rm::kOutcomeFailed;
       finish(x, nullptr);
       return reply;
     }
@@ -268,7 +271,7 @@ struct Router::Impl {
       return http::Response{};
     };
     auto fail = [&](const std::string& d_url) {
-      x.outcome = "failed";
+      x.outcome = rm::kOutcomeFailed;
       x.decode = d_url;
       finish(x, nullptr);
     };
@@ -334,13 +337,13 @@ struct Router::Impl {
         error(r->status, "decode answered " + std::to_string(r->status), "");
       bool engine_ok = r.ok() && r->status == 200;
       if (client_gone)
-        x.outcome = "client_gone";
+        x.outcome = rm::kOutcomeClientGone;
       else if (engine_ok && !failed)
-        x.outcome = "ok";
+        x.outcome = rm::kOutcomeOk;
       else if (r.ok() && r->status < 500 && !w)
-        x.outcome = "client_error";
+        x.outcome = rm::kOutcomeClientError;
       else
-        x.outcome = "failed";
+        x.outcome = rm::kOutcomeFailed;
       finish(x, w ? &tc : nullptr);
       if (w) return http::Response{};
       http::Response out;
@@ -354,37 +357,38 @@ struct Router::Impl {
     prom::Writer w;
     std::vector<std::pair<prom::Labels, std::pair<int, int>>> rows;  // outstanding, up
     table.for_each([&](const Instance& in) {
-      rows.push_back({{{"instance", in.ep.url},
-                       {"role", std::string(to_string(in.ep.role))},
-                       {"group", in.ep.group}},
+      rows.push_back({{{std::string(rm::kLabelInstance), in.ep.url},
+                       {std::string(rm::kLabelRole), std::string(to_string(in.ep.role))},
+                       {std::string(rm::kLabelGroup), in.ep.group}},
                       {in.outstanding, in.healthy && in.listed && !in.ep.draining ? 1 : 0}});
     });
-    w.family("hs_router_instance_outstanding", prom::MetricType::kGauge,
+    w.family(rm::kInstanceOutstanding, prom::MetricType::kGauge,
              "Requests in flight per instance.");
-    for (const auto& [l, v] : rows) w.sample("hs_router_instance_outstanding", l, v.first);
-    w.family("hs_router_instance_up", prom::MetricType::kGauge,
+    for (const auto& [l, v] : rows) w.sample(rm::kInstanceOutstanding, l, v.first);
+    w.family(rm::kInstanceUp, prom::MetricType::kGauge,
              "1 when the instance gets new requests (healthy, listed, not draining).");
-    for (const auto& [l, v] : rows) w.sample("hs_router_instance_up", l, v.second);
-    w.family("hs_router_ready", prom::MetricType::kGauge,
+    for (const auto& [l, v] : rows) w.sample(rm::kInstanceUp, l, v.second);
+    w.family(rm::kReady, prom::MetricType::kGauge,
              "1 when some group has a usable prefill and decode (or a usable both instance).");
-    w.sample("hs_router_ready", {}, table.ready() ? 1 : 0);
+    w.sample(rm::kReady, {}, table.ready() ? 1 : 0);
     std::lock_guard<std::mutex> lk(mu);
-    w.family("hs_router_requests_total", prom::MetricType::kCounter, "Requests by outcome.");
-    for (const char* k : {"ok", "client_error", "failed", "client_gone"})
-      w.sample("hs_router_requests_total", {{"outcome", k}}, static_cast<double>(outcomes[k]));
-    w.family("hs_router_retries_total", prom::MetricType::kCounter,
+    w.family(rm::kRequests, prom::MetricType::kCounter, "Requests by outcome.");
+    for (std::string_view k : rm::kOutcomes)
+      w.sample(rm::kRequests, {{std::string(rm::kLabelOutcome), std::string(k)}},
+               static_cast<double>(outcomes[std::string(k)]));
+    w.family(rm::kRetries, prom::MetricType::kCounter,
              "Requests retried on another instance before their first token.");
-    w.sample("hs_router_retries_total", {}, static_cast<double>(retries));
-    auto hist = [&](const char* name, const char* help,
+    w.sample(rm::kRetries, {}, static_cast<double>(retries));
+    auto hist = [&](std::string_view name, const char* help,
                     const std::map<std::string, prom::Histogram>& m) {
       w.family(name, prom::MetricType::kHistogram, help);
       for (const auto& [g, h] : m)
-        w.histogram(name, {{"group", g}}, h.bounds, h.cumulative, h.sum, h.count);
+        w.histogram(name, {{std::string(rm::kLabelGroup), g}}, h.bounds, h.cumulative, h.sum,
+                    h.count);
     };
-    hist("hs_router_ttft_seconds", "End-to-end time to first token per deployment group.", ttft);
-    hist("hs_router_tbt_seconds", "Time between tokens per deployment group (per token).", tbt);
-    hist("hs_router_e2e_seconds", "End-to-end latency of successful requests per deployment group.",
-         e2e);
+    hist(rm::kTtft, "End-to-end time to first token per deployment group.", ttft);
+    hist(rm::kTbt, "Time between tokens per deployment group (per token).", tbt);
+    hist(rm::kE2e, "End-to-end latency of successful requests per deployment group.", e2e);
     return w.text();
   }
 

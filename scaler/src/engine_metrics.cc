@@ -4,9 +4,12 @@
 #include <cmath>
 
 #include "hs/common/engine_metrics.h"
+#include "hs/common/router_metrics.h"
 #include "hs/common/text.h"
 
 namespace hs::scaler {
+
+namespace rm = router_metrics;
 
 Result<InstanceSample> instance_sample(const prom::Scrape& s, TimePoint t) {
   auto r = engine_metrics::read(s);  // the one name table (common/engine_metrics.h)
@@ -49,23 +52,34 @@ Histogram histogram_of(const prom::Scrape& s, const std::string& name, const pro
   return h;
 }
 
+Histogram signal_histogram(const prom::Histogram& h) {
+  Histogram out;
+  out.upper_bounds = h.bounds;
+  out.upper_bounds.push_back(INFINITY);
+  out.cumulative.assign(h.cumulative.begin(), h.cumulative.end());
+  out.cumulative.push_back(static_cast<double>(h.count));
+  out.count = static_cast<double>(h.count);
+  out.sum = h.sum;
+  return out;
+}
+
 std::map<std::string, GroupLatencySample> router_group_latency(const prom::Scrape& s, TimePoint t) {
   std::map<std::string, GroupLatencySample> out;
-  for (const prom::Sample* c : s.find("hs_router_ttft_seconds_count")) {
-    const std::string* g = c->label("group");
+  for (const prom::Sample* c : s.find(std::string(rm::kTtft) + "_count")) {
+    const std::string* g = c->label(rm::kLabelGroup);
     if (!g) continue;
     GroupLatencySample& gs = out[*g];
     gs.t = t;
-    gs.ttft = histogram_of(s, "hs_router_ttft_seconds", {{"group", *g}});
-    gs.tbt = histogram_of(s, "hs_router_tbt_seconds", {{"group", *g}});
+    gs.ttft = histogram_of(s, std::string(rm::kTtft), {{std::string(rm::kLabelGroup), *g}});
+    gs.tbt = histogram_of(s, std::string(rm::kTbt), {{std::string(rm::kLabelGroup), *g}});
   }
   return out;
 }
 
 std::map<std::string, double> router_outstanding(const prom::Scrape& s) {
   std::map<std::string, double> out;
-  for (const prom::Sample* x : s.find("hs_router_instance_outstanding"))
-    if (const std::string* u = x->label("instance")) out[*u] += x->value;
+  for (const prom::Sample* x : s.find(rm::kInstanceOutstanding))
+    if (const std::string* u = x->label(rm::kLabelInstance)) out[*u] += x->value;
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "hs/scaler/registrations.h"
 
+#include "hs/common/endpoint_set.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -13,42 +15,16 @@ namespace hs::scaler {
 using nlohmann::json;
 
 Status Registrations::upsert_json(const std::string& body, TimePoint now) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::exception& e) {
-    return invalid_argument(std::string("not JSON: ") + e.what(), "body");
-  }
-  if (!j.is_object()) return invalid_argument("expected a JSON object", "body");
+  auto b = endpoint_set::parse_registration(body);
+  if (!b.ok()) return b.error();
   Registration r;
-  auto str = [&](const char* k, std::string& out, bool required) -> Status {
-    if (!j.contains(k)) {
-      if (required) return invalid_argument("required", k);
-      return {};
-    }
-    if (!j[k].is_string()) return invalid_argument("expected a string", k);
-    out = j[k].get<std::string>();
-    return {};
-  };
-  std::string role;
-  for (auto [k, out, req] :
-       {std::tuple{"url", &r.url, true}, std::tuple{"role", &role, true},
-        std::tuple{"service", &r.service, true}, std::tuple{"group", &r.group, true},
-        std::tuple{"gpu_type", &r.gpu_type, false}, std::tuple{"job_id", &r.job_id, true},
-        std::tuple{"array_task_id", &r.array_task_id, true}}) {
-    auto st = str(k, *out, req);
-    if (!st.ok()) return st;
-  }
-  if (!http::parse_url(r.url).ok()) return invalid_argument("expected http://host:port", "url");
-  auto rr = parse_role(role);
-  if (!rr.ok() || *rr == Role::kBoth) return invalid_argument("expected prefill or decode", "role");
-  r.role = *rr;
-  for (auto [k, v] : {std::pair{"service", &r.service}, std::pair{"group", &r.group}})
-    if (!valid_tag_value(*v)) return invalid_argument("expected [A-Za-z0-9._-]{1,64}", k);
-  if (!parse_u64(r.job_id).ok()) return invalid_argument("expected a Slurm job id", "job_id");
-  if (!parse_u64(r.array_task_id).ok())
-    return invalid_argument("expected an array task id (hs-launch must run as an array task)",
-                            "array_task_id");
+  r.url = b->url;
+  r.role = b->role;
+  r.service = b->service;
+  r.group = b->group;
+  r.gpu_type = b->gpu_type;
+  r.job_id = b->job_id;
+  r.array_task_id = b->array_task_id;
   r.registered = now;
   r.last_heartbeat = now;
   std::lock_guard lock(mu_);
@@ -144,18 +120,20 @@ std::vector<ServedEndpoint> served_endpoints(const EndpointInputs& in) {
 }
 
 std::string endpoints_json(const std::vector<ServedEndpoint>& eps, const std::string& service) {
-  json a = json::array();
+  std::vector<endpoint_set::Entry> out;
   for (const auto& e : eps) {
     if (!service.empty() && e.service != service) continue;
-    a.push_back({{"url", e.url},
-                 {"role", std::string(to_string(e.role))},
-                 {"group", e.group},
-                 {"draining", e.draining},
-                 {"service", e.service},
-                 {"gpu_type", e.gpu_type},
-                 {"id", e.id}});
+    endpoint_set::Entry x;
+    x.url = e.url;
+    x.role = e.role;
+    x.group = e.group;
+    x.draining = e.draining;
+    x.service = e.service;
+    x.gpu_type = e.gpu_type;
+    x.id = e.id;
+    out.push_back(std::move(x));
   }
-  return a.dump(1);
+  return endpoint_set::to_json(out);
 }
 
 }  // namespace hs::scaler

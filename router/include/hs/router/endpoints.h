@@ -20,9 +20,7 @@ struct Endpoint {
   bool draining = false;  // gets no new requests
 };
 
-// `[{"url": "http://h:p", "role": "prefill|decode|both", "group": "g0", "draining": false}]`.
-// hs-launch's informational fields (service, gpu_type, job_id, array_task_id, heartbeat) are
-// accepted and ignored.
+// The endpoint-set JSON of common/endpoint_set.h (informational fields accepted and ignored).
 // Errors name `source`, the entry index and the field; duplicate URLs are errors.
 Result<std::vector<Endpoint>> parse_endpoints(const std::string& text, const std::string& source);
 Result<std::vector<Endpoint>> load_endpoints(const std::string& path);

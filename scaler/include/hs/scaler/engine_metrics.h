@@ -1,6 +1,6 @@
 // From scraped Prometheus text to the scaler's plain samples. vLLM's and SGLang's metric
-// names go through the one table in engine_metrics.cc; the router's per-group latency
-// histograms and per-instance in-flight gauges are read here too.
+// names go through the one table in common/engine_metrics.h; the router's per-group latency
+// histograms and per-instance in-flight gauges (common/router_metrics.h) are read here too.
 #pragma once
 
 #include <map>
@@ -15,11 +15,15 @@ namespace hs::scaler {
 // NotFound when the text has none of the engine families the table knows (not an engine).
 Result<InstanceSample> instance_sample(const prom::Scrape& s, TimePoint t);
 
-// hs_router_ttft_seconds / hs_router_tbt_seconds by `group` label.
+// router_metrics::kTtft / kTbt by the group label.
 std::map<std::string, GroupLatencySample> router_group_latency(const prom::Scrape& s, TimePoint t);
 
-// hs_router_instance_outstanding by `instance` (the engine's URL).
+// router_metrics::kInstanceOutstanding by the instance label (the engine's URL).
 std::map<std::string, double> router_outstanding(const prom::Scrape& s);
+
+// A histogram as written (common/prometheus_text.h) as the signals read it, exactly what a
+// scrape of its exposition gives (the +Inf bucket holds the count).
+Histogram signal_histogram(const prom::Histogram& h);
 
 // The histogram `name` (without _bucket) whose samples carry every label of `match`.
 // Empty (no bounds) when absent.
