@@ -2,7 +2,7 @@
 
 #include "hs/common/file.h"
 #include "hs/common/http.h"
-#include "yaml_reader.h"
+#include "hs/common/yaml_reader.h"
 
 namespace hs::scaler {
 

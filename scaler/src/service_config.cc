@@ -8,7 +8,7 @@
 
 #include "hs/common/file.h"
 #include "hs/common/text.h"
-#include "yaml_reader.h"
+#include "hs/common/yaml_reader.h"
 
 namespace hs::scaler {
 

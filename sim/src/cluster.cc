@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hs/common/file.h"
+#include "hs/common/yaml_reader.h"
 
 namespace hs::sim {
 
@@ -37,85 +38,53 @@ ClusterSpec default_cluster_spec() {
 
 Result<ClusterSpec> parse_cluster_yaml(const std::string& text, const std::string& name) {
   ClusterSpec s;
-  ErrorList errors;
+  YAML::Node root;
   try {
-    YAML::Node root = YAML::Load(text);
-    auto at = [&](const YAML::Node& n) {
-      auto m = n.Mark();
-      return m.line < 0
-                 ? name
-                 : name + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-    };
-    if (!root.IsDefined() || !root.IsMap())
-      return invalid_argument("expected a mapping with 'leaves'", name);
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      std::string k = it->first.Scalar();
-      if (k != "leaves" && k != "kv_gbytes_per_s" && k != "queue_wait_s")
-        errors.add(invalid_argument(k + ": unknown key", at(it->first)));
-    }
-    YAML::Node leaves = root["leaves"];
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(
+        "not valid YAML: " + e.msg,
+        name + (e.mark.line >= 0 ? ":" + std::to_string(e.mark.line + 1) : std::string()));
+  }
+  yaml::Ctx ctx{name, {}};
+  yaml::MapReader top(root, "", ctx);
+  if (top.ok()) {
+    YAML::Node leaves = top.get("leaves");
     if (!leaves.IsDefined() || !leaves.IsSequence() || leaves.size() == 0) {
-      errors.add(invalid_argument("leaves: required, a non-empty list", name));
+      ctx.error(root, "leaves", "required, a non-empty list");
     } else {
       std::map<std::string, std::string> spine_of;
-      for (const auto& l : leaves) {
+      for (size_t i = 0; i < leaves.size(); ++i) {
         LeafSpec ls;
-        if (!l.IsMap()) {
-          errors.add(invalid_argument("leaves[]: expected {name, spine, nodes, gpu, gpus_per_node}",
-                                      at(l)));
-          continue;
-        }
-        for (auto it = l.begin(); it != l.end(); ++it) {
-          std::string k = it->first.Scalar();
-          if (k != "name" && k != "spine" && k != "nodes" && k != "gpu" && k != "gpus_per_node")
-            errors.add(invalid_argument("leaves[]." + k + ": unknown key", at(it->first)));
-        }
-        try {
-          ls.name = l["name"].as<std::string>();
-          ls.spine = l["spine"].IsDefined() ? l["spine"].as<std::string>() : "spine1";
-          ls.nodes = l["nodes"].as<uint32_t>();
-          ls.gpu = l["gpu"].as<std::string>();
-          ls.gpus_per_node = l["gpus_per_node"].IsDefined() ? l["gpus_per_node"].as<uint32_t>() : 8;
-        } catch (const YAML::Exception& e) {
-          errors.add(
-              invalid_argument("leaves[]: needs name, nodes (a count) and gpu: " + e.msg, at(l)));
-          continue;
-        }
-        if (ls.nodes == 0 || ls.nodes > 100000 || ls.gpus_per_node == 0 || ls.gpus_per_node > 64)
-          errors.add(
-              invalid_argument("leaves[]: nodes must be 1..100000 and gpus_per_node 1..64", at(l)));
+        ls.spine = "spine1";
+        yaml::MapReader l(leaves[i], "leaves[" + std::to_string(i) + "]", ctx);
+        if (!l.ok()) continue;
+        l.str("name", ls.name, true);
+        l.str("spine", ls.spine);
+        l.count("nodes", ls.nodes, 1, 100000, true);
+        l.str("gpu", ls.gpu, true);
+        l.count("gpus_per_node", ls.gpus_per_node, 1, 64);
+        l.finish();
         // A leaf may be listed once per GPU type it holds; its spine must agree.
         if (auto it = spine_of.find(ls.name); it != spine_of.end() && it->second != ls.spine)
-          errors.add(invalid_argument("leaf " + ls.name + " listed under two spines", at(l)));
+          ctx.error(leaves[i], l.field("spine"), "leaf " + ls.name + " listed under two spines");
         spine_of[ls.name] = ls.spine;
         s.leaves.push_back(ls);
       }
     }
-    if (YAML::Node kv = root["kv_gbytes_per_s"]; kv.IsDefined()) {
-      for (auto it = kv.begin(); it != kv.end(); ++it) {
-        std::string k = it->first.Scalar();
-        double v = it->second.as<double>(-1);
-        if (v <= 0)
-          errors.add(
-              invalid_argument("kv_gbytes_per_s." + k + ": must be positive", at(it->second)));
-        if (k == "same_node")
-          s.kv_same_node_gbs = v;
-        else if (k == "same_leaf")
-          s.kv_same_leaf_gbs = v;
-        else if (k == "same_spine")
-          s.kv_same_spine_gbs = v;
-        else if (k == "further")
-          s.kv_further_gbs = v;
-        else
-          errors.add(invalid_argument("kv_gbytes_per_s." + k + ": unknown key", at(it->first)));
-      }
+    if (top.has("kv_gbytes_per_s")) {
+      yaml::MapReader kv(top.get("kv_gbytes_per_s"), "kv_gbytes_per_s", ctx);
+      kv.num("same_node", s.kv_same_node_gbs, 1e-3, 1e6);
+      kv.num("same_leaf", s.kv_same_leaf_gbs, 1e-3, 1e6);
+      kv.num("same_spine", s.kv_same_spine_gbs, 1e-3, 1e6);
+      kv.num("further", s.kv_further_gbs, 1e-3, 1e6);
+      kv.finish();
     }
-    if (root["queue_wait_s"].IsDefined()) s.queue_wait_s = root["queue_wait_s"].as<double>(5);
-  } catch (const YAML::Exception& e) {
-    return invalid_argument("not valid YAML: " + e.msg, name);
+    top.num("queue_wait_s", s.queue_wait_s, 0, 86400);
+    top.finish();
   }
-  if (!errors.empty())
-    return errors.to_error(name + ": " + std::to_string(errors.size()) + " errors");
+  if (!ctx.errors.empty())
+    return ctx.errors.to_error(name + ": " + std::to_string(ctx.errors.size()) + " errors");
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fleet.h"
+#include "hs/common/prometheus_text.h"
 #include "hs/common/quantiles.h"
 #include "hs/sim/simulator.h"
 #include "hs/workload/stream.h"
@@ -60,7 +61,7 @@ class Sim {
   void drop(uint32_t r);  // an abandoned request reached where it is taken out
   void reindex(Inst& in);
   void set_busy(Inst& in, bool busy);
-  std::pair<scaler::Histogram, scaler::Histogram>& group_hist(uint32_t g);
+  std::pair<prom::Histogram, prom::Histogram>& group_hist(uint32_t g);
 
   // fleet (sim_fleet.cc)
   const scaler::Variant& variant_of(const std::string& name) const;
@@ -102,7 +103,7 @@ class Sim {
   std::vector<GroupHeap> group_heaps_;  // decode instances by group
   std::map<std::string, uint32_t> inst_of_name_;
   std::vector<scaler::DeploymentGroup> groups_;
-  std::map<uint32_t, std::pair<scaler::Histogram, scaler::Histogram>> hist_;
+  std::map<uint32_t, std::pair<prom::Histogram, prom::Histogram>> hist_;
   std::map<uint32_t, scaler::GroupSeries> group_series_;
   std::deque<uint32_t> router_wait_, decode_wait_;
   // When each request's client gives up if it has no first token yet: arrival order is

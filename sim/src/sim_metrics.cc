@@ -3,6 +3,7 @@
 // compute_signals(), and the run's totals.
 #include <algorithm>
 
+#include "hs/scaler/engine_metrics.h"
 #include "hs/scaler/signals.h"
 #include "sim.h"
 
@@ -54,7 +55,8 @@ void Sim::scrape() {
   for (auto& [g, h] : hist_) {
     auto& s = group_series_[g];
     s.group = groups_[g].id;
-    s.samples.push_back({vt(now_), h.first, h.second});
+    s.samples.push_back(
+        {vt(now_), scaler::signal_histogram(h.first), scaler::signal_histogram(h.second)});
     drop_before(s.samples, vt(now_ - keep));
   }
 }

@@ -13,24 +13,7 @@ namespace hs::sim {
 
 using scaler::Role;
 
-namespace {
-
-scaler::Histogram empty_hist(const std::vector<double>& b) {
-  scaler::Histogram h;
-  h.upper_bounds = b;
-  h.upper_bounds.push_back(INFINITY);
-  h.cumulative.assign(h.upper_bounds.size(), 0);
-  return h;
-}
-
-void observe(scaler::Histogram& h, double v, double n = 1) {
-  for (size_t i = 0; i < h.upper_bounds.size(); ++i)
-    if (v <= h.upper_bounds[i]) h.cumulative[i] += n;
-  h.count += n;
-  h.sum += v * n;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Sim::Sim(workload::RequestStream& reqs, const scaler::ServiceConfig& svc, const Cluster& cl,
          const workload::ProfileSet& profiles, const scaler::Policy& pol, const SimOptions& o)
@@ -311,7 +294,7 @@ void Sim::decode_event(uint32_t id) {
     d.ctx -= q.in + q.out;
     d.sum_admit_iter -= q.admit_iter;
     double tbt = q.out > 1 ? (q.done - q.first_token) / (q.out - 1) : 0;
-    if (q.out > 1) observe(group_hist(q.group).second, tbt, q.out - 1);
+    if (q.out > 1) group_hist(q.group).second.observe(tbt, q.out - 1);
     tick_tbt_.push_back(tbt);
     complete(r);
   }
@@ -363,7 +346,7 @@ void Sim::admit_and_schedule(uint32_t id) {
     for (uint32_t r : admitted) {
       reqs_[r].first_token = first;
       double ttft = first - reqs_[r].arrival;
-      observe(group_hist(reqs_[r].group).first, ttft);
+      group_hist(reqs_[r].group).first.observe(ttft);
       tick_ttft_.push_back(ttft);
     }
     uint64_t kf = d.running.top().iter - d.iter;
@@ -398,12 +381,13 @@ void Sim::drop(uint32_t r) {
   reqs_.release(r);
 }
 
-std::pair<scaler::Histogram, scaler::Histogram>& Sim::group_hist(uint32_t g) {
+// The router's per-group histograms, as hs-router keeps them (common/prometheus_text.h).
+std::pair<prom::Histogram, prom::Histogram>& Sim::group_hist(uint32_t g) {
   auto it = hist_.find(g);
   if (it == hist_.end())
     it = hist_
-             .emplace(g, std::make_pair(empty_hist(prom::vllm_ttft_buckets()),
-                                        empty_hist(prom::vllm_tpot_buckets())))
+             .emplace(g, std::make_pair(prom::Histogram(prom::vllm_ttft_buckets()),
+                                        prom::Histogram(prom::vllm_tpot_buckets())))
              .first;
   return it->second;
 }

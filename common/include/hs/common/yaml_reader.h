@@ -1,5 +1,7 @@
-// Strict YAML reading shared by the service and daemon configuration parsers: every error
-// as "file:line:col: field: problem", all of a file's errors at once, unknown keys reported.
+// Strict YAML reading, the one reader of every YAML file heteroscale takes (services, the
+// daemon, hs-sim's cluster, engine profiles): every error as "file:line:col: field: problem",
+// all of a file's errors at once, unknown keys reported. Header-only: the libraries that read
+// YAML link yaml-cpp; hs_common does not.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -13,7 +15,7 @@
 #include "hs/common/error.h"
 #include "hs/common/text.h"
 
-namespace hs::scaler::yaml {
+namespace hs::yaml {
 
 // Collects errors as "file:line:col: field: problem".
 struct Ctx {
@@ -106,6 +108,16 @@ class MapReader {
     }
     out = static_cast<uint32_t>(*v);
   }
+  void boolean(const char* key, bool& out) {
+    YAML::Node n = get(key);
+    if (!n.IsDefined()) return;
+    bool v = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
+      ctx_.error(n, field(key), "expected true or false, got " + quote(scalar_text(n)));
+      return;
+    }
+    out = v;
+  }
   void seconds(const char* key, Duration& out, double hi = 86400) {
     double s = -1;
     num(key, s, 0, hi);
@@ -133,4 +145,4 @@ class MapReader {
   bool ok_ = false;
 };
 
-}  // namespace hs::scaler::yaml
+}  // namespace hs::yaml
