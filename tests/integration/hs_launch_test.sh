@@ -106,7 +106,8 @@ check_contains "a host name as the advertised address: refused" "$err" "not a ho
 echo "not json" >"$T/bad.json"
 err=$("$LAUNCH" --service s --role decode --model llama-8b --gpu-type h100 --host 127.0.0.1 --register "$T/bad.json" 2>&1); rc=$?
 check_rc "unreadable registry: exit 1" $rc 1
-check_contains "unreadable registry: file named, left alone" "$err" "$T/bad.json: not a JSON list of endpoints; not touching it"
+check_contains "unreadable registry: file named" "$err" "$T/bad.json: not JSON:"
+check_contains "unreadable registry: left alone, said so" "$err" "; not touching it"
 check_eq "unreadable registry untouched" "$(cat "$T/bad.json")" "not json"
 check_eq "no engine left behind" "$(pgrep -P $$ -f hs-engine-sim | wc -l)" "0"
 finish
