@@ -261,6 +261,13 @@ class ClientCall {
       : host_(host), port_(port), timeout_(timeout), stream_(io_) {}
 
   std::string where() const { return host_ + ":" + std::to_string(port_); }
+  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+  bool is_open() const { return stream_.socket().is_open(); }
+  void close() {
+    boost::system::error_code ec;
+    stream_.socket().close(ec);
+    buf_.clear();
+  }
 
   // Runs the io_context until `done` is set; returns its error.
   boost::system::error_code wait(bool& done, boost::system::error_code& ec) {
@@ -345,16 +352,25 @@ class ClientCall {
 
 bhttp::request<bhttp::string_body> make_request(const std::string& host, const std::string& method,
                                                 const std::string& target, const std::string& body,
-                                                const ClientOptions& o) {
+                                                const ClientOptions& o, bool keep_alive = false) {
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, host);
   req.set(bhttp::field::user_agent, "heteroscale");
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
   for (const auto& [k, v] : o.headers) req.set(k, v);
   req.body() = body;
-  req.keep_alive(false);
+  req.keep_alive(keep_alive);
   req.prepare_payload();
   return req;
+}
+
+ClientResponse to_response(bhttp::response_parser<bhttp::string_body>& p) {
+  ClientResponse r;
+  r.status = static_cast<int>(p.get().result_int());
+  r.body = std::move(p.get().body());
+  for (const auto& f : p.get())
+    r.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
+  return r;
 }
 
 }  // namespace
@@ -369,12 +385,51 @@ Result<ClientResponse> request(const std::string& host, uint16_t port, const std
   p.body_limit(size_t{256} << 20);
   if (auto ec = call.read(p, false, false))
     return unavailable("no response: " + ec.message(), call.where() + target);
-  ClientResponse r;
-  r.status = static_cast<int>(p.get().result_int());
-  r.body = std::move(p.get().body());
-  for (const auto& f : p.get())
-    r.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
-  return r;
+  return to_response(p);
+}
+
+struct Connection::Impl {
+  Impl(std::string h, uint16_t p) : host(std::move(h)), call(host, p, std::chrono::seconds(30)) {}
+  std::string host;
+  ClientCall call;
+  uint64_t connects = 0;
+};
+
+Connection::Connection(std::string host, uint16_t port)
+    : impl_(std::make_unique<Impl>(std::move(host), port)) {}
+Connection::~Connection() = default;
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+uint64_t Connection::connects() const { return impl_->connects; }
+
+Result<ClientResponse> Connection::request(const std::string& method, const std::string& target,
+                                           const std::string& body, const ClientOptions& o) {
+  ClientCall& call = impl_->call;
+  call.set_timeout(o.timeout);
+  auto req = make_request(impl_->host, method, target, body, o, /*keep_alive=*/true);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = call.is_open();
+    if (!reused) {
+      HS_RETURN_IF_ERROR(call.connect());
+      ++impl_->connects;
+    }
+    Status sent = call.send(req);
+    bhttp::response_parser<bhttp::string_body> p;
+    p.body_limit(size_t{256} << 20);
+    boost::system::error_code ec;
+    if (sent.ok()) ec = call.read(p, false, false);
+    if (sent.ok() && !ec) {
+      if (!p.keep_alive()) call.close();
+      return to_response(p);
+    }
+    call.close();
+    // A reused socket the server had closed (its keep-alive timeout): once more, fresh.
+    if (!reused || ec == beast::error::timeout)
+      return sent.ok() ? Result<ClientResponse>(
+                             unavailable("no response: " + ec.message(), call.where() + target))
+                       : Result<ClientResponse>(sent.error());
+  }
+  return unavailable("no response", call.where() + target);
 }
 
 Result<ClientResponse> request_stream(const std::string& host, uint16_t port,

@@ -36,5 +36,7 @@ for f in "$T"/blocks/*.sh; do
   [ $rc -eq 0 ] || echo "$out" | head -5
 done
 check_eq "the guide has runnable examples" "$([ $n -ge 5 ] && echo yes)" "yes"
+# The status is what the last tick published: wait for a tick after the first Slurm read.
+wait_until 60 sh -c "hs-ctl --url http://127.0.0.1:$HS_PORT status | grep -q 'slurm: ok'"
 check_contains "the pools it submitted are seen by the daemon" "$(hs-ctl --url http://127.0.0.1:$HS_PORT status)" "slurm: ok"
 finish

@@ -22,7 +22,7 @@ check_contains "a streamed request through the router completes" "$(cat "$T/resp
 { curl -s "http://127.0.0.1:$P/metrics"; curl -s "http://127.0.0.1:$D/metrics"; curl -s "http://127.0.0.1:$R/metrics"; } \
   | grep -v '^#' | sed -E 's/[{ ].*//' | sort -u >"$T/live"
 # heteroscaled: the families its /metrics writer declares.
-grep -ohE 'family\("hs_scaler_[a-z_]+"' "$SRC/scaler/tools/heteroscaled_main.cc" | sed -E 's/family\("//; s/"//' >>"$T/live"
+grep -ohE 'family\("hs_scaler_[a-z_]+"' "$SRC/scaler/src/daemon_api.cc" | sed -E 's/family\("//; s/"//' >>"$T/live"
 queried=$(python3 - "$SRC/packaging/grafana/heteroscale-dashboard.json" <<'PY'
 import json, re, sys
 d = json.load(open(sys.argv[1]))

@@ -144,6 +144,33 @@ TEST(Http, ConcurrentClientsAndStopDuringAStream) {
   EXPECT_FALSE(request("127.0.0.1", s->port(), "GET", "/").ok());
 }
 
+TEST(Http, AConnectionIsKeptAliveAndReopenedWhenTheServerWentAway) {
+  std::atomic<int> n{0};
+  auto h = [&](const Request&) { return Response{200, "text/plain", std::to_string(++n), {}, {}}; };
+  auto s = serve(h);
+  Connection c("127.0.0.1", s->port());
+  for (int i = 1; i <= 3; ++i) {
+    auto r = c.request("GET", "/metrics");
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(r->body, std::to_string(i));
+  }
+  EXPECT_EQ(c.connects(), 1u);
+  EXPECT_EQ(s->open_connections(), 1u);
+  // The server restarts on the same port: the stale socket is replaced, once.
+  uint16_t port = s->port();
+  s->stop();
+  ServerOptions o;
+  o.port = port;
+  auto s2 = serve(h, o);
+  auto r = c.request("GET", "/metrics");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(c.connects(), 2u);
+  s2->stop();
+  ClientOptions quick;
+  quick.timeout = std::chrono::milliseconds(500);
+  EXPECT_EQ(c.request("GET", "/metrics", "", quick).error().code, ErrorCode::kUnavailable);
+}
+
 TEST(Http, UrlsAndUnreachablePeers) {
   auto u = parse_url("http://127.0.0.1:8000/v1/models");
   ASSERT_TRUE(u.ok());

@@ -99,6 +99,24 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
                                       const std::function<bool(std::string_view)>& on_chunk,
                                       const ClientOptions& options = {});
 
+// Repeated requests to one peer over one kept-alive connection (the daemon's scrapes): the
+// socket is reused while the server keeps it open; a request on a reused socket that finds
+// it closed is retried once on a fresh one. Not thread-safe: one caller at a time.
+class Connection {
+ public:
+  Connection(std::string host, uint16_t port);
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Result<ClientResponse> request(const std::string& method, const std::string& target,
+                                 const std::string& body = {}, const ClientOptions& options = {});
+  uint64_t connects() const;  // sockets opened so far (1 while reuse works)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // "http://host:port/path" -> parts. InvalidArgument for anything else (no https here).
 struct Url {
   std::string host;
