@@ -17,6 +17,7 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,6 +31,10 @@
 #include "hs/topo/fabric.h"
 
 namespace hs::scaler {
+
+namespace tick {
+struct ServiceTick;
+}
 
 struct Action {
   enum class Kind { kThrottle, kMarkDrain, kClearDrain, kCancelTask, kCancelArray, kSubmit };
@@ -76,7 +81,9 @@ struct ServiceStatus {
 
 class Controller {
  public:
-  Controller(DaemonConfig config, topo::Fabric fabric, TimePoint started);
+  // `policy`: how each service decides (null: HeteroScalePolicy).
+  Controller(DaemonConfig config, topo::Fabric fabric, TimePoint started,
+             std::shared_ptr<const Policy> policy = nullptr);
   void reload(DaemonConfig config, topo::Fabric fabric);
   const DaemonConfig& config() const { return config_; }
 
@@ -95,21 +102,20 @@ class Controller {
   std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios() const;
 
  private:
-  void tick_service(const ServiceConfig& svc, const SlurmSnapshot& s,
-                    const std::vector<Registration>& regs, const ServiceMetrics* m, TimePoint now,
-                    int64_t wall, std::vector<Action>& out, ServiceStatus& st,
-                    const PlacementResult* batch);
-  // First pass of a tick: the services' placement requests, placed together afterwards.
-  struct PlacementAsk {
-    const ServiceConfig* svc;
-    int64_t units;
-    std::vector<DeploymentGroup> groups;
+  // What a service's planning phases leave for actuation: the pool, the desired counts and
+  // whether they repair a group's ratio rather than carry a decision.
+  struct Plan {
+    PoolState pool;
+    uint32_t desired_prefill = 0, desired_decode = 0;
+    bool repairing = false;
   };
-  std::vector<PlacementAsk> asks_;
+  // Phases 1-4 (tick/service_tick.h); none when the service's tick ends before actuation.
+  std::optional<Plan> plan_service(tick::ServiceTick& t);
 
   DaemonConfig config_;
   topo::Fabric fabric_;
   TimePoint started_;
+  std::shared_ptr<const Policy> policy_;
   bool paused_ = false;
   std::map<std::string, PolicyMemory> memory_;
   std::map<std::string, ServiceStatus> status_;

@@ -1,0 +1,210 @@
+// Phase 5: a decision (or a ratio repair) as Slurm actions, in the order they must run:
+// throttles first (a lowered throttle before its drain mark, so nothing new starts), then
+// drain marks and revivals, then submissions. Which groups grow or shrink is the tick's one
+// placement for all services, so no two services are given the same GPUs.
+#include <algorithm>
+
+#include "hs/common/text.h"
+#include "tick/service_tick.h"
+
+namespace hs::scaler::tick {
+
+PoolState pool_state(const ServiceTick& t) {
+  PoolState pool;
+  TimePoint newest_ready{};
+  for (const auto& [gname, gp] : t.groups) {
+    // Tasks being replaced are not counted: their successors are.
+    pool.prefill += counted(gp.prefill);
+    pool.decode += counted(gp.decode);
+    const Variant* gv = t.svc.variant_named(gp.variant);
+    pool.decode_capacity_tps +=
+        counted(gp.decode) * (gv ? gv : &t.svc.preferred())->decode_tps_per_instance;
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays)
+        for (const auto& task : a.tasks)
+          if (task.state == JobState::kRunning && !task.draining())
+            if (const Registration* r = t.registration(task.id())) {
+              (role == Role::kPrefill ? pool.ready_prefill : pool.ready_decode) += 1;
+              newest_ready = std::max(newest_ready, r->registered);
+            }
+  }
+  uint32_t ready = pool.ready_prefill + pool.ready_decode;
+  pool.starting = pool.prefill + pool.decode > ready ? pool.prefill + pool.decode - ready : 0;
+  pool.newest_ready_age =
+      newest_ready == TimePoint{} ? std::chrono::hours(24) : t.now - newest_ready;
+  return pool;
+}
+
+Actuation::Actuation(ServiceTick& t, const PoolState& pool, uint32_t desired_prefill,
+                     uint32_t desired_decode, bool repairing)
+    : t_(t),
+      dp_(static_cast<int64_t>(desired_prefill) - pool.prefill),
+      dd_(static_cast<int64_t>(desired_decode) - pool.decode),
+      repairing_(repairing) {
+  for (const auto& [gname, gp] : t.groups)
+    for (Role role : {Role::kPrefill, Role::kDecode})
+      for (const auto& a : gp.role(role).arrays) {
+        new_throttle_[a.array_job_id] = a.throttle;
+        old_throttle_[a.array_job_id] = a.throttle;
+        owner_[a.array_job_id] = {gname, role};
+      }
+}
+
+std::string Actuation::why() const {
+  const ServiceStatus& st = t_.st;
+  return st.decided
+             ? st.decision.deciding_stage().stage + ": " + st.decision.deciding_stage().reason
+             : st.hold_reason;
+}
+
+// Raises a group's role by n: throttles of arrays with indices left, then a continuation.
+void Actuation::grow_role(const GroupPools& gp, Role role, uint32_t n, const std::string& why) {
+  for (const auto& a : gp.role(role).arrays) {
+    if (n == 0) break;
+    uint32_t serving = a.running_serving();
+    uint32_t cur = new_throttle_[a.array_job_id];
+    uint32_t target = std::min(cur, serving + a.pending);
+    uint32_t room = serving + a.pending - target;
+    uint32_t add_n = std::min(room, n);
+    if (add_n == 0) continue;
+    new_throttle_[a.array_job_id] = target + add_n;
+    n -= add_n;
+  }
+  if (n == 0) return;
+  std::string constraint;
+  Role other = role == Role::kPrefill ? Role::kDecode : Role::kPrefill;
+  if (!gp.role(role).arrays.empty())
+    constraint = gp.role(role).arrays.back().features;
+  else if (!gp.role(other).arrays.empty())
+    constraint = gp.role(other).arrays.back().features;
+  submit_from_template(t_, gp.group, role, gp.variant, constraint, n,
+                       why + " (continuation: array exhausted)", &submits_);
+}
+
+std::optional<int64_t> Actuation::prepare() {
+  if (repairing_) {
+    for (const auto& [gname, gp] : t_.groups) {
+      const Variant* v = t_.svc.variant_named(gp.variant);
+      if (!v) continue;
+      uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
+      uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
+      if (units * v->ratio.prefill > tp)
+        grow_role(gp, Role::kPrefill, units * v->ratio.prefill - tp, t_.st.hold_reason);
+      if (units * v->ratio.decode > td)
+        grow_role(gp, Role::kDecode, units * v->ratio.decode - td, t_.st.hold_reason);
+    }
+    return std::nullopt;
+  }
+  const Ratio& ratio = t_.svc.preferred().ratio;
+  if (dp_ > 0 || dd_ > 0) {
+    // Revive draining tasks first: they are warm.
+    for (const auto& [gname, gp] : t_.groups)
+      for (Role role : {Role::kPrefill, Role::kDecode}) {
+        int64_t& need = role == Role::kPrefill ? dp_ : dd_;
+        for (const auto& a : gp.role(role).arrays)
+          for (const auto& task : a.tasks) {
+            if (need <= 0 || !task.draining() || !t_.registered(task.id())) continue;
+            drains_.push_back(mark_task(gname, task, Mark::kUndrain, t_.wall,
+                                        "scale-out revives a draining instance"));
+            new_throttle_[a.array_job_id] += 1;
+            --need;
+          }
+      }
+    uint32_t units =
+        std::max(ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp_, 0)), ratio.prefill),
+                 ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd_, 0)), ratio.decode));
+    growing_ = units > 0;
+    if (growing_) return static_cast<int64_t>(units);
+    return std::nullopt;
+  }
+  if (dp_ < 0 || dd_ < 0) {
+    shrinking_ = true;
+    uint32_t units = std::min(static_cast<uint32_t>(-std::min<int64_t>(dp_, 0)) / ratio.prefill,
+                              static_cast<uint32_t>(-std::min<int64_t>(dd_, 0)) / ratio.decode);
+    return -static_cast<int64_t>(units);
+  }
+  return std::nullopt;
+}
+
+void Actuation::grow_from(const PlacementResult& pr) {
+  const std::string& svc = t_.svc.name;
+  for (const auto& sf : pr.shortfalls)
+    if (starts_with(sf, "service " + svc + ":")) t_.st.actions.push_back("shortfall: " + sf);
+  std::string why = this->why();
+  for (const auto& ga : pr.actions) {
+    if (ga.service != svc) continue;
+    const Variant* v = t_.svc.variant_named(ga.variant);
+    if (!v) continue;
+    uint32_t n = static_cast<uint32_t>(ga.units);
+    if (ga.kind == GroupAction::Kind::kGrow) {
+      const GroupPools& gp = t_.groups.at(ga.group);
+      uint32_t np = static_cast<uint32_t>(std::clamp<int64_t>(dp_, 0, n * v->ratio.prefill));
+      uint32_t nd = static_cast<uint32_t>(std::clamp<int64_t>(dd_, 0, n * v->ratio.decode));
+      if (np) grow_role(gp, Role::kPrefill, np, why);
+      if (nd) grow_role(gp, Role::kDecode, nd, why);
+      dp_ -= np;
+      dd_ -= nd;
+    } else if (ga.kind == GroupAction::Kind::kOpen) {
+      std::string gname;
+      for (int i = 1;; ++i) {
+        gname = "g" + std::to_string(i);
+        if (!t_.groups.count(gname)) break;
+      }
+      std::string constraint = ga.domain == "*" ? "" : ga.domain;
+      size_t first = submits_.size();
+      submit_from_template(t_, gname, Role::kPrefill, ga.variant, constraint, n * v->ratio.prefill,
+                           why + " (open a group in " + ga.domain + ")", &submits_);
+      submit_from_template(t_, gname, Role::kDecode, ga.variant, constraint, n * v->ratio.decode,
+                           why + " (open a group in " + ga.domain + ")", &submits_);
+      for (size_t i = first; i < submits_.size(); ++i) submits_[i].opens_group = true;
+      break;  // one new group per tick; the next tick sees it in Slurm
+    }
+  }
+}
+
+void Actuation::shrink_from(const PlacementResult& pr) {
+  const std::string& svc = t_.svc.name;
+  std::string why = this->why();
+  std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
+  for (const auto& ga : pr.actions)
+    if (ga.service == svc)
+      for (const auto& id : ga.remove)
+        if (const PoolTask* task = t_.slurm.view.find_task(id)) removed[task->array_job_id] += 1;
+  // An array losing all its serving tasks is closed: a throttle of 0 would mean unlimited,
+  // so its pending indices are cancelled instead (before the drains, so nothing starts when
+  // the drained tasks end) and its throttle is left alone.
+  for (const auto& [id, k] : removed) {
+    uint32_t& th = new_throttle_[id];
+    if (th > k) {
+      th -= k;
+      continue;
+    }
+    for (const auto& [gname, gp] : t_.groups)
+      for (Role role : {Role::kPrefill, Role::kDecode})
+        for (const auto& a : gp.role(role).arrays)
+          if (a.array_job_id == id && a.pending > 0)
+            drains_.push_back(
+                cancel_pending(gname, role, a, "closing the pool: its last serving tasks drain"));
+  }
+  for (const auto& ga : pr.actions)
+    if (ga.service == svc)
+      for (const auto& id : ga.remove)
+        if (const PoolTask* task = t_.slurm.view.find_task(id))
+          drains_.push_back(mark_task(ga.group, *task, Mark::kDrain, t_.wall, why));
+}
+
+void Actuation::finish(const PlacementResult* placement) {
+  if (placement && growing_) grow_from(*placement);
+  if (placement && shrinking_) shrink_from(*placement);
+  const ServiceStatus& st = t_.st;
+  std::string th_why = st.decided ? st.decision.deciding_stage().stage : st.hold_reason;
+  for (const auto& [id, th] : new_throttle_) {
+    if (th == old_throttle_[id] || th == 0) continue;
+    t_.add(set_throttle(owner_[id].first, owner_[id].second, id, th, th_why));
+  }
+  for (auto& a : drains_) t_.add(std::move(a));
+  // Submissions were described when made; they run last.
+  for (auto& a : submits_) t_.out.push_back(std::move(a));
+}
+
+}  // namespace hs::scaler::tick

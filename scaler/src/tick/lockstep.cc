@@ -1,0 +1,101 @@
+// Phase 2: a group's prefill and decode move together. A group whose new tasks stay pending
+// past start_timeout is rolled back to the units both roles really run, so the ratio holds
+// (the other role's started tasks are drained by the next tick's reconciliation); a group
+// with nothing running is closed. A group out of ratio is repaired before any decision.
+#include <algorithm>
+
+#include "tick/service_tick.h"
+
+namespace hs::scaler::tick {
+
+namespace {
+
+bool overdue(ServiceTick& t, TickTimers& timers, const GroupPools& gp) {
+  bool late = false;
+  for (Role role : {Role::kPrefill, Role::kDecode})
+    for (const auto& a : gp.role(role).arrays) {
+      uint32_t want = a.throttle == 0 ? 0 : std::min(a.throttle, a.running_serving() + a.pending);
+      if (want > a.running_serving() && a.pending > 0) {
+        auto [it, fresh] = timers.short_since.try_emplace(a.array_job_id, t.now);
+        (void)fresh;
+        if (t.now - it->second >= t.svc.scaling.start_timeout) late = true;
+      } else {
+        timers.short_since.erase(a.array_job_id);
+      }
+    }
+  // A group with nothing running whose arrays all waited past start_timeout since they were
+  // submitted is closed, not repaired: after a restart (timers lost) half of a rolled-back
+  // group must not be completed again.
+  bool nothing_running = gp.prefill.running_serving() == 0 && gp.decode.running_serving() == 0;
+  bool all_old = true, any_pending = false;
+  for (Role role : {Role::kPrefill, Role::kDecode})
+    for (const auto& a : gp.role(role).arrays) {
+      any_pending |= a.pending > 0;
+      all_old &= a.submit_time > 0 && static_cast<double>(t.wall - a.submit_time) >=
+                                          to_seconds(t.svc.scaling.start_timeout);
+    }
+  return late || (nothing_running && any_pending && all_old);
+}
+
+bool roll_back(ServiceTick& t, TickTimers& timers, const std::string& gname, const GroupPools& gp,
+               const Variant& v) {
+  bool changed = false;
+  uint32_t units = std::min(gp.prefill.running_serving() / v.ratio.prefill,
+                            gp.decode.running_serving() / v.ratio.decode);
+  for (Role role : {Role::kPrefill, Role::kDecode}) {
+    uint32_t keep = units * (role == Role::kPrefill ? v.ratio.prefill : v.ratio.decode);
+    for (const auto& a : gp.role(role).arrays) {
+      timers.short_since.erase(a.array_job_id);
+      uint32_t mine = std::min(keep, a.running_serving());
+      keep -= mine;
+      Action act;
+      act.group = gname;
+      act.role = role;
+      act.job_id = a.array_job_id;
+      if (mine == 0) {
+        act.kind = Action::Kind::kCancelArray;
+        act.why = "rollback: pending past start_timeout and nothing of the ratio running";
+      } else if (mine != a.throttle) {
+        act.kind = Action::Kind::kThrottle;
+        act.value = mine;
+        act.why = "rollback: pending past start_timeout; back to " + std::to_string(units) +
+                  " units both roles run";
+      } else {
+        continue;
+      }
+      t.add(act);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
+bool roll_back_overdue(ServiceTick& t, TickTimers& timers, bool reconciled) {
+  for (const auto& [gname, gp] : t.groups) {
+    // The timers run whether or not this tick may act on them.
+    if (!overdue(t, timers, gp) || reconciled) continue;
+    const Variant* v = t.svc.variant_named(gp.variant);
+    if (!v) continue;
+    reconciled |= roll_back(t, timers, gname, gp, *v);
+  }
+  return reconciled;
+}
+
+bool ratio_out_of_line(const ServiceTick& t, std::string* reason) {
+  bool out = false;
+  for (const auto& [gname, gp] : t.groups) {
+    const Variant* v = t.svc.variant_named(gp.variant);
+    if (!v) continue;
+    uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
+    uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
+    if (tp == units * v->ratio.prefill && td == units * v->ratio.decode) continue;
+    out = true;
+    *reason = "repairing the P:D ratio of group " + gname + " (" + std::to_string(tp) + ":" +
+              std::to_string(td) + ")";
+  }
+  return out;
+}
+
+}  // namespace hs::scaler::tick
