@@ -386,6 +386,8 @@ struct EngineSim::Impl {
       for (;;) {
         std::unique_lock<std::mutex> l(j->mu);
         // The first token goes out at once; later ones in chunks of k (vLLM's stream interval).
+        // A writer that fell behind sends all tokens made meanwhile in one event, as vLLM
+        // merges DELTA outputs (vllm/v1/engine/output_processor.py RequestOutputCollector).
         j->cv.wait(l, [&] {
           return j->done || stopping.load() || (sent == 0 && j->generated > 0) ||
                  j->generated >= sent + k;

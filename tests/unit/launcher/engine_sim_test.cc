@@ -166,7 +166,11 @@ TEST(EngineSim, BadRequestsGetVllmStyleErrors) {
   EXPECT_EQ(post(*e, "/v1/completions", {{"prompt", "fine"}, {"max_tokens", 2}}).status, 200);
 }
 
-TEST(EngineSim, StreamsOneEventPerTokenThenUsageAndDone) {
+// A reader that keeps up gets one event per token; one that falls behind (a loaded machine)
+// gets the tokens made meanwhile in one event, as vLLM merges DELTA outputs when the
+// producer gets ahead of the consumer (vllm/v1/engine/output_processor.py,
+// RequestOutputCollector.put). Both are asserted as what they are.
+TEST(EngineSim, StreamsEveryTokenThenUsageAndDone) {
   auto e = start(Role::kBoth);
   json body = {{"messages", json::array({{{"role", "user"}, {"content", "hello there"}}})},
                {"max_tokens", 6},
@@ -182,9 +186,10 @@ TEST(EngineSim, StreamsOneEventPerTokenThenUsageAndDone) {
   EXPECT_EQ(r->status, 200);
   size_t events = 0, pos = 0;
   while ((pos = all.find("data: ", pos)) != std::string::npos) ++events, pos += 6;
-  EXPECT_EQ(events, 6u + 1 + 1);  // tokens, usage, [DONE]
+  EXPECT_GE(events, 1u + 1 + 1);  // at least one token event, usage, [DONE]
+  EXPECT_LE(events, 6u + 1 + 1);  // at most one per token
   EXPECT_NE(all.find("\"completion_tokens\":6"), std::string::npos);
-  EXPECT_NE(all.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(all.rfind("data: [DONE]\n\n"), all.size() - std::string("data: [DONE]\n\n").size());
 }
 
 TEST(EngineSim, DrainRefusesNewWorkAndFinishesInFlight) {
@@ -225,8 +230,12 @@ TEST(EngineSim, ChunksOfSeveralTokensCarryUsageWhenAskedForContinuousStats) {
     if (!c["choices"].empty()) totals.push_back(c["usage"]["completion_tokens"]);
     pos = end;
   }
-  // The first token alone, then chunks of 4, the rest last: 1, 5, 9.
-  EXPECT_EQ(totals, (std::vector<uint32_t>{1, 5, 9}));
+  // The first token at once, then chunks of at least 4 (more when the reader fell behind),
+  // the rest last: 1, 5, 9 when the reader keeps up.
+  ASSERT_FALSE(totals.empty());
+  EXPECT_EQ(totals.back(), 9u);
+  for (size_t i = 1; i + 1 < totals.size(); ++i) EXPECT_GE(totals[i] - totals[i - 1], 4u);
+  EXPECT_LE(totals.size(), 3u);
 }
 
 TEST(EngineSim, ApiKeyGuardsTheV1RoutesOnly) {
