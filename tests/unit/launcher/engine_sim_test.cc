@@ -48,6 +48,19 @@ http::ClientResponse post(const EngineSim& e, const std::string& path, const jso
   return *r;
 }
 
+// A streamed POST: its status and the whole event stream as received.
+std::pair<int, std::string> post_stream(const EngineSim& e, const std::string& path,
+                                        const json& body) {
+  std::string all;
+  auto r = http::request_stream("127.0.0.1", e.port(), "POST", path, body.dump(),
+                                [&](std::string_view c) {
+                                  all += c;
+                                  return true;
+                                });
+  EXPECT_TRUE(r.ok()) << r.error().to_string();
+  return {r.ok() ? r->status : 0, all};
+}
+
 prom::Scrape scrape(const EngineSim& e) {
   auto r = http::request("127.0.0.1", e.port(), "GET", "/metrics");
   EXPECT_TRUE(r.ok());
@@ -176,14 +189,8 @@ TEST(EngineSim, StreamsEveryTokenThenUsageAndDone) {
                {"max_tokens", 6},
                {"stream", true},
                {"stream_options", {{"include_usage", true}}}};
-  std::string all;
-  auto r = http::request_stream("127.0.0.1", e->port(), "POST", "/v1/chat/completions", body.dump(),
-                                [&](std::string_view c) {
-                                  all += c;
-                                  return true;
-                                });
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->status, 200);
+  auto [status, all] = post_stream(*e, "/v1/chat/completions", body);
+  EXPECT_EQ(status, 200);
   size_t events = 0, pos = 0;
   while ((pos = all.find("data: ", pos)) != std::string::npos) ++events, pos += 6;
   EXPECT_GE(events, 1u + 1 + 1);  // at least one token event, usage, [DONE]
@@ -215,13 +222,8 @@ TEST(EngineSim, ChunksOfSeveralTokensCarryUsageWhenAskedForContinuousStats) {
                {"max_tokens", 9},
                {"stream", true},
                {"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}};
-  std::string all;
-  auto r = http::request_stream("127.0.0.1", e->port(), "POST", "/v1/completions", body.dump(),
-                                [&](std::string_view c) {
-                                  all += c;
-                                  return true;
-                                });
-  ASSERT_TRUE(r.ok());
+  auto [status, all] = post_stream(*e, "/v1/completions", body);
+  ASSERT_EQ(status, 200);
   std::vector<uint32_t> totals;
   size_t pos = 0;
   while ((pos = all.find("data: {", pos)) != std::string::npos) {
