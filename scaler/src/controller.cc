@@ -196,6 +196,9 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
                                      const std::map<std::string, ServiceMetrics>& metrics,
                                      TimePoint now, int64_t wall_unix_s) {
   std::vector<Action> out;
+  // Free GPUs this tick, less what raised throttles will take; the one placement shares them
+  // among the services in priority order, so two services never get the same GPUs.
+  std::vector<NodeInventory> inventory;
   if (slurm) {
     draining_ids_.clear();
     for (const auto& [svc, groups] : slurm->view.services)
@@ -204,8 +207,8 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
           for (const auto& a : rp->arrays)
             for (const auto& t : a.tasks)
               if (t.draining()) draining_ids_.insert(t.id());
-    inventory_ = inventory_from(slurm->nodes);
-    tick::reserve_unstarted(inventory_, slurm->view, config_.services, domain_nodes_);
+    inventory = inventory_from(slurm->nodes);
+    tick::reserve_unstarted(inventory, slurm->view, config_.services, domain_nodes_);
   }
   // Higher priority first: they get GPUs first.
   std::vector<const ServiceConfig*> order;
@@ -253,8 +256,7 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
     waiting.pop_back();
   }
   if (requests.empty()) return out;
-  PlacementResult pr =
-      place(fabric_, inventory_, all_groups, requests, config_.services.gpu_budget);
+  PlacementResult pr = place(fabric_, inventory, all_groups, requests, config_.services.gpu_budget);
   for (size_t i = 0; i < waiting.size(); ++i) {
     waiting[i].finish(&pr);
   }

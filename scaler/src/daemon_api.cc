@@ -15,7 +15,7 @@ std::string metrics_text(const DaemonView& v) {
   w.sample("hs_scaler_up", {}, 1);
   w.family("hs_scaler_slurm_up", prom::MetricType::kGauge,
            "1 when the last read of Slurm's state succeeded.");
-  w.sample("hs_scaler_slurm_up", {}, v.slurm_up ? 1 : 0);
+  w.sample("hs_scaler_slurm_up", {}, v.slurm_up() ? 1 : 0);
   w.family("hs_scaler_paused", prom::MetricType::kGauge, "1 while scaling is paused.");
   w.sample("hs_scaler_paused", {}, v.paused ? 1 : 0);
   w.family("hs_scaler_ticks_total", prom::MetricType::kCounter, "Ticks run.");

@@ -174,7 +174,6 @@ struct Daemon {
       view->status = controller.status();
       view->paused = controller.paused();
       view->dry_run = cfg.daemon.dry_run;
-      view->slurm_up = slurm.error.empty() && slurm.latest;
       view->slurm = !slurm.error.empty() ? slurm.error : slurm.latest ? "ok" : "not read yet";
       view->ticks = ++ticks;
       view->action_counts = link.action_counts();

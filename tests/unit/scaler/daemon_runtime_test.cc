@@ -308,7 +308,6 @@ TEST(DaemonApi, ServesThePublishedViewAndExplainsOneService) {
   auto v = std::make_shared<DaemonView>();
   v->status["chat"].hold_reason = "warming up";
   v->slurm = "ok";
-  v->slurm_up = true;
   v->ticks = 12;
   api.publish(v);
   auto st = api.handle(req("GET", "/hs/status"));

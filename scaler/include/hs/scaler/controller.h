@@ -124,9 +124,6 @@ class Controller {
   std::map<std::string, TimePoint> idle_since_;
   // Switch name -> its nodes (every level), built when the fabric is set.
   std::map<std::string, std::set<std::string>> domain_nodes_;
-  // Free GPUs this tick, shared by the services in priority order: what raised throttles will
-  // take and what earlier services placed is deducted, so two services never get the same GPUs.
-  std::vector<NodeInventory> inventory_;
   void index_fabric();
   std::vector<DeploymentGroup> deployment_groups(
       const std::string& service, const std::map<std::string, GroupPools>& groups) const;

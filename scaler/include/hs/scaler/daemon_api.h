@@ -26,8 +26,8 @@ struct DaemonView {
   std::vector<ServedEndpoint> served;
   std::map<std::string, ServiceStatus> status;
   bool paused = false, dry_run = false;
-  bool slurm_up = false;
   std::string slurm = "not read yet";  // "ok", "not read yet" or the last read's error
+  bool slurm_up() const { return slurm == "ok"; }
   uint64_t ticks = 0;
   double last_tick_cpu_s = 0;
   std::map<std::string, uint64_t> action_counts;  // "kind outcome"
