@@ -111,14 +111,30 @@ ClusterView build_view(const std::vector<SlurmJob>& jobs) {
     e.array.throttle = j.array_max_tasks;
     if (!j.array_task_id) {
       auto ids = IdSet::parse(j.pending_tasks, 1u << 26);
-      e.array.pending = ids.ok() ? static_cast<uint32_t>(ids->size()) : 0;
-      e.array.pending_tasks = j.pending_tasks;
+      auto had = IdSet::parse(e.array.pending_tasks, 1u << 26);
+      if (!ids.ok()) {  // a list syntax this version does not read: nothing counted
+        e.array.pending = 0;
+        e.array.pending_tasks = j.pending_tasks;
+      } else {
+        IdSet pending = had.ok() ? ids->unite(*had) : *ids;
+        e.array.pending = static_cast<uint32_t>(pending.size());
+        e.array.pending_tasks = pending.to_string();
+      }
       e.array.pending_reason = j.state_reason;
       e.array.pending_since = j.start_time;
       continue;
     }
-    if (j.state == JobState::kPending) {  // a split-out pending task (e.g. requeued)
-      e.array.pending += 1;
+    if (j.state == JobState::kPending) {
+      // A pending record with a task id: the array's last pending index (Slurm turns the
+      // meta record into it) or a requeued task. Its index joins the pending list, which
+      // closing the pool cancels by name.
+      auto ids = IdSet::parse(e.array.pending_tasks, 1u << 26);
+      IdSet pending = ids.ok() ? *ids : IdSet();
+      pending.insert(*j.array_task_id);
+      e.array.pending = static_cast<uint32_t>(pending.size());
+      e.array.pending_tasks = pending.to_string();
+      if (e.array.pending_reason.empty()) e.array.pending_reason = j.state_reason;
+      if (e.array.pending_since == 0) e.array.pending_since = j.start_time;
       continue;
     }
     PoolTask t;

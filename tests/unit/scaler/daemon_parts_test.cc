@@ -76,6 +76,22 @@ TEST(Pools, GroupsArraysByServiceGroupRoleAndCountsTargets) {
   EXPECT_TRUE(v.find_task("10_1")->draining());
 }
 
+// Slurm shows an array's last pending index as the meta record with that task id, still
+// pending (seen on the loopback cluster; tests/unit/scaler/slurm_conformance.cc): it counts
+// as pending and is named in the list closing the pool cancels.
+TEST(Pools, TheLastPendingIndexShownAsATaskIsPendingByName) {
+  std::string p = "heteroscale/v1 service=chat role=prefill group=g1 variant=v";
+  std::vector<SlurmJob> jobs = {job(11, 10, 0, JobState::kRunning, p),
+                                job(10, 10, 3, JobState::kPending, p)};
+  jobs[1].state_reason = "JobArrayTaskLimit";
+  auto v = build_view(jobs);
+  const PoolArray& a = v.services["chat"]["g1"].prefill.arrays.at(0);
+  EXPECT_EQ(a.pending, 1u);
+  EXPECT_EQ(a.pending_tasks, "3");
+  EXPECT_EQ(a.pending_reason, "JobArrayTaskLimit");
+  EXPECT_EQ(a.tasks.size(), 1u);
+}
+
 TEST(Registrations, RejectBadBodiesNamingTheField) {
   Registrations r;
   TimePoint t{};
