@@ -81,6 +81,35 @@ void Actuation::grow_role(const GroupPools& gp, Role role, uint32_t n, const std
                        why + " (continuation: array exhausted)", &submits_);
 }
 
+void Actuation::revive_units(const std::string& gname, const GroupPools& gp) {
+  const Variant* v = t_.svc.variant_named(gp.variant);
+  if (!v) return;
+  std::vector<std::pair<const PoolArray*, const PoolTask*>> warm[2];
+  for (Role role : {Role::kPrefill, Role::kDecode})
+    for (const auto& a : gp.role(role).arrays)
+      for (const auto& task : a.tasks)
+        if (task.draining() && task.state == JobState::kRunning && t_.registered(task.id()))
+          warm[role == Role::kPrefill ? 0 : 1].emplace_back(&a, &task);
+  auto units_for = [](int64_t need, uint32_t per) {
+    return need <= 0 ? 0u : ceil_div(static_cast<uint32_t>(need), per);
+  };
+  uint32_t units =
+      std::min({static_cast<uint32_t>(warm[0].size()) / v->ratio.prefill,
+                static_cast<uint32_t>(warm[1].size()) / v->ratio.decode,
+                std::max(units_for(dp_, v->ratio.prefill), units_for(dd_, v->ratio.decode))});
+  for (Role role : {Role::kPrefill, Role::kDecode}) {
+    uint32_t n = units * (role == Role::kPrefill ? v->ratio.prefill : v->ratio.decode);
+    int64_t& need = role == Role::kPrefill ? dp_ : dd_;
+    for (uint32_t i = 0; i < n; ++i) {
+      auto [a, task] = warm[role == Role::kPrefill ? 0 : 1][i];
+      drains_.push_back(mark_task(gname, *task, Mark::kUndrain, t_.wall,
+                                  "scale-out revives a draining instance"));
+      new_throttle_[a->array_job_id] += 1;
+      --need;
+    }
+  }
+}
+
 std::optional<int64_t> Actuation::prepare() {
   if (repairing_) {
     for (const auto& [gname, gp] : t_.groups) {
@@ -97,19 +126,10 @@ std::optional<int64_t> Actuation::prepare() {
   }
   const Ratio& ratio = t_.svc.preferred().ratio;
   if (dp_ > 0 || dd_ > 0) {
-    // Revive draining tasks first: they are warm.
-    for (const auto& [gname, gp] : t_.groups)
-      for (Role role : {Role::kPrefill, Role::kDecode}) {
-        int64_t& need = role == Role::kPrefill ? dp_ : dd_;
-        for (const auto& a : gp.role(role).arrays)
-          for (const auto& task : a.tasks) {
-            if (need <= 0 || !task.draining() || !t_.registered(task.id())) continue;
-            drains_.push_back(mark_task(gname, task, Mark::kUndrain, t_.wall,
-                                        "scale-out revives a draining instance"));
-            new_throttle_[a.array_job_id] += 1;
-            --need;
-          }
-      }
+    // Revive draining tasks first (they are warm), in whole units of each group's own ratio:
+    // a group rolled back because one role could not start has the other role draining, and
+    // reviving that alone would undo the rollback and break the group's P:D.
+    for (const auto& [gname, gp] : t_.groups) revive_units(gname, gp);
     uint32_t units =
         std::max(ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp_, 0)), ratio.prefill),
                  ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd_, 0)), ratio.decode));

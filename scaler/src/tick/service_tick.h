@@ -101,6 +101,8 @@ class Actuation {
 
  private:
   void grow_role(const GroupPools& gp, Role role, uint32_t n, const std::string& why);
+  // Scale-out revives a group's registered draining tasks in whole units of its ratio.
+  void revive_units(const std::string& gname, const GroupPools& gp);
   void grow_from(const PlacementResult& pr);
   void shrink_from(const PlacementResult& pr);
   std::string why() const;
