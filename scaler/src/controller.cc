@@ -61,7 +61,8 @@ Controller::Controller(DaemonConfig config, topo::Fabric fabric, TimePoint start
 // The service's groups as placement sees them: running, serving tasks (newer = higher seq),
 // the switch named in the arrays' constraint as the domain ("*" if none).
 std::vector<DeploymentGroup> Controller::deployment_groups(
-    const std::string& service, const std::map<std::string, GroupPools>& groups) const {
+    const std::string& service, const std::map<std::string, GroupPools>& groups,
+    const std::set<std::string>& frozen) const {
   std::vector<DeploymentGroup> out;
   for (const auto& [gname, gp] : groups) {
     DeploymentGroup d;
@@ -69,6 +70,7 @@ std::vector<DeploymentGroup> Controller::deployment_groups(
     d.id = gname;
     d.variant = gp.variant;
     d.domain = tick::group_domain(gp, domain_nodes_);
+    d.frozen = frozen.count(gname) > 0;
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays) {
         d.created_seq = std::max<uint64_t>(d.created_seq, a.array_job_id);
@@ -149,6 +151,8 @@ std::optional<Controller::Plan> Controller::plan_service(tick::ServiceTick& t) {
 
   tick::TickTimers timers{idle_since_, short_since_};
   bool reconciled = tick::reconcile_marks(t, timers, latency_breach);
+  // Acts in the tick that sees the change: the next one would take it for a broken ratio.
+  reconciled |= tick::follow_outside_lowering(t);
   reconciled = tick::roll_back_overdue(t, timers, reconciled);
   reconciled = tick::replace_expiring(t, reconciled);
   PoolState pool = tick::pool_state(t);
@@ -223,6 +227,7 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
   std::vector<DeploymentGroup> all_groups;
   std::vector<PlacementRequest> requests;
   auto take = [&](tick::ServiceTick& t) {
+    tick::remember(t, *outside_[t.svc.name]);
     for (auto& a : t.out) out.push_back(std::move(a));
     t.out.clear();
   };
@@ -230,6 +235,7 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
     ServiceStatus& st = status_[sp->name];
     st.service = sp->name;
     st.actions.clear();
+    st.outside_changes.clear();
     st.decided = false;
     if (!slurm) {
       st.hold_reason = "Slurm state unavailable or stale: holding (no scale actions)";
@@ -239,6 +245,9 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
     tick::ServiceTick& t = ticks.emplace_back(*sp, config_.daemon, *slurm, regs,
                                               m == metrics.end() ? nullptr : &m->second, now,
                                               started_, wall_unix_s, st);
+    auto& memory = outside_[sp->name];
+    if (!memory) memory = std::make_shared<tick::OutsideMemory>();
+    tick::note_outside_changes(t, *memory);
     auto plan = plan_service(t);
     if (!plan) {
       take(t);
@@ -247,7 +256,8 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
     tick::Actuation& act = waiting.emplace_back(t, plan->pool, plan->desired_prefill,
                                                 plan->desired_decode, plan->repairing);
     if (auto units = act.prepare()) {
-      for (auto& g : deployment_groups(sp->name, t.groups)) all_groups.push_back(std::move(g));
+      for (auto& g : deployment_groups(sp->name, t.groups, t.frozen_groups))
+        all_groups.push_back(std::move(g));
       requests.push_back({sp, *units});
       continue;
     }

@@ -73,6 +73,7 @@ json service_json(const std::string& svc, const ServiceStatus& st) {
   s["service"] = svc;
   s["hold_reason"] = st.hold_reason;
   s["actions"] = st.actions;
+  s["outside_changes"] = st.outside_changes;
   json groups = json::object();
   for (const auto& [g, roles] : st.counts)
     for (const auto& [role, c] : roles)

@@ -196,7 +196,7 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
     const ServiceConfig& sc = *req->service;
     std::vector<const DeploymentGroup*> mine;
     for (const auto& g : groups)
-      if (g.service == sc.name) mine.push_back(&g);
+      if (g.service == sc.name && !g.frozen) mine.push_back(&g);
     std::vector<Domain>& domains = plan.domains(sc.affinity);
     auto domain_of = [&](const std::string& name) -> const Domain* {
       for (const auto& d : domains)

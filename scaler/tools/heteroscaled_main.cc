@@ -154,6 +154,7 @@ struct Daemon {
       TimePoint now = clock.now();
       auto actions = controller.tick(slurm.decide_on.get(), regs_now, *m, now, wall_now());
       for (const auto& [svc, st] : controller.status()) {
+        for (const auto& change : st.outside_changes) log.warning("service " + svc + ": " + change);
         if (st.decided)
           log.info(st.decision.to_log_line());
         else if (!st.hold_reason.empty())

@@ -13,12 +13,15 @@ PoolState pool_state(const ServiceTick& t) {
   PoolState pool;
   TimePoint newest_ready{};
   for (const auto& [gname, gp] : t.groups) {
-    // Tasks being replaced are not counted: their successors are.
-    pool.prefill += counted(gp.prefill);
-    pool.decode += counted(gp.decode);
+    // Tasks being replaced are not counted: their successors are. A frozen group counts what
+    // runs: its held indices will not start.
+    bool frozen = t.frozen(gname);
+    uint32_t cp = frozen ? gp.prefill.running_serving() : counted(gp.prefill);
+    uint32_t cd = frozen ? gp.decode.running_serving() : counted(gp.decode);
+    pool.prefill += cp;
+    pool.decode += cd;
     const Variant* gv = t.svc.variant_named(gp.variant);
-    pool.decode_capacity_tps +=
-        counted(gp.decode) * (gv ? gv : &t.svc.preferred())->decode_tps_per_instance;
+    pool.decode_capacity_tps += cd * (gv ? gv : &t.svc.preferred())->decode_tps_per_instance;
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays)
         for (const auto& task : a.tasks)
@@ -83,7 +86,7 @@ void Actuation::grow_role(const GroupPools& gp, Role role, uint32_t n, const std
 
 void Actuation::revive_units(const std::string& gname, const GroupPools& gp) {
   const Variant* v = t_.svc.variant_named(gp.variant);
-  if (!v) return;
+  if (!v || t_.frozen(gname)) return;
   std::vector<std::pair<const PoolArray*, const PoolTask*>> warm[2];
   for (Role role : {Role::kPrefill, Role::kDecode})
     for (const auto& a : gp.role(role).arrays)
@@ -114,7 +117,7 @@ std::optional<int64_t> Actuation::prepare() {
   if (repairing_) {
     for (const auto& [gname, gp] : t_.groups) {
       const Variant* v = t_.svc.variant_named(gp.variant);
-      if (!v) continue;
+      if (!v || t_.frozen(gname)) continue;
       uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
       uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
       if (units * v->ratio.prefill > tp)

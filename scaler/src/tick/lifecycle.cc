@@ -59,6 +59,7 @@ bool replace_expiring(ServiceTick& t, bool reconciled) {
   double lead = to_seconds(t.daemon.replace_before);
   for (const auto& [gname, gp] : t.groups) {
     if (reconciled) break;
+    if (t.frozen(gname)) continue;  // a held array could not start successors
     for (Role role : {Role::kPrefill, Role::kDecode}) {
       const RolePool& rp = gp.role(role);
       std::vector<const PoolTask*> expiring, marked;

@@ -74,6 +74,11 @@ bool roll_back(ServiceTick& t, TickTimers& timers, const std::string& gname, con
 
 bool roll_back_overdue(ServiceTick& t, TickTimers& timers, bool reconciled) {
   for (const auto& [gname, gp] : t.groups) {
+    if (t.frozen(gname)) {  // held by an admin: not rolled back, and no timer runs meanwhile
+      for (Role role : {Role::kPrefill, Role::kDecode})
+        for (const auto& a : gp.role(role).arrays) timers.short_since.erase(a.array_job_id);
+      continue;
+    }
     // The timers run whether or not this tick may act on them.
     if (!overdue(t, timers, gp) || reconciled) continue;
     const Variant* v = t.svc.variant_named(gp.variant);
@@ -87,7 +92,7 @@ bool ratio_out_of_line(const ServiceTick& t, std::string* reason) {
   bool out = false;
   for (const auto& [gname, gp] : t.groups) {
     const Variant* v = t.svc.variant_named(gp.variant);
-    if (!v) continue;
+    if (!v || t.frozen(gname)) continue;
     uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
     uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
     if (tp == units * v->ratio.prefill && td == units * v->ratio.decode) continue;

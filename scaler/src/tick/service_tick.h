@@ -35,6 +35,10 @@ struct ServiceTick {
   std::set<std::string> unavailable_nodes;
   ServiceStatus& st;
   std::vector<Action> out;  // this service's actions, in the order they must run
+  // Groups with a held array: the admin's until released (outside.cc).
+  std::set<std::string> frozen_groups;
+  std::set<std::pair<std::string, Role>> lowered_outside;  // group, role: throttle lowered
+  bool frozen(const std::string& group) const { return frozen_groups.count(group) > 0; }
 
   // Records `a` (service set, described in the status) and appends it to `to` (default out).
   void add(Action a, std::vector<Action>* to = nullptr);
@@ -75,6 +79,24 @@ Action set_throttle(const std::string& group, Role role, uint32_t array_job_id, 
 void submit_from_template(ServiceTick& t, const std::string& gname, Role role,
                           const std::string& variant, const std::string& constraint, uint32_t n,
                           const std::string& why, std::vector<Action>* to = nullptr);
+
+// --- outside changes (outside.cc) ---
+// What the daemon saw and wrote last tick, per array of one service.
+struct OutsideMemory {
+  struct Array {
+    uint32_t throttle = 0;
+    bool held = false;
+    std::set<uint32_t> serving;  // task ids running
+  };
+  std::map<uint32_t, Array> arrays;
+  std::set<std::string> cancelled;  // tasks ("A_i", "A_[list]") the daemon cancelled
+};
+// 0. Reports changes made outside the daemon into the status and fills t.frozen_groups.
+void note_outside_changes(ServiceTick& t, OutsideMemory& m);
+// 0b. Lowers the other role of a group whose throttle was lowered outside (same units).
+bool follow_outside_lowering(ServiceTick& t);
+// After the tick: Slurm's state as seen, with the daemon's own writes applied.
+void remember(const ServiceTick& t, OutsideMemory& m);
 
 // --- phases ---
 // 1. Also fills the status' counts and group variants. True when it changed anything.

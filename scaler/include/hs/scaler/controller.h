@@ -34,7 +34,8 @@ namespace hs::scaler {
 
 namespace tick {
 struct ServiceTick;
-}
+struct OutsideMemory;
+}  // namespace tick
 
 struct Action {
   enum class Kind { kThrottle, kMarkDrain, kClearDrain, kCancelTask, kCancelArray, kSubmit };
@@ -77,6 +78,9 @@ struct ServiceStatus {
   std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> counts;
   // group -> role -> (target, ready)
   std::map<std::string, std::string> group_variants;  // group -> its variant (job tag)
+  // Changes made to managed arrays outside the daemon since the last tick, and the rule
+  // followed (tick/outside.cc); the daemon logs them as warnings.
+  std::vector<std::string> outside_changes;
 };
 
 class Controller {
@@ -125,10 +129,13 @@ class Controller {
   // Switch name -> its nodes (every level), built when the fabric is set.
   std::map<std::string, std::set<std::string>> domain_nodes_;
   void index_fabric();
-  std::vector<DeploymentGroup> deployment_groups(
-      const std::string& service, const std::map<std::string, GroupPools>& groups) const;
+  std::vector<DeploymentGroup> deployment_groups(const std::string& service,
+                                                 const std::map<std::string, GroupPools>& groups,
+                                                 const std::set<std::string>& frozen) const;
   // Array id -> since when it has had fewer tasks running than its throttle asks for.
   std::map<uint32_t, TimePoint> short_since_;
+  // Per service: Slurm's arrays as last seen and written (outside changes, tick/outside.cc).
+  std::map<std::string, std::shared_ptr<tick::OutsideMemory>> outside_;
 };
 
 // Free GPUs per node from Slurm's gres and gres_used ("gpu:h100:4(S:0-1)",

@@ -50,6 +50,7 @@ struct DeploymentGroup {
   std::string domain;   // switch name, or "*" for affinity any
   uint64_t created_seq = 0;
   std::vector<GroupInstance> instances;
+  bool frozen = false;  // an array of it is held in Slurm: neither grown nor shrunk
 };
 
 struct PlacementRequest {

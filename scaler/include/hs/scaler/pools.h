@@ -48,6 +48,8 @@ struct PoolArray {
   uint32_t running_serving() const;  // running, not draining
   uint32_t draining() const;
   uint32_t replacing() const;  // serving, marked to be replaced
+  // Held by `scontrol hold` (an admin's or the user's): its pending indices wait.
+  bool held() const { return pending_reason == "JobHeldAdmin" || pending_reason == "JobHeldUser"; }
 };
 
 struct RolePool {
