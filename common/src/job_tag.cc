@@ -16,8 +16,21 @@ bool valid_tag_value(std::string_view v) {
   return true;
 }
 
+namespace {
+
+constexpr std::string_view kMarker = "heteroscale/";
+
+// Offset of the tag's first word ("heteroscale/..." at the start of a word or after '[').
+size_t find_marker(std::string_view c, size_t from) {
+  for (size_t p = c.find(kMarker, from); p != std::string_view::npos; p = c.find(kMarker, p + 1))
+    if (p == 0 || c[p - 1] == ' ' || c[p - 1] == '\t' || c[p - 1] == '[') return p;
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 bool looks_like_job_tag(std::string_view comment) {
-  return starts_with(trim(comment), "heteroscale/");
+  return find_marker(comment, 0) != std::string_view::npos;
 }
 
 std::string JobTag::to_string() const {
@@ -29,10 +42,19 @@ std::string JobTag::to_string() const {
   return s;
 }
 
-Result<JobTag> parse_job_tag(std::string_view comment) {
-  auto words = split_whitespace(comment);
-  if (words.empty() || !starts_with(words[0], "heteroscale/"))
-    return not_found("not a heteroscale tag");
+Result<JobTag> parse_job_tag(std::string_view comment, JobTagSpan* span) {
+  size_t begin = find_marker(comment, 0);
+  if (begin == std::string_view::npos) return not_found("not a heteroscale tag");
+  size_t end = comment.size();
+  if (begin > 0 && comment[begin - 1] == '[') {
+    end = comment.find(']', begin);
+    if (end == std::string_view::npos) return invalid_argument("tag: '[' without its closing ']'");
+  }
+  if (find_marker(comment, end) != std::string_view::npos ||
+      find_marker(comment.substr(0, end), begin + 1) != std::string_view::npos)
+    return invalid_argument("tag: the comment holds two heteroscale tags");
+  if (span) *span = {begin, end};
+  auto words = split_whitespace(comment.substr(begin, end - begin));
   if (words[0] != kJobTagPrefix)
     return invalid_argument("unsupported tag version " + quote(words[0]) + " (this build reads " +
                             std::string(kJobTagPrefix) + ")");
@@ -70,6 +92,19 @@ Result<JobTag> parse_job_tag(std::string_view comment) {
   for (const char* k : {"service", "role", "group", "variant"})
     if (!seen.count(k)) return invalid_argument(std::string(k) + ": required");
   return t;
+}
+
+std::string with_job_tag(std::string_view comment, const JobTag& tag) {
+  JobTagSpan span;
+  (void)parse_job_tag(comment, &span);  // the span is set once the tag is found, valid or not
+  if (span.end > span.begin) {
+    std::string out(comment.substr(0, span.begin));
+    out += tag.to_string();
+    out += comment.substr(span.end);
+    return out;
+  }
+  if (trim(comment).empty()) return tag.to_string();
+  return std::string(comment) + " [" + tag.to_string() + "]";
 }
 
 }  // namespace hs

@@ -147,6 +147,7 @@ ClusterView build_view(const std::vector<SlurmJob>& jobs) {
     t.start_time = j.start_time;
     t.end_time = j.end_time;
     t.tag = *tag;
+    t.comment = j.comment;
     e.array.tasks.push_back(std::move(t));
   }
   for (auto& [id, e] : arrays) {

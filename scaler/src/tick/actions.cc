@@ -72,7 +72,8 @@ Action mark_task(const std::string& group, const PoolTask& t, Mark m, int64_t wa
       tag.replace_since_unix_s = wall;
       break;
   }
-  a.comment = tag.to_string();
+  // Only the tag changes: the site's text around it is kept.
+  a.comment = with_job_tag(t.comment, tag);
   a.why = std::move(why);
   return a;
 }

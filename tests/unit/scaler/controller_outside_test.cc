@@ -93,5 +93,37 @@ TEST(OutsideChanges, AHeldArrayFreezesItsGroupAndGrowthGoesElsewhere) {
   EXPECT_TRUE(s.w.failed.empty()) << all(s.w.failed);
 }
 
+// A site's accounting text around the tag survives every drain mark, clear and replace mark
+// the daemon writes (the tag is rewritten in place).
+TEST(OutsideChanges, TheSitesCommentTextSurvivesEveryMark) {
+  World w;
+  w.submit(Role::kPrefill, "g1", "0-63%1", "leaf1", 0, "acct:42 [] billed-by=ops");
+  uint32_t decode = w.submit(Role::kDecode, "g1", "0-63%1", "leaf1", 0, "acct:42");
+  w.load_tps = 50;
+  w.run(3);
+  auto check = [&] {
+    auto jobs = *w.slurm.load_jobs();
+    for (const auto& j : jobs) {
+      if (j.array_job_id == decode) {
+        EXPECT_EQ(j.comment.rfind("acct:42 [heteroscale/v1 ", 0), 0u) << j.comment;
+      } else {
+        EXPECT_EQ(j.comment.rfind("acct:42 [] billed-by=ops [heteroscale/v1 ", 0), 0u) << j.comment;
+      }
+      EXPECT_TRUE(parse_job_tag(j.comment).ok()) << j.comment;
+    }
+  };
+  w.load_tps = 350;  // grow: new tasks carry the meta record's comment
+  w.run(5);
+  check();
+  ASSERT_TRUE(w.slurm.drain_node("node1", "maintenance").ok());  // replace marks
+  w.load_tps = 50;                                               // and drain marks
+  for (int i = 0; i < 30; ++i) {
+    w.tick();
+    check();
+  }
+  EXPECT_TRUE(w.did("drain")) << w.why();
+  EXPECT_TRUE(w.failed.empty()) << all(w.failed);
+}
+
 }  // namespace
 }  // namespace hs::scaler

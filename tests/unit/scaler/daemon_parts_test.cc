@@ -38,6 +38,37 @@ TEST(JobTag, RoundTripsAndRejectsWithTheField) {
       0u);
 }
 
+// The tag shares the comment: site text before a bare tag, around a bracketed one, kept
+// byte for byte when the tag is rewritten; two tags or an open bracket are errors.
+TEST(JobTag, SharesTheCommentWithTheSitesText) {
+  const std::string tag = "heteroscale/v1 service=chat role=decode group=g1 variant=v";
+  JobTagSpan span;
+  auto before = parse_job_tag("acct:42 proj=x " + tag, &span);
+  ASSERT_TRUE(before.ok()) << before.error().to_string();
+  EXPECT_EQ(before->group, "g1");
+  EXPECT_EQ(span.begin, 15u);
+  auto around = parse_job_tag("acct:42 [" + tag + "] set by job_submit");
+  ASSERT_TRUE(around.ok()) << around.error().to_string();
+  EXPECT_EQ(around->variant, "v");
+  JobTag marked = *around;
+  marked.drain_since_unix_s = 77;
+  EXPECT_EQ(with_job_tag("acct:42 [" + tag + "] set by job_submit", marked),
+            "acct:42 [" + tag + " drain=77] set by job_submit");
+  EXPECT_EQ(with_job_tag("acct:42 " + tag + " drain=5", *before), "acct:42 " + tag);
+  EXPECT_EQ(with_job_tag("acct:42", *before), "acct:42 [" + tag + "]");
+  EXPECT_EQ(with_job_tag("", *before), tag);
+  EXPECT_TRUE(looks_like_job_tag("x [" + tag + "] y"));
+  EXPECT_FALSE(looks_like_job_tag("see https://x.org/heteroscale/docs"));
+  EXPECT_EQ(parse_job_tag("see https://x.org/heteroscale/docs").error().code, ErrorCode::kNotFound);
+  auto two = parse_job_tag(tag + " [" + tag + "]");
+  ASSERT_FALSE(two.ok());
+  EXPECT_EQ(two.error().message, "tag: the comment holds two heteroscale tags");
+  EXPECT_EQ(parse_job_tag("[" + tag + " drain=1").error().message,
+            "tag: '[' without its closing ']'");
+  // Text after a bare tag is the tag's: a typo stays an error naming the field.
+  EXPECT_EQ(parse_job_tag(tag + " acct=42").error().message.rfind("acct: unknown field", 0), 0u);
+}
+
 SlurmJob job(uint32_t id, uint32_t array, std::optional<uint32_t> task, JobState st,
              std::string comment) {
   SlurmJob j;

@@ -88,12 +88,14 @@ struct World {
   std::vector<std::string> outside;             // outside changes the Controller reported
 
   // Submits a group's array as a person would with sbatch (the tag in the comment).
+  // `comment`: the site's text, the tag placed in it by with_job_tag.
   uint32_t submit(Role role, const std::string& group, const std::string& array,
-                  const std::string& leaf, uint32_t time_limit_min = 0) {
+                  const std::string& leaf, uint32_t time_limit_min = 0,
+                  const std::string& comment = "") {
     SubmitSpec s;
     s.name = "chat";
     s.script = "#!/bin/bash\n";
-    s.comment = JobTag{"chat", role, group, "v", std::nullopt, std::nullopt}.to_string();
+    s.comment = with_job_tag(comment, {"chat", role, group, "v", std::nullopt, std::nullopt});
     s.array = array;
     s.tres_per_node = role == Role::kPrefill ? "gres:gpu:h100:1" : "gres:gpu:l40s:1";
     s.constraint = leaf;

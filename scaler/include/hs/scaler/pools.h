@@ -28,6 +28,7 @@ struct PoolTask {
   std::optional<int64_t> drain_since_unix_s;
   int64_t start_time = 0, end_time = 0;
   JobTag tag;
+  std::string comment;  // the record's whole comment: the site's text around the tag is kept
   std::string id() const { return std::to_string(array_job_id) + "_" + std::to_string(task_id); }
   bool draining() const { return drain_since_unix_s.has_value(); }
   bool replacing() const { return !draining() && tag.replace_since_unix_s.has_value(); }
