@@ -1,5 +1,7 @@
 #include "hs/scaler/action_executor.h"
 
+#include "hs/common/job_tag.h"
+
 namespace hs::scaler {
 
 ActionExecutor::ActionExecutor(SlurmApi& api, const Clock& clock, Logger log,
@@ -29,10 +31,35 @@ Status ActionExecutor::execute(const Action& a, uint32_t* submitted) {
       if (!id.ok()) return id.error();
       *submitted = *id;
       log_.info("submitted array " + std::to_string(*id) + " for " + a.describe());
-      return {};
+      return check_tag(a, *id);
     }
   }
   return internal_error("unknown action kind");
+}
+
+// A site's job_submit plugin may rewrite the comment at submission; an array whose tag did not
+// survive would run unmanaged for ever. Read it back and cancel it if so.
+Status ActionExecutor::check_tag(const Action& a, uint32_t id) {
+  auto want = parse_job_tag(a.submit.comment);
+  if (!want.ok()) return {};  // nothing of ours to check
+  auto back = api_.load_job(id);
+  if (!back.ok()) {
+    // Submitted, but not verifiable now: the next tick's view shows the array either way.
+    log_.warning("array " + std::to_string(id) + ": comment not read back (" +
+                 back.error().message + ")");
+    return {};
+  }
+  auto got = parse_job_tag(back->comment);
+  if (got.ok() && *got == *want) return {};
+  Status cancel = api_.cancel_array(id);
+  return failed_precondition(
+      "array " + std::to_string(id) + " came back with comment \"" + back->comment +
+          "\": the heteroscale tag is " + (got.ok() ? "altered" : "missing") +
+          ", most likely rewritten by the site's job_submit plugin (JobSubmitPlugins in "
+          "slurm.conf); the array was " +
+          (cancel.ok() ? "cancelled, not left unmanaged"
+                       : "NOT cancelled (" + cancel.error().message + "): cancel it by hand"),
+      "submit " + a.submit.name);
 }
 
 BatchResult ActionExecutor::run(const std::vector<Action>& batch) {

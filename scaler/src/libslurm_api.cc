@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include <unistd.h>
 
@@ -106,6 +107,32 @@ std::string node_base_state(uint32_t s) {
   }
 }
 
+SlurmJob to_job(const slurm_job_info_t& j) {
+  SlurmJob r;
+  r.job_id = j.job_id;
+  r.array_job_id = j.array_job_id;
+  if (j.array_job_id != 0 && j.array_task_id != NO_VAL) r.array_task_id = j.array_task_id;
+  if (j.array_job_id != 0 && j.array_task_id == NO_VAL) {
+    std::string s = str(j.array_task_str);
+    auto pct = s.find('%');
+    r.pending_tasks = pct == std::string::npos ? s : s.substr(0, pct);
+  }
+  r.array_max_tasks = j.array_max_tasks;
+  r.state = job_state(j.job_state);
+  r.state_reason = reason_name(j.state_reason);
+  r.comment = str(j.comment);
+  r.name = str(j.name);
+  r.nodes = str(j.nodes);
+  r.features = str(j.features);
+  r.partition = str(j.partition);
+  r.user_id = j.user_id;
+  r.submit_time = static_cast<int64_t>(j.submit_time);
+  r.start_time = static_cast<int64_t>(j.start_time);
+  r.end_time = j.time_limit == INFINITE ? 0 : static_cast<int64_t>(j.end_time);
+  r.tres_per_node = str(j.tres_per_node);
+  return r;
+}
+
 class LibSlurmApi final : public SlurmApi {
  public:
   Result<std::vector<SlurmJob>> load_jobs() override {
@@ -113,34 +140,21 @@ class LibSlurmApi final : public SlurmApi {
     if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS) return slurm_error("load jobs");
     std::vector<SlurmJob> out;
     out.reserve(msg->record_count);
-    for (uint32_t i = 0; i < msg->record_count; ++i) {
-      const slurm_job_info_t& j = msg->job_array[i];
-      SlurmJob r;
-      r.job_id = j.job_id;
-      r.array_job_id = j.array_job_id;
-      if (j.array_job_id != 0 && j.array_task_id != NO_VAL) r.array_task_id = j.array_task_id;
-      if (j.array_job_id != 0 && j.array_task_id == NO_VAL) {
-        std::string s = str(j.array_task_str);
-        auto pct = s.find('%');
-        r.pending_tasks = pct == std::string::npos ? s : s.substr(0, pct);
-      }
-      r.array_max_tasks = j.array_max_tasks;
-      r.state = job_state(j.job_state);
-      r.state_reason = reason_name(j.state_reason);
-      r.comment = str(j.comment);
-      r.name = str(j.name);
-      r.nodes = str(j.nodes);
-      r.features = str(j.features);
-      r.partition = str(j.partition);
-      r.user_id = j.user_id;
-      r.submit_time = static_cast<int64_t>(j.submit_time);
-      r.start_time = static_cast<int64_t>(j.start_time);
-      r.end_time = j.time_limit == INFINITE ? 0 : static_cast<int64_t>(j.end_time);
-      r.tres_per_node = str(j.tres_per_node);
-      out.push_back(std::move(r));
-    }
+    for (uint32_t i = 0; i < msg->record_count; ++i) out.push_back(to_job(msg->job_array[i]));
     slurm_free_job_info_msg(msg);
     return out;
+  }
+
+  Result<SlurmJob> load_job(uint32_t job_id) override {
+    job_info_msg_t* msg = nullptr;
+    if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+      return slurm_error("load job " + std::to_string(job_id));
+    std::optional<SlurmJob> found;
+    for (uint32_t i = 0; i < msg->record_count && !found; ++i)
+      if (msg->job_array[i].job_id == job_id) found = to_job(msg->job_array[i]);
+    slurm_free_job_info_msg(msg);
+    if (!found) return not_found("no record of job " + std::to_string(job_id), "slurmctld");
+    return *found;
   }
 
   Result<std::vector<SlurmNode>> load_nodes() override {

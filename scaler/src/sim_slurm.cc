@@ -297,6 +297,13 @@ Result<std::vector<SlurmJob>> SimSlurm::load_jobs() {
   return out;
 }
 
+Result<SlurmJob> SimSlurm::load_job(uint32_t job_id) {
+  auto jobs = load_jobs();
+  for (const auto& j : *jobs)
+    if (j.job_id == job_id) return j;
+  return not_found_job("load job " + std::to_string(job_id));
+}
+
 Result<std::vector<SlurmNode>> SimSlurm::load_nodes() {
   ++calls_;
   std::vector<SlurmNode> out;
@@ -409,7 +416,9 @@ Result<uint32_t> SimSlurm::submit(const SubmitSpec& spec) {
   a.pending = arr->first;
   a.throttle = arr->second;
   a.submit_time = now_;
-  a.meta_comment = spec.comment;
+  a.meta_comment =
+      options_.job_submit_comment ? options_.job_submit_comment(spec.comment) : spec.comment;
+  a.spec.comment = a.meta_comment;
   bool any = false;
   for (const auto& n : nodes_)
     if (matches(n, a)) any = true;

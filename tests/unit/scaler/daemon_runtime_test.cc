@@ -14,6 +14,7 @@
 #include "hs/scaler/daemon_api.h"
 #include "hs/scaler/daemon_setup.h"
 #include "hs/scaler/scraper.h"
+#include "hs/scaler/sim_slurm.h"
 #include "hs/scaler/slurm_link.h"
 
 namespace hs::scaler {
@@ -33,6 +34,14 @@ class FakeSlurm final : public SlurmApi {
     return jobs;
   }
   Result<std::vector<SlurmNode>> load_nodes() override { return std::vector<SlurmNode>{}; }
+  Result<SlurmJob> load_job(uint32_t id) override {
+    calls.push_back("load_job " + std::to_string(id));
+    SlurmJob j;
+    j.job_id = id;
+    j.comment = submitted_comment;
+    return j;
+  }
+  std::string submitted_comment;
   Status set_throttle(uint32_t id, uint32_t n) override {
     return record("throttle " + std::to_string(id) + " " + std::to_string(n));
   }
@@ -44,6 +53,7 @@ class FakeSlurm final : public SlurmApi {
   Result<uint32_t> submit(const SubmitSpec& s) override {
     Status st = record("submit " + s.name);
     if (!st.ok()) return st.error();
+    submitted_comment = s.comment;
     return 900u;
   }
 
@@ -115,6 +125,42 @@ TEST(ActionExecutor, ASubmitReportsTheNewArray) {
   BatchResult r = ex.run(batch);
   ASSERT_EQ(r.done.size(), 1u);
   EXPECT_EQ(r.done[0].submitted_array, 900u);
+}
+
+// A site's job_submit plugin rewriting comments at submission (simulated by SimSlurm's hook):
+// text added around the tag is fine; a tag removed is detected, and the array cancelled.
+TEST(ActionExecutor, ASubmissionWhoseTagDidNotSurviveIsCancelled) {
+  auto run_with = [](std::function<std::string(const std::string&)> job_submit) {
+    SimSlurmOptions o;
+    o.job_submit_comment = std::move(job_submit);
+    auto sim = std::make_unique<SimSlurm>(
+        std::vector<SimNode>{{"node1", "h100", 4, {"leaf1", "h100"}}}, 1000, o);
+    ManualClock clock;
+    ActionExecutor ex(*sim, clock, quiet());
+    Action a;
+    a.kind = Action::Kind::kSubmit;
+    a.submit.name = "hs-chat-decode-g2";
+    a.submit.script = "#!/bin/bash\n";
+    a.submit.array = "0-3%1";
+    a.submit.tres_per_node = "gres:gpu:h100:1";
+    a.submit.comment = "heteroscale/v1 service=chat role=decode group=g2 variant=v";
+    std::vector<Action> batch = {a};
+    BatchResult r = ex.run(batch);
+    return std::pair{std::move(sim), std::move(r.done.at(0).status)};
+  };
+  auto [kept, ok] = run_with([](const std::string& c) { return "acct:7 " + c; });
+  EXPECT_TRUE(ok.ok()) << ok.error().to_string();
+  auto [stripped, bad] = run_with([](const std::string&) { return std::string("acct:7"); });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("the heteroscale tag is missing, most likely rewritten by "
+                                     "the site's job_submit plugin"),
+            std::string::npos)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("cancelled, not left unmanaged"), std::string::npos);
+  EXPECT_EQ(bad.error().where, "submit hs-chat-decode-g2");
+  auto jobs = stripped->load_jobs();
+  ASSERT_FALSE(jobs->empty());
+  for (const auto& j : *jobs) EXPECT_EQ(j.state, JobState::kFinished);
 }
 
 TEST(SlurmLink, ATickDecidesOnlyOnAReadMadeAfterItsBatch) {

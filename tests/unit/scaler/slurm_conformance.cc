@@ -236,6 +236,17 @@ void comments(Runner& r) {
   s.comment = site;
   size_t a = r.submit("comments: submit with site text around the tag", s);
   r.expect("comments: two start", a, "throttle=2 pending=2-3 running=0-1 ended=");
+  r.act("comments: load_job of the array reads the meta record's comment back", a, "ok",
+        [&](Side& sd, uint32_t id) -> Status {
+          auto j = sd.api->load_job(id);
+          if (!j.ok()) return j.error();
+          if (j->job_id != id || j->comment != site || j->array_task_id)
+            return failed_precondition("job " + std::to_string(j->job_id) + " comment '" +
+                                       j->comment + "'");
+          return {};
+        });
+  r.act("comments: load_job of an unknown id is not_found", a, "not_found",
+        [](Side& sd, uint32_t) { return Status(sd.api->load_job(999999).error()); });
   std::vector<uint32_t> task0;
   for (size_t i = 0; i < r.sides().size(); ++i)
     task0.push_back(r.task_job_id(r.sides()[i], a, i, 0));

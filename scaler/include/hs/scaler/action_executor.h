@@ -2,7 +2,8 @@
 // that owns the SlurmApi. Later actions depend on earlier ones (a throttle is lowered before
 // its drain mark, a group's prefill is submitted before its decode), so the batch stops at
 // the first failure: the next tick decides again from Slurm's real state. Cancelling a task
-// that has already ended is the goal met, not a failure.
+// that has already ended is the goal met, not a failure. A submitted array whose comment
+// comes back without its tag (a site's job_submit rewrote it) is cancelled and fails.
 #pragma once
 
 #include <functional>
@@ -41,6 +42,7 @@ class ActionExecutor {
 
  private:
   Status execute(const Action& a, uint32_t* submitted);
+  Status check_tag(const Action& a, uint32_t id);
   SlurmApi& api_;
   const Clock& clock_;
   Logger log_;

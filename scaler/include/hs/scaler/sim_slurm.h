@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ struct SimSlurmOptions {
   uint32_t max_array_size = 1001;  // slurm.conf MaxArraySize: indices must be below it
   uint32_t first_job_id = 1;
   uint32_t user_id = 0;  // the submitting user, as every record shows it
+  // A site's job_submit plugin: may rewrite a submission's comment (empty: none).
+  std::function<std::string(const std::string& comment)> job_submit_comment;
 };
 
 class SimSlurm final : public SlurmApi {
@@ -64,6 +67,7 @@ class SimSlurm final : public SlurmApi {
 
   Result<std::vector<SlurmJob>> load_jobs() override;
   Result<std::vector<SlurmNode>> load_nodes() override;
+  Result<SlurmJob> load_job(uint32_t job_id) override;
   Status set_throttle(uint32_t array_job_id, uint32_t max_running) override;
   Status set_comment(uint32_t job_id, const std::string& comment) override;
   Status cancel_task(const std::string& task) override;

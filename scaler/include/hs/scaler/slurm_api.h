@@ -1,6 +1,7 @@
 // What the daemon needs from Slurm, as plain values and one narrow interface. The real
 // implementation (libslurm_api.cc, linked only into heteroscaled and its tests) uses calls
-// that exist from Slurm 22.05 to 24.x: slurm_load_jobs, slurm_load_node, slurm_update_job,
+// that exist from Slurm 22.05 to 24.x: slurm_load_jobs, slurm_load_job, slurm_load_node,
+// slurm_update_job,
 // slurm_kill_job2, slurm_submit_batch_job. Unit tests use a fake. Every call may block while
 // slurmctld is unreachable, so the daemon makes them on one thread of its own.
 #pragma once
@@ -73,6 +74,9 @@ class SlurmApi {
   virtual ~SlurmApi() = default;
   virtual Result<std::vector<SlurmJob>> load_jobs() = 0;
   virtual Result<std::vector<SlurmNode>> load_nodes() = 0;
+  // One job's record (slurm_load_job): for an array id, its meta record (or, when every index
+  // has started, the record that took over the array's id). NotFound when Slurm has none.
+  virtual Result<SlurmJob> load_job(uint32_t job_id) = 0;
   // `max_running` >= 1: a throttle of 0 means unlimited to Slurm and is refused here.
   virtual Status set_throttle(uint32_t array_job_id, uint32_t max_running) = 0;
   virtual Status set_comment(uint32_t job_id, const std::string& comment) = 0;
