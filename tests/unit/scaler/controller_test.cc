@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "hs/scaler/daemon_config.h"
 
@@ -27,7 +28,10 @@ daemon:
 )";
 
 DaemonConfig test_config(const std::string& fallback = "") {
-  std::string dir = ::testing::TempDir();
+  // A directory of this process's own: ctest runs each test as its own process, in parallel,
+  // and a shared file would be truncated under another test's config load.
+  std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
+  if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
   for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
     FILE* fp = std::fopen((dir + f).c_str(), "w");
     std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
@@ -286,8 +290,9 @@ TEST(Controller, EachDecodeInstanceIsRatedAtItsOwnGroupsVariant) {
   // g1 runs the preferred variant (100 tok/s per decode), g2 a fallback rated 50: capacity
   // 100 + 2 x 50 = 200 tok/s for 3 decode instances. At 190 tok/s that is 95%: hold. Rated
   // at the preferred target (300) it would read 63% and scale in, under-provisioning g2.
-  Fixture f("      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"1:1\", "
-            "decode_tps_per_instance: 50}\n");
+  Fixture f(
+      "      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"1:1\", "
+      "decode_tps_per_instance: 50}\n");
   auto g2p = pool(3, "prefill", "node3", 2, 2);
   auto g2d = pool(4, "decode", "node4", 2, 2);
   for (auto* v : {&g2p, &g2d})
@@ -315,8 +320,9 @@ TEST(Controller, EachDecodeInstanceIsRatedAtItsOwnGroupsVariant) {
 }
 
 TEST(Controller, TheRatioGateIsTheGroupsOwnVariants) {
-  Fixture f("      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"2:3\", "
-            "decode_tps_per_instance: 50}\n");
+  Fixture f(
+      "      - {name: f, prefill_gpu: h100, decode_gpu: l40s, ratio: \"2:3\", "
+      "decode_tps_per_instance: 50}\n");
   auto g2p = pool(3, "prefill", "node3", 2, 2);
   auto g2d = pool(4, "decode", "node4", 3, 3);
   for (auto* v : {&g2p, &g2d})

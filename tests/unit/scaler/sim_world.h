@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,7 +38,10 @@ daemon:
 )";
 
 inline DaemonConfig config(uint32_t array_size, uint32_t time_limit_min) {
-  std::string dir = ::testing::TempDir();
+  // A directory of this process's own: ctest runs each test as its own process, in parallel,
+  // and a shared file would be truncated under another test's config load.
+  std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
+  if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
   for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
     FILE* fp = std::fopen((dir + f).c_str(), "w");
     std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
