@@ -1,5 +1,7 @@
 #include "hs/launcher/process.h"
 
+#include "hs/common/subprocess.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -58,63 +60,11 @@ int exit_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(
 
 Result<std::string> run_capture(const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout) {
-  if (argv.empty()) return invalid_argument("nothing to run");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    return unavailable(std::string("pipe: ") + std::strerror(errno));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  std::vector<std::string> copy = argv;
-  std::vector<char*> args;
-  for (auto& s : copy) args.push_back(s.data());
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return unavailable("cannot start " + argv[0] + ": " + std::strerror(rc));
-  }
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fds[0], POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    if (out.size() < (1u << 20)) out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int st = 0;
-  for (;;) {
-    pid_t w = ::waitpid(pid, &st, WNOHANG);
-    if (w == pid) break;
-    if (w < 0) return unavailable("lost track of " + argv[0]);
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      return unavailable(argv[0] + " did not finish within " +
-                         std::to_string(timeout.count() / 1000) + " s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (exit_code(st) != 0)
-    return unavailable(argv[0] + " exited with status " + std::to_string(exit_code(st)) + ": " +
+  auto r = run_command(argv, timeout);
+  if (!r.ok()) return r.error();
+  std::string out = r->out + r->err;
+  if (r->exit_code != 0)
+    return unavailable(argv[0] + " exited with status " + std::to_string(r->exit_code) + ": " +
                        out.substr(0, 400));
   return out;
 }

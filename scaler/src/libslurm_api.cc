@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hs/common/id_set.h"
+#include "hs/common/subprocess.h"
 #include "hs/common/text.h"
 #include "hs/scaler/slurm_api.h"
 
@@ -221,45 +222,36 @@ class LibSlurmApi final : public SlurmApi {
   }
 
   Result<uint32_t> submit(const SubmitSpec& s) override {
-    job_desc_msg_t d;
-    slurm_init_job_desc_msg(&d);
-    // libslurm keeps char* fields; these strings outlive the call.
-    std::string name = s.name, script = s.script, comment = s.comment, array = s.array,
-                partition = s.partition, qos = s.qos, account = s.account,
-                reservation = s.reservation, constraint = s.constraint, tres = s.tres_per_node,
-                work_dir = s.work_dir, std_out = s.std_out;
-    auto set = [](char*& field, std::string& v) {
-      if (!v.empty()) field = v.data();
-    };
-    set(d.name, name);
-    set(d.script, script);
-    set(d.comment, comment);
-    set(d.array_inx, array);
-    set(d.partition, partition);
-    set(d.qos, qos);
-    set(d.account, account);
-    set(d.reservation, reservation);
-    set(d.features, constraint);
-    set(d.tres_per_node, tres);
-    set(d.work_dir, work_dir);
-    set(d.std_out, std_out);
-    if (s.time_limit_min > 0) d.time_limit = s.time_limit_min;
-    d.min_nodes = 1;
-    d.max_nodes = 1;
-    d.user_id = getuid();
-    d.group_id = getgid();
-    std::vector<std::string> env = s.environment;
-    if (env.empty()) env.push_back("HS_SUBMITTED_BY=heteroscaled");
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    d.environment = envp.data();
-    d.env_size = static_cast<uint32_t>(envp.size());
-    submit_response_msg_t* resp = nullptr;
-    if (slurm_submit_batch_job(&d, &resp) != SLURM_SUCCESS) return slurm_error("submit " + s.name);
-    uint32_t id = resp->job_id;
-    slurm_free_submit_response_response_msg(resp);
-    return id;
+    // sbatch, not slurm_submit_batch_job: see sbatch.cc.
+    bool role_option = plugin_option_known() && !template_sets_role(s);
+    auto r = run_command(sbatch_argv(s, role_option), std::chrono::seconds(60),
+                         s.script_path.empty() ? s.script : "", sbatch_env(s));
+    if (!r.ok()) return r.error().with_context("submit " + s.name);
+    if (r->exit_code != 0) {
+      std::string err(trim(r->err.empty() ? r->out : r->err));
+      return failed_precondition("submit " + s.name + ": sbatch exited with status " +
+                                     std::to_string(r->exit_code) + ": " + err.substr(0, 800),
+                                 s.script_path.empty() ? "sbatch" : s.script_path);
+    }
+    return parse_sbatch_output(r->out);
   }
+
+ private:
+  // Whether sbatch lists the plugin's --hs-role (the plugin is optional on a site).
+  bool plugin_option_known() {
+    if (!role_known_) {
+      auto h = run_command({"sbatch", "--help"}, std::chrono::seconds(30));
+      role_known_ = h.ok() && (h->out + h->err).find("--hs-role") != std::string::npos;
+    }
+    return *role_known_;
+  }
+  static bool template_sets_role(const SubmitSpec& s) {
+    for (auto line : split(s.script, '\n'))
+      if (starts_with(trim(line), "#SBATCH") && line.find("--hs-role") != std::string_view::npos)
+        return true;
+    return false;
+  }
+  std::optional<bool> role_known_;
 };
 
 }  // namespace

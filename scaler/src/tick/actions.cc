@@ -133,6 +133,8 @@ void submit_from_template(ServiceTick& t, const std::string& gname, Role role,
   SubmitSpec& sp = a.submit;
   sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + gname;
   sp.script = role == Role::kPrefill ? tpl->prefill_script_text : tpl->decode_script_text;
+  sp.script_path = role == Role::kPrefill ? tpl->prefill_script : tpl->decode_script;
+  sp.role = role;
   JobTag tag{svc.name, role, gname, variant, std::nullopt, std::nullopt};
   sp.comment = tag.to_string();
   sp.array = "0-" + std::to_string(tpl->array_size - 1) + "%" + std::to_string(n);

@@ -69,6 +69,31 @@ TEST(JobTag, SharesTheCommentWithTheSitesText) {
   EXPECT_EQ(parse_job_tag(tag + " acct=42").error().message.rfind("acct: unknown field", 0), 0u);
 }
 
+// The daemon's sbatch command line: only the options it owns; the environment by name.
+TEST(Sbatch, ArgvCarriesOnlyTheDaemonsOptions) {
+  SubmitSpec s;
+  s.name = "hs-chat-decode-g2";
+  s.array = "0-63%2";
+  s.comment = "heteroscale/v1 service=chat role=decode group=g2 variant=v";
+  s.constraint = "leaf2";
+  s.tres_per_node = "gres:gpu:l40s:1";
+  s.time_limit_min = 90;
+  s.script_path = "/etc/hs/decode.sbatch";
+  s.environment = {"PATH=/usr/bin", "HS_SCALER=http://a,b", "HS_SCALER=dup"};
+  s.role = Role::kDecode;
+  auto a = sbatch_argv(s, true);
+  EXPECT_EQ(a, (std::vector<std::string>{
+                   "sbatch", "--parsable", "--job-name=hs-chat-decode-g2", "--array=0-63%2",
+                   "--comment=heteroscale/v1 service=chat role=decode group=g2 variant=v",
+                   "--constraint=leaf2", "--gres=gpu:l40s:1", "--time=90",
+                   "--export=PATH,HS_SCALER", "--hs-role=decode", "/etc/hs/decode.sbatch"}));
+  EXPECT_EQ(sbatch_argv(s, false).size(), a.size() - 1);
+  EXPECT_EQ(sbatch_env(s).size(), 3u);
+  EXPECT_EQ(*parse_sbatch_output("1234\n"), 1234u);
+  EXPECT_EQ(*parse_sbatch_output("sbatch: warning: x\n77;cluster1\n"), 77u);
+  EXPECT_FALSE(parse_sbatch_output("Submitted batch job\n").ok());
+}
+
 SlurmJob job(uint32_t id, uint32_t array, std::optional<uint32_t> task, JobState st,
              std::string comment) {
   SlurmJob j;

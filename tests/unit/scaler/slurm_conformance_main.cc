@@ -36,8 +36,33 @@ hs::Status scontrol_drain(const std::string& node, bool drain) {
 
 }  // namespace
 
-int main() {
+// hs-slurm-conformance submit TEMPLATE NAME ARRAY COMMENT GRES CONSTRAINT: one submission
+// through the daemon's path (sbatch with the daemon's options); prints the array's id.
+int submit_one(char** argv) {
   using namespace hs::scaler;
+  auto real = make_libslurm_api("");
+  SubmitSpec s;
+  s.script_path = argv[2];
+  s.name = argv[3];
+  s.array = argv[4];
+  s.comment = argv[5];
+  s.tres_per_node = std::string("gres:") + argv[6];
+  s.constraint = argv[7];
+  s.work_dir = "/tmp";
+  s.std_out = "/dev/null";
+  s.environment = {"HS_SERVICE=chat", "HS_NOTE=a,b"};
+  auto id = real->submit(s);
+  if (!id.ok()) {
+    std::fprintf(stderr, "%s\n", id.error().to_string().c_str());
+    return 1;
+  }
+  std::printf("%u\n", *id);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  using namespace hs::scaler;
+  if (argc == 8 && std::string(argv[1]) == "submit") return submit_one(argv);
   auto real = make_libslurm_api("");
   auto nodes = real->load_nodes();
   if (!nodes.ok()) {

@@ -1,9 +1,9 @@
 // What the daemon needs from Slurm, as plain values and one narrow interface. The real
 // implementation (libslurm_api.cc, linked only into heteroscaled and its tests) uses calls
 // that exist from Slurm 22.05 to 24.x: slurm_load_jobs, slurm_load_job, slurm_load_node,
-// slurm_update_job,
-// slurm_kill_job2, slurm_submit_batch_job. Unit tests use a fake. Every call may block while
-// slurmctld is unreachable, so the daemon makes them on one thread of its own.
+// slurm_update_job, slurm_kill_job2; submissions go through the sbatch command (sbatch_argv). Unit
+// tests use SimSlurm. Every call may block while slurmctld is unreachable, so the daemon makes them
+// on one thread of its own.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hs/common/error.h"
+#include "hs/common/role.h"
 
 namespace hs::scaler {
 
@@ -55,18 +56,23 @@ struct SlurmNode {
 
 // A batch array the daemon submits from a service's template (a new deployment group, or a
 // continuation of a pool whose array has no pending index left).
+// The real implementation runs `sbatch --parsable` with these as options, so that the
+// template's #SBATCH lines, SPANK options, cli_filter and SBATCH_* defaults apply exactly as
+// for a person submitting it.
 struct SubmitSpec {
   std::string name;
-  std::string script;   // the batch script's text
-  std::string comment;  // the JobTag
-  std::string array;    // e.g. "0-63%1"
+  std::string script;       // the batch script's text (SimSlurm; sbatch's stdin without a path)
+  std::string script_path;  // the template: what sbatch reads, as a person would run it
+  std::string comment;      // the JobTag
+  std::string array;        // e.g. "0-63%1"
   std::string partition, qos, account, reservation;
   std::string constraint;     // node features, e.g. "leaf1"
   std::string tres_per_node;  // e.g. "gres:gpu:h100:1"
   std::string work_dir;
   std::string std_out;                   // Slurm's %A/%a patterns allowed
   uint32_t time_limit_min = 0;           // 0: the partition's default
-  std::vector<std::string> environment;  // "K=V"
+  std::vector<std::string> environment;  // "K=V": exported to the job (--export of the names)
+  Role role = Role::kDecode;             // for the plugin's --hs-role where sbatch knows it
 };
 
 class SlurmApi {
@@ -87,6 +93,17 @@ class SlurmApi {
   virtual Status cancel_array(uint32_t array_job_id) = 0;
   virtual Result<uint32_t> submit(const SubmitSpec& spec) = 0;
 };
+
+// sbatch's argv for a submission (without the program name's path lookup): the daemon's own
+// options on the command line, everything else left to the template. `with_role_option`:
+// add --hs-role (only where the plugin is loaded and the template does not set it). The
+// environment is exported by name (--export=NAMES): its values go in sbatch's own
+// environment (sbatch_env), so a comma in a value cannot break --export's list.
+std::vector<std::string> sbatch_argv(const SubmitSpec& s, bool with_role_option);
+// Parses `sbatch --parsable` output ("123" or "123;cluster").
+Result<uint32_t> parse_sbatch_output(const std::string& out);
+// The "K=V" entries sbatch runs with so that --export=NAMES carries their values.
+std::vector<std::string> sbatch_env(const SubmitSpec& s);
 
 // libslurm, reading `slurm_conf` (empty: $SLURM_CONF or the default).
 std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf);
