@@ -25,6 +25,13 @@ Result<PinMode> parse_pin_mode(std::string_view s) {
   return invalid_argument("expected auto, off or strict, got " + quote(s));
 }
 
+Result<PinMode> parse_default_pin(std::string_view s) {
+  if (s == "all") return PinMode::kAuto;
+  auto m = parse_pin_mode(s);
+  if (!m.ok()) return invalid_argument("expected off, all, auto or strict");
+  return m;
+}
+
 Result<PluginConfig> parse_plugstack_args(const std::vector<std::string>& args) {
   PluginConfig c;
   ErrorList errors;
@@ -57,7 +64,7 @@ Result<PluginConfig> parse_plugstack_args(const std::vector<std::string>& args) 
        : key == "topology_cache" ? c.topology_cache
                                  : c.gpu_map) = value;
     } else if (key == "default_pin") {
-      auto m = parse_pin_mode(value);
+      auto m = parse_default_pin(value);
       if (!m.ok())
         bad(m.error().message);
       else

@@ -2,8 +2,11 @@
 // environment). Strict key=value: an unknown key or a bad value is an error naming the
 // argument's position and key, as pyxis does.
 //
-//   required /usr/lib/x86_64-linux-gnu/slurm-wlm/spank_heteroscale.so default_pin=auto
-//   nic_vars=nccl,ucx
+//   optional /usr/lib/x86_64-linux-gnu/slurm-wlm/spank_heteroscale.so nic_vars=nccl,ucx
+//
+// The plugin touches only the tasks that ask (--hs-pin or --hs-role) unless default_pin
+// says otherwise: on a shared cluster it must not re-pin every user's GPU jobs nor replace
+// their NCCL_IB_HCA / UCX_NET_DEVICES.
 #pragma once
 
 #include <string>
@@ -28,6 +31,9 @@ using hs::to_string;
 
 std::string_view to_string(PinMode m);
 Result<PinMode> parse_pin_mode(std::string_view s);  // "auto" | "off" | "strict"
+// plugstack's default_pin: "off" (only tasks that ask), "all" (= "auto": every GPU task),
+// "strict" (every GPU task, strictly).
+Result<PinMode> parse_default_pin(std::string_view s);
 
 // What to do with NIC-selection variables the user already set.
 enum class NicEnvPolicy { kOverwrite, kKeep };
@@ -47,11 +53,13 @@ struct PluginConfig {
   // gres.conf File= order) to the GPU's PCI address. "%n" as above. Default: unset, which
   // reads the NVIDIA driver's /proc/driver/nvidia/gpus/*/information ("Device Minor").
   std::string gpu_map;
-  // default_pin=auto|off|strict: pin mode when the user gives no --hs-pin. Default auto.
-  PinMode default_pin = PinMode::kAuto;
-  // nic_env=overwrite|keep: whether a user's own NCCL_IB_HCA / UCX_NET_DEVICES win. Default
-  // overwrite (heteroscale's choice wins; HS_* variables are always heteroscale's).
-  NicEnvPolicy nic_env = NicEnvPolicy::kOverwrite;
+  // default_pin=off|all|auto|strict: the pin mode of a task that gives neither --hs-pin nor
+  // --hs-role. Default off: such tasks are not touched at all. A task with --hs-role and no
+  // --hs-pin is pinned in auto mode.
+  PinMode default_pin = PinMode::kOff;
+  // nic_env=keep|overwrite: whether a user's own NCCL_IB_HCA / UCX_NET_DEVICES win. Default
+  // keep (the user's choice wins; HS_* variables are always heteroscale's).
+  NicEnvPolicy nic_env = NicEnvPolicy::kKeep;
   // nic_vars=LIST: which libraries' NIC variables to export: nccl (NCCL_IB_HCA), ucx
   // (UCX_NET_DEVICES), or none. Default nccl,ucx.
   bool export_nccl = true;

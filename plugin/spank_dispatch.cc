@@ -163,7 +163,10 @@ int remote_task_init(spank_t sp) {
     return -1;
   }
   const PluginConfig& config = *c.config;
-  PinMode mode = c.pin.value_or(config.default_pin);
+  // Only tasks that ask are touched unless plugstack's default_pin says every one is: a task
+  // without --hs-pin or --hs-role runs exactly as without the plugin.
+  if (!c.pin && !c.role && config.default_pin == PinMode::kOff) return 0;
+  PinMode mode = c.pin ? *c.pin : c.role ? PinMode::kAuto : config.default_pin;
 
   hs::plugin::TaskFacts facts;
   facts.node_name = node;

@@ -73,7 +73,7 @@ cp "$DATA/topo/dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml" "$CLUSTER/topo/node2
 printf '0 0000:5f:00.0\n1 0000:4e:00.0\n2 0000:db:00.0\n3 0000:cb:00.0\n' >"$CLUSTER/topo/node2.gpumap"
 for n in 3 4; do cp "$CLUSTER/topo/node1.xml" "$CLUSTER/topo/node$n.xml"; cp "$CLUSTER/topo/node1.gpumap" "$CLUSTER/topo/node$n.gpumap"; done
 bash "$ROOT/scripts/cluster.sh" up "$CLUSTER" --nodes 4 \
-  --plugstack "required $BUILD/plugin/spank_heteroscale.so topology_xml=$CLUSTER/topo/%n.xml gpu_map=$CLUSTER/topo/%n.gpumap"
+  --plugstack "optional $BUILD/plugin/spank_heteroscale.so topology_xml=$CLUSTER/topo/%n.xml gpu_map=$CLUSTER/topo/%n.gpumap"
 export SLURM_CONF="$CLUSTER/etc/slurm.conf"
 sinfo -N -o '%N %T %G %f'
 SHOW='printf "  task on %s, Slurm GPU %s = %s: CPUs %s, NUMA %s, NIC %s, NCCL_IB_HCA=%s, role %s\n" "$SLURMD_NODENAME" "$SLURM_STEP_GPUS" "$HS_GPU_PCI_BUS_ID" "$(grep Cpus_allowed_list /proc/self/status | cut -f2)" "$HS_NUMA_NODE" "$HS_NIC" "$NCCL_IB_HCA" "$HS_ROLE"'
@@ -154,7 +154,7 @@ for r in prefill:h100 decode:l40s; do
   role=${r%:*} gpu=${r#*:}
   cmd=(sbatch --parsable --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1
     --export=ALL,HS_GROUP=g1,HS_BIN=$BUILD/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=10,HS_TOKEN_FILE=$L/token
-    --comment="heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s" -D "$L" -o "$L/job-%A_%a.out"
+    --comment="heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s" --hs-role=$role -D "$L" -o "$L/job-%A_%a.out"
     "$ROOT/slurm-conf/examples/chat-$role.sbatch")
   echo "  \$ sbatch --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --comment=\"heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s\" ... chat-$role.sbatch"
   echo "    -> array $("${cmd[@]}")"

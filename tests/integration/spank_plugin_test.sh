@@ -23,7 +23,9 @@ cp "$T/amd-epyc-2s-8xmi50-1mlx5-pciesw.xml" "$D/topo/node3.xml"
 printf '0 0000:03:00.0\n1 0000:27:00.0\n2 0000:83:00.0\n3 0000:a3:00.0\n' >"$D/topo/node3.gpumap"
 cp "$T/ibm-ac922-power9-2s-4xv100-4mlx5.xml" "$D/topo/node4.xml"
 printf '0 0004:04:00.0\n1 0004:05:00.0\n2 0035:03:00.0\n3 0035:04:00.0\n' >"$D/topo/node4.gpumap"
-GOOD="required $PLUGIN topology_xml=$D/topo/%n.xml gpu_map=$D/topo/%n.gpumap"
+# Sections 1-8 pin every GPU task and let heteroscale's NIC choice win (the old defaults);
+# section 9 checks the shipped defaults: only tasks that ask are touched.
+GOOD="required $PLUGIN topology_xml=$D/topo/%n.xml gpu_map=$D/topo/%n.gpumap default_pin=all nic_env=overwrite"
 
 bash "$ROOT/scripts/cluster.sh" up "$D" --nodes 4 --plugstack "$GOOD" || { echo "0 passed, 1 failed"; exit 1; }
 export SLURM_CONF="$D/etc/slurm.conf"
@@ -131,7 +133,7 @@ BAD="$GOOD pin_default=strict"
 echo "$BAD" >"$D/etc/plugstack.conf"
 err=$(srun -w node1 true 2>&1); rc=$?
 check_rc "bad argument: srun refuses" $(( rc != 0 )) 1
-check_contains "bad argument: srun names it" "$err" "plugstack argument 3 (pin_default): unknown key"
+check_contains "bad argument: srun names it" "$err" "plugstack argument 5 (pin_default): unknown key"
 err=$(sbatch -Q --wrap true 2>&1); rc=$?
 check_rc "bad argument: sbatch refuses" $(( rc != 0 )) 1
 check_contains "bad argument: sbatch names it" "$err" "(pin_default): unknown key"
@@ -157,7 +159,7 @@ scancel "$long"
 # 8. Without topology_xml, slurmd's plugin init writes the topology cache (root-owned, 0644)
 #    and task launches read it instead of scanning PCI. %n here checks that slurmd's context
 #    knows its node name (from its own -N) as the task context does.
-CACHED="required $PLUGIN topology_cache=$D/cache/topology-%n.xml gpu_map=$D/topo/%n.gpumap"
+CACHED="required $PLUGIN topology_cache=$D/cache/topology-%n.xml gpu_map=$D/topo/%n.gpumap default_pin=all"
 echo "$CACHED" >"$D/etc/plugstack.conf"
 kill -TERM "$(cat "$D/run/slurmd-node3.pid")"
 for _ in $(seq 1 60); do kill -0 "$(cat "$D/run/slurmd-node3.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
@@ -167,6 +169,22 @@ check_eq "slurmd init wrote the cache, root-owned 0644" "$(stat -c '%U %a' "$D/c
 for _ in $(seq 1 100); do sinfo -h -N -n node3 -o %T | grep -qE '^(idle|mixed|allocated)$' && break; sleep 0.1; done
 srun -w node3 --gres=gpu:h100:1 true >/dev/null 2>&1
 check_contains "task launch read the cache" "$(grep 'heteroscale: job' "$D/log/slurmd-node3.log" | tail -1)" "[topology: cache $D/cache/topology-node3.xml]"
+echo "$GOOD" >"$D/etc/plugstack.conf"
+
+# 9. The shipped line's defaults (optional, default_pin=off, nic_env=keep): a GPU job that
+#    asks for nothing keeps its affinity and its own NIC variables; --hs-pin or --hs-role
+#    opt in and are pinned as before, the user's NCCL_IB_HCA kept.
+SHIPPED="optional $PLUGIN topology_xml=$D/topo/%n.xml gpu_map=$D/topo/%n.gpumap"
+echo "$SHIPPED" >"$D/etc/plugstack.conf"
+out=$(NCCL_IB_HCA=mlx5_7 UCX_NET_DEVICES=mlx5_7:1 srun -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
+check_contains "shipped line, untagged GPU job: affinity and NIC variables unchanged" "$out" \
+  "role= cpus= numa= nic= bus= nccl=mlx5_7 ucx=mlx5_7:1 order= allowed=$ALLOWED"
+out=$(srun -w node1 --gres=gpu:h100:1 --hs-pin=auto bash -c "$REPORT" 2>&1)
+check_contains "shipped line, --hs-pin=auto: pinned as before" "$out" "cpus=1 numa=0 nic=mlx5_1"
+check_contains "shipped line, --hs-pin=auto: binding applied" "$out" "allowed=1"
+out=$(NCCL_IB_HCA=mlx5_7 srun -w node1 --gres=gpu:h100:1 --hs-role=decode bash -c "$REPORT" 2>&1)
+check_contains "shipped line, --hs-role: pinned (auto)" "$out" "role=decode cpus=1 numa=0 nic=mlx5_1"
+check_contains "shipped line, --hs-role: the user's NCCL_IB_HCA kept (nic_env=keep)" "$out" "nccl=mlx5_7 "
 echo "$GOOD" >"$D/etc/plugstack.conf"
 
 finish

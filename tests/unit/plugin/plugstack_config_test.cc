@@ -8,8 +8,11 @@ namespace {
 TEST(PlugstackConfig, DefaultsAndValid) {
   auto d = parse_plugstack_args({});
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->default_pin, PinMode::kAuto);
-  EXPECT_EQ(d->nic_env, NicEnvPolicy::kOverwrite);
+  // Safe on a shared cluster: tasks that do not ask are untouched, users' NIC choices win.
+  EXPECT_EQ(d->default_pin, PinMode::kOff);
+  EXPECT_EQ(d->nic_env, NicEnvPolicy::kKeep);
+  EXPECT_EQ(parse_plugstack_args({"default_pin=all"})->default_pin, PinMode::kAuto);
+  EXPECT_EQ(parse_plugstack_args({"nic_env=overwrite"})->nic_env, NicEnvPolicy::kOverwrite);
   EXPECT_TRUE(d->export_nccl && d->export_ucx);
   EXPECT_EQ(d->topology_cache, "/run/heteroscale/topology.xml");
 
@@ -35,7 +38,7 @@ TEST(PlugstackConfig, InvalidNamesPositionAndKey) {
   } cases[] = {
       {{"pin_default=auto"}, "plugstack argument 1 (pin_default): unknown key"},
       {{"nic_env=keep", "default_pin=sometimes"},
-       "plugstack argument 2 (default_pin): expected auto, off or strict"},
+       "plugstack argument 2 (default_pin): expected off, all, auto or strict"},
       {{"topology_xml=relative/path"},
        "plugstack argument 1 (topology_xml): must be an absolute path"},
       {{"gpu_map="}, "plugstack argument 1 (gpu_map): must be an absolute path"},
