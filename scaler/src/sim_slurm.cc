@@ -116,21 +116,18 @@ SimSlurm::Node* SimSlurm::node_for(const Array& a) {
   return nullptr;
 }
 
-void SimSlurm::end_task(Task& t, JobState how) {
+void SimSlurm::end_task(const Array& a, Task& t) {
   if (t.ended()) return;
   for (auto& n : nodes_)
-    if (n.spec.name == t.node) {
-      auto* a = array_of(t.job_id);
-      n.used -= std::min(n.used, a ? a->gpus_per_task : 0);
-    }
-  t.state = how;
+    if (n.spec.name == t.node) n.used -= std::min(n.used, a.gpus_per_task);
+  t.state = JobState::kFinished;
   t.end = now_;
 }
 
 void SimSlurm::schedule() {
   for (auto& [id, a] : arrays_) {
     for (auto& t : a.tasks)
-      if (!t.ended() && t.end > 0 && now_ >= t.end) end_task(t, JobState::kFinished);
+      if (!t.ended() && t.end > 0 && now_ >= t.end) end_task(a, t);
     std::erase_if(a.tasks, [&](const Task& t) {
       return t.ended() && now_ - t.end >= options_.min_job_age_s;
     });
@@ -216,7 +213,7 @@ Status SimSlurm::fail_node(const std::string& node) {
       n.reason = "Not responding";
       for (auto& [id, a] : arrays_)
         for (auto& t : a.tasks)
-          if (t.node == node) end_task(t, JobState::kFinished);
+          if (t.node == node) end_task(a, t);
       schedule();
       return {};
     }
@@ -265,31 +262,28 @@ Result<std::vector<SlurmJob>> SimSlurm::load_jobs() {
       j.end_time = t.end;
       out.push_back(std::move(j));
     }
-    if (!a.cancelled.empty()) {
+    // The meta record: the indices not started (or cancelled before they started); with one
+    // index left, Slurm shows it as that task.
+    auto meta = [&](const IdSet& indices, JobState state) {
       SlurmJob j;
       base(j);
       j.job_id = a.id;
-      if (a.cancelled.size() == 1)
-        j.array_task_id = a.cancelled.first();
+      if (indices.size() == 1)
+        j.array_task_id = indices.first();
       else
-        j.pending_tasks = a.cancelled.to_string();
-      j.state = JobState::kFinished;
+        j.pending_tasks = indices.to_string();
+      j.state = state;
       j.comment = a.meta_comment;
+      return j;
+    };
+    if (!a.cancelled.empty()) {
+      SlurmJob j = meta(a.cancelled, JobState::kFinished);
       j.end_time = a.cancelled_at;
       out.push_back(std::move(j));
     }
     if (!a.pending.empty()) {
-      SlurmJob j;
-      base(j);
-      j.job_id = a.id;
-      // One index left: Slurm shows the meta record as that task, still pending.
-      if (a.pending.size() == 1)
-        j.array_task_id = a.pending.first();
-      else
-        j.pending_tasks = a.pending.to_string();
-      j.state = JobState::kPending;
+      SlurmJob j = meta(a.pending, JobState::kPending);
       j.state_reason = a.reason;
-      j.comment = a.meta_comment;
       j.start_time = a.startable_since >= 0 ? a.startable_since : 0;
       out.push_back(std::move(j));
     }
@@ -367,7 +361,7 @@ Status SimSlurm::cancel_task(const std::string& task) {
   for (uint32_t i : idx->ids()) {
     for (auto& t : a.tasks)
       if (t.index == i && !t.ended()) {
-        end_task(t, JobState::kFinished);
+        end_task(a, t);
         any = true;
       }
     if (a.pending.contains(i)) {
@@ -395,7 +389,7 @@ Status SimSlurm::cancel_array(uint32_t array_job_id) {
   a.cancelled = a.cancelled.unite(a.pending);
   a.pending = IdSet();
   if (!a.cancelled.empty()) a.cancelled_at = now_;
-  for (auto& t : a.tasks) end_task(t, JobState::kFinished);
+  for (auto& t : a.tasks) end_task(a, t);
   schedule();
   return {};
 }

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "hs/scaler/daemon_config.h"
+#include "test_util.h"
 
 namespace hs::scaler {
 namespace {
@@ -28,21 +28,7 @@ daemon:
 )";
 
 DaemonConfig test_config(const std::string& fallback = "") {
-  // A directory of this process's own: ctest runs each test as its own process, in parallel,
-  // and a shared file would be truncated under another test's config load.
-  std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
-  if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
-  for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
-    FILE* fp = std::fopen((dir + f).c_str(), "w");
-    std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
-    std::fclose(fp);
-  }
-  std::string text = kConfig;
-  for (size_t p; (p = text.find("@DIR@")) != std::string::npos;) text.replace(p, 5, dir);
-  text.replace(text.find("@FALLBACK@"), 10, fallback);
-  auto c = parse_daemon_config(text, "test.yaml");
-  EXPECT_TRUE(c.ok()) << c.error().to_string();
-  return *c;
+  return testing::daemon_config_for_test(kConfig, {{"@FALLBACK@", fallback}});
 }
 
 topo::Fabric two_leaves() {

@@ -15,6 +15,7 @@
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/controller.h"
 #include "hs/scaler/sim_slurm.h"
+#include "test_util.h"
 
 namespace hs::scaler::testing {
 
@@ -38,28 +39,10 @@ daemon:
 )";
 
 inline DaemonConfig config(uint32_t array_size, uint32_t time_limit_min) {
-  // A directory of this process's own: ctest runs each test as its own process, in parallel,
-  // and a shared file would be truncated under another test's config load.
-  std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
-  if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
-  for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
-    FILE* fp = std::fopen((dir + f).c_str(), "w");
-    std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
-    std::fclose(fp);
-  }
-  std::string text = kConfig;
-  auto sub = [&](const std::string& k, const std::string& v) {
-    for (size_t p; (p = text.find(k)) != std::string::npos;) text.replace(p, k.size(), v);
-  };
-  sub("@DIR@", dir);
-  sub("@SIZE@", std::to_string(array_size));
-  sub("@LIMIT@", std::to_string(time_limit_min));
-  auto c = parse_daemon_config(text, "test.yaml");
-  EXPECT_TRUE(c.ok()) << c.error().to_string();
-  return *c;
+  return daemon_config_for_test(kConfig, {{"@SIZE@", std::to_string(array_size)},
+                                          {"@LIMIT@", std::to_string(time_limit_min)}});
 }
 
-// leaf1: node1 and node5 (h100), node2 (l40s); leaf2: node3 (h100), node4 (l40s).
 inline std::vector<SimNode> nodes() {
   return {{"node1", "h100", 4, {"leaf1", "h100"}},
           {"node2", "l40s", 4, {"leaf1", "l40s"}},

@@ -2,17 +2,13 @@
 // $SLURM_CONF names, which must be scripts/cluster.sh --nodes 4 --leaves 2) and, step for
 // step, against a SimSlurm of the same nodes. Prints one line per step and side; exits 1 on
 // any failure. Run by tests/integration/slurm_conformance_test.sh.
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
+#include "hs/common/subprocess.h"
 #include "hs/scaler/sim_slurm.h"
 #include "slurm_conformance.h"
-
-extern char** environ;
 
 namespace {
 
@@ -21,16 +17,10 @@ hs::Status scontrol_drain(const std::string& node, bool drain) {
   std::vector<std::string> args = {"scontrol", "update", "NodeName=" + node,
                                    drain ? "State=DRAIN" : "State=RESUME"};
   if (drain) args.push_back("Reason=conformance");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, "scontrol", nullptr, nullptr, argv.data(), environ) != 0)
-    return hs::internal_error("cannot run scontrol");
-  int st = 0;
-  waitpid(pid, &st, 0);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    return hs::failed_precondition("scontrol update NodeName=" + node + " failed");
+  auto r = hs::run_command(args, std::chrono::seconds(30));
+  if (!r.ok()) return r.error();
+  if (r->exit_code != 0)
+    return hs::failed_precondition("scontrol update NodeName=" + node + ": " + r->err);
   return {};
 }
 

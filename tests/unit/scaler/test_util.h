@@ -1,9 +1,15 @@
 // Shared builders for scaler tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "hs/scaler/daemon_config.h"
 #include "hs/scaler/metrics.h"
 #include "hs/scaler/service_config.h"
 
@@ -42,6 +48,29 @@ inline Histogram latency_hist(double value, double n,
   h.count = n;
   h.sum = value * n;
   return h;
+}
+
+// A daemon config from `text`: "@DIR@" becomes a directory holding the templates p.sbatch and
+// d.sbatch, each other key of `subs` its value. The directory is this process's own: ctest
+// runs each test as its own process, in parallel, and a shared file would be truncated under
+// another test's config load.
+inline DaemonConfig daemon_config_for_test(std::string text,
+                                           const std::map<std::string, std::string>& subs = {}) {
+  std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
+  if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
+  for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
+    FILE* fp = std::fopen((dir + f).c_str(), "w");
+    std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
+    std::fclose(fp);
+  }
+  auto sub = [&](const std::string& k, const std::string& v) {
+    for (size_t p; (p = text.find(k)) != std::string::npos;) text.replace(p, k.size(), v);
+  };
+  sub("@DIR@", dir);
+  for (const auto& [k, v] : subs) sub(k, v);
+  auto c = parse_daemon_config(text, "test.yaml");
+  EXPECT_TRUE(c.ok()) << c.error().to_string();
+  return *c;
 }
 
 }  // namespace hs::scaler::testing

@@ -107,7 +107,7 @@ class SimSlurm final : public SlurmApi {
   };
 
   void schedule();
-  void end_task(Task& t, JobState how);
+  void end_task(const Array& a, Task& t);  // frees its GPUs; ended now
   Node* node_for(const Array& a);
   bool matches(const Node& n, const Array& a) const;
   Array* array_of(uint32_t job_id);
