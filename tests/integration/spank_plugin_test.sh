@@ -94,10 +94,10 @@ check_contains "array: the other on GPU 1 pinned near it" "$arr" "gpus=1 role=de
 check_contains "array: task 0's binding applied" "$arr" "bus=0000:23:00.0 nccl==mlx5_1:1 ucx=mlx5_1:1 order=PCI_BUS_ID allowed=1"
 
 # 4. What the user sets changes nothing.
-clean=$(srun -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
+clean=$(srun -Q -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
 dirty=$(CUDA_VISIBLE_DEVICES=3 SLURM_STEP_GPUS=3 SLURM_JOB_GPUS=3 HS_NIC=evil HS_CPUS=0 HS_ROLE=x HS_NUMA_NODE=9 \
   NCCL_IB_HCA=mlx5_9 UCX_NET_DEVICES=mlx5_9:1 SLURMD_NODENAME=node2 \
-  srun -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
+  srun -Q -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
 check_eq "user-set GPU/HS_/NIC variables are overwritten or ignored" "${dirty/role=x/role=}" "$clean"
 SLURM_STEP_GPUS=3 sbatch -Q -w node1 --gres=gpu:h100:1 -o "$D/jobs/batch.out" --wrap "echo jobgpus=\$SLURM_JOB_GPUS; $REPORT" >/dev/null
 for _ in $(seq 1 100); do grep -q allowed= "$D/jobs/batch.out" 2>/dev/null && break; sleep 0.1; done
@@ -109,9 +109,9 @@ check_contains "batch step: pins SLURM_JOB_GPUS=$jg through the map, not the use
 
 # 5. A job without GPUs runs exactly as without the plugin.
 names() { env -0 | tr '\0' '\n' | cut -d= -f1 | sort | tr '\n' ' '; }
-with=$(srun -w node1 bash -c "env | cut -d= -f1 | sort | tr '\n' ' '; grep Cpus_allowed_list /proc/self/status" 2>&1)
+with=$(srun -Q -w node1 bash -c "env | cut -d= -f1 | sort | tr '\n' ' '; grep Cpus_allowed_list /proc/self/status" 2>&1)
 echo "" >"$D/etc/plugstack.conf"
-without=$(srun -w node1 bash -c "env | cut -d= -f1 | sort | tr '\n' ' '; grep Cpus_allowed_list /proc/self/status" 2>&1)
+without=$(srun -Q -w node1 bash -c "env | cut -d= -f1 | sort | tr '\n' ' '; grep Cpus_allowed_list /proc/self/status" 2>&1)
 echo "$GOOD" >"$D/etc/plugstack.conf"
 check_eq "GPU-less job: same variables and CPUs with and without the plugin" "$with" "$without"
 
