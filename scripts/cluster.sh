@@ -6,6 +6,9 @@
 # type. Everything lives in DIR with its own ports, so parallel runs never collide.
 #
 #   scripts/cluster.sh up DIR [--nodes N] [--plugstack LINE]... [--leaves L] [--gres-per-node G]
+#                             [--set KEY=VALUE]... [--partition LINE]...
+#       --set replaces slurm.conf's KEY line (or adds it); --partition lines replace the one
+#       default partition ("@NODES@" in them stands for every node), e.g. for preemption tests.
 #   scripts/cluster.sh down DIR      stop every process it started (by pid) and remove DIR's state
 #   scripts/cluster.sh env DIR       print "export SLURM_CONF=..." for a shell
 #
@@ -14,7 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib/testlib.sh"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 2 ] || usage
 CMD=$1
 DIR=$(realpath -m "$2")
@@ -23,13 +26,17 @@ shift 2
 conf_of() { echo "$1/etc/slurm.conf"; }
 
 cmd_up() {
-  local nodes=4 leaves=2 gres=4 plugstack=()
+  local nodes=4 leaves=2 gres=4 plugstack=() sets=() partitions=()
   while [ $# -gt 0 ]; do
     case $1 in
       --nodes) nodes=$2; shift 2 ;;
       --leaves) leaves=$2; shift 2 ;;
       --gres-per-node) gres=$2; shift 2 ;;
       --plugstack) plugstack+=("$2"); shift 2 ;;
+      --set)
+        [[ $2 =~ ^[A-Za-z]+=. ]] || { echo "cluster.sh: --set wants KEY=VALUE, got '$2'" >&2; exit 2; }
+        sets+=("$2"); shift 2 ;;
+      --partition) partitions+=("$2"); shift 2 ;;
       *) echo "cluster.sh: unknown option $1" >&2; usage ;;
     esac
   done
@@ -50,14 +57,21 @@ cmd_up() {
 
   local per_leaf=$(((nodes + leaves - 1) / leaves))
   {
-    sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$DIR|g" "$HERE/../slurm-conf/test-cluster/slurm.conf.in"
+    local kv keys=()
+    for kv in "${sets[@]+"${sets[@]}"}"; do keys+=("${kv%%=*}"); done
+    sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$DIR|g" "$HERE/../slurm-conf/test-cluster/slurm.conf.in" |
+      { if [ ${#keys[@]} -gt 0 ]; then grep -v -E "^($(IFS='|'; echo "${keys[*]}"))="; else cat; fi; }
+    for kv in "${sets[@]+"${sets[@]}"}"; do echo "$kv"; done
     for ((n = 1; n <= nodes; n++)); do
       local type leaf
       type=$([ $((n % 2)) -eq 1 ] && echo h100 || echo l40s)
       leaf=$(((n - 1) / per_leaf + 1))
       echo "NodeName=node$n NodeHostname=localhost NodeAddr=127.0.0.1 Port=$((port + n)) Sockets=2 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 Gres=gpu:$type:$gres Features=leaf$leaf,$type State=UNKNOWN"
     done
-    echo "PartitionName=gpu Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"
+    if [ ${#partitions[@]} -eq 0 ]; then
+      echo "PartitionName=gpu Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"
+    fi
+    for kv in "${partitions[@]+"${partitions[@]}"}"; do echo "${kv//@NODES@/node[1-$nodes]}"; done
   } >"$DIR/etc/slurm.conf"
   {
     echo "AutoDetect=off"
@@ -90,7 +104,8 @@ cmd_up() {
   local ready=0
   for i in $(seq 1 300); do
     # Ready = every node responding; drained nodes print as drained/idle+drain, so they do not count.
-    ready=$(sinfo -h -N -r -o '%N %T' 2>/dev/null | grep -cE ' (idle|mixed|allocated)$' || true)
+    # (a node in two partitions is listed twice: count it once)
+    ready=$(sinfo -h -N -r -o '%N %T' 2>/dev/null | sort -u | grep -cE ' (idle|mixed|allocated)$' || true)
     [ "$ready" -eq "$nodes" ] && break
     sleep 0.1
   done
