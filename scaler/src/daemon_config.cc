@@ -24,6 +24,8 @@ void read_template(const YAML::Node& n, const std::string& field, ServiceTemplat
   m.count("time_limit_min", t.time_limit_min, 0, 525600);
   m.str("work_dir", t.work_dir);
   m.str("output", t.output);
+  m.count("stop_warning_s", t.stop_warning_s, 0, 86400);
+  m.count("engine_shutdown_timeout_s", t.engine_shutdown_timeout_s, 0, 86400);
   YAML::Node env = m.get("environment");
   if (env.IsDefined()) {
     if (!env.IsSequence()) {

@@ -236,6 +236,34 @@ class LibSlurmApi final : public SlurmApi {
     return parse_sbatch_output(r->out);
   }
 
+  Result<SlurmSiteConfig> load_site_config() override {
+    slurm_conf_t* c = nullptr;
+    if (slurm_load_ctl_conf(0, &c) != SLURM_SUCCESS)
+      return slurm_error("load Slurm's configuration");
+    std::unique_ptr<slurm_conf_t, void (*)(slurm_conf_t*)> conf(c, slurm_free_ctl_conf);
+    SlurmSiteConfig out;
+    out.kill_wait_s = conf->kill_wait;
+    out.preempt_type = str(conf->preempt_type);
+    // SlurmctldParameters=preempt_send_user_signal (slurm.conf(5); read by the select
+    // plugin's _preempt_jobs). Newer releases also take PreemptParameters=send_user_signal,
+    // which 22.05's slurm_conf_t has no field for: the 24.11 leg reads it (a warning only).
+    const std::string params = str(conf->slurmctld_params);  // split's views point into it
+    for (auto w : split(params, ','))
+      out.preempt_user_signal |= trim(w) == "preempt_send_user_signal";
+    partition_info_msg_t* pm = nullptr;
+    if (slurm_load_partitions(0, &pm, SHOW_ALL) != SLURM_SUCCESS)
+      return slurm_error("load partitions");
+    std::unique_ptr<partition_info_msg_t, void (*)(partition_info_msg_t*)> parts(
+        pm, slurm_free_partition_info_msg);
+    for (uint32_t i = 0; i < parts->record_count; ++i) {
+      const partition_info_t& p = parts->partition_array[i];
+      uint16_t mode = p.preempt_mode == NO_VAL16 ? conf->preempt_mode : p.preempt_mode;
+      out.partitions.push_back({str(p.name), (p.flags & PART_FLAG_DEFAULT) != 0,
+                                (mode & ~PREEMPT_MODE_GANG) != PREEMPT_MODE_OFF, p.grace_time});
+    }
+    return out;
+  }
+
  private:
   // Whether sbatch lists the plugin's --hs-role (the plugin is optional on a site).
   bool plugin_option_known() {
@@ -246,10 +274,7 @@ class LibSlurmApi final : public SlurmApi {
     return *role_known_;
   }
   static bool template_sets_role(const SubmitSpec& s) {
-    for (auto line : split(s.script, '\n'))
-      if (starts_with(trim(line), "#SBATCH") && line.find("--hs-role") != std::string_view::npos)
-        return true;
-    return false;
+    return template_sets(s.script, "--hs-role");
   }
   std::optional<bool> role_known_;
 };

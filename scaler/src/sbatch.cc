@@ -30,6 +30,7 @@ std::vector<std::string> sbatch_argv(const SubmitSpec& s, bool with_role_option)
   if (s.time_limit_min > 0) a.push_back("--time=" + std::to_string(s.time_limit_min));
   opt("--chdir", s.work_dir);
   opt("--output", s.std_out);
+  if (!template_sets(s.script, "--signal")) opt("--signal", s.signal);
   std::string names;
   std::set<std::string> seen;
   for (const auto& kv : s.environment) {
@@ -48,6 +49,16 @@ std::vector<std::string> sbatch_env(const SubmitSpec& s) {
   for (const auto& kv : s.environment)
     if (kv.find('=') != std::string::npos && kv.front() != '=') env.push_back(kv);
   return env;
+}
+
+bool template_sets(std::string_view script, std::string_view option) {
+  for (auto line : split(script, '\n')) {
+    line = trim(line);
+    if (!starts_with(line, "#SBATCH")) continue;
+    for (auto word : split(line.substr(7), ' '))
+      if (word == option || starts_with(word, std::string(option) + "=")) return true;
+  }
+  return false;
 }
 
 Result<uint32_t> parse_sbatch_output(const std::string& out) {

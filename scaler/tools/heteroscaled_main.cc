@@ -21,6 +21,7 @@
 #include "hs/scaler/daemon_api.h"
 #include "hs/scaler/daemon_setup.h"
 #include "hs/scaler/scraper.h"
+#include "hs/scaler/site_check.h"
 #include "hs/scaler/slurm_link.h"
 
 namespace po = boost::program_options;
@@ -30,6 +31,21 @@ using namespace hs::scaler;
 namespace {
 
 int64_t wall_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// Slurm's stop timings (KillWait, GraceTime) against the templates, site_check.h: false on an
+// error. Slurm unreachable: not checked now, and said so (checked again on SIGHUP).
+bool site_allows(SlurmApi& slurm, const DaemonConfig& cfg, Logger& log) {
+  auto site = slurm.load_site_config();
+  if (!site.ok()) {
+    log.warning("cannot read Slurm's configuration (" + site.error().to_string() +
+                "): KillWait and GraceTime not checked against the templates");
+    return true;
+  }
+  SiteFindings f = check_site(*site, cfg);
+  for (const auto& w : f.warnings) log.warning(w);
+  for (const auto& e : f.errors) log.error(e.to_string());
+  return f.errors.empty();
+}
 
 // Test crash points (HS_TEST_CRASH_AT), one after each kind of Slurm action that took effect
 // and one between the prefill and the decode submission of a new deployment group.
@@ -60,6 +76,7 @@ struct Daemon {
   Daemon(DaemonConfig cfg, topo::Fabric fabric, std::string token, LogLevel level, SlurmApi& slurm,
          std::string crash_at)
       : log("heteroscaled", level, stderr_sink()),
+        slurm_api(slurm),
         config(std::move(cfg)),
         controller(config, std::move(fabric), clock.now()),
         api(regs, clock, log, std::move(token)),
@@ -72,6 +89,7 @@ struct Daemon {
   }
 
   Logger log;
+  SlurmApi& slurm_api;
   SteadyClock clock;
   std::mutex mu;  // guards config and controller (the tick against a SIGHUP reload)
   DaemonConfig config;
@@ -200,6 +218,13 @@ struct Daemon {
                 (fresh.ok() ? fab.error() : fresh.error()).to_string());
       return;
     }
+    if (!site_allows(slurm_api, *fresh, log)) {
+      sd_notify_state("READY=1");
+      log.error(
+          "SIGHUP: new configuration refused (Slurm's settings above), the running one "
+          "stays in force");
+      return;
+    }
     if (dry_run) fresh->daemon.dry_run = true;
     {
       std::lock_guard lock(mu);
@@ -266,6 +291,10 @@ int main(int argc, char** argv) {
   auto slurm_api = make_libslurm_api(cfg->daemon.slurm_conf);
   const char* crash_at = std::getenv("HS_TEST_CRASH_AT");  // tests only
   Daemon dm(*cfg, std::move(*fabric), *token, *level, *slurm_api, crash_at ? crash_at : "");
+  if (!site_allows(*slurm_api, *cfg, dm.log)) {
+    dm.log.error("not started: fix the settings above (nothing in Slurm was changed)");
+    return 2;
+  }
 
   auto colon = cfg->daemon.listen.rfind(':');
   http::ServerOptions so;

@@ -149,6 +149,7 @@ void submit_from_template(ServiceTick& t, const std::string& gname, Role role,
   sp.work_dir = tpl->work_dir;
   sp.std_out = tpl->output;
   sp.time_limit_min = tpl->time_limit_min;
+  if (tpl->stop_warning_s > 0) sp.signal = "B:USR1@" + std::to_string(tpl->stop_warning_s);
   sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "HS_SERVICE=" + svc.name, "HS_ROLE=" + std::string(to_string(role)),
                     "HS_GROUP=" + gname, "HS_VARIANT=" + variant, "HS_GPU_TYPE=" + gpu,

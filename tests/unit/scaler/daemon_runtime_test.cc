@@ -56,6 +56,7 @@ class FakeSlurm final : public SlurmApi {
     submitted_comment = s.comment;
     return 900u;
   }
+  Result<SlurmSiteConfig> load_site_config() override { return SlurmSiteConfig{}; }
 
  private:
   Status record(std::string call) {

@@ -24,6 +24,15 @@ struct ServiceTemplate {
   uint32_t time_limit_min = 0;  // 0: the partition's default
   std::string work_dir = "/tmp";
   std::string output = "/tmp/hs-%x-%A_%a.out";
+  // Slurm's warning before a time limit or preemption: submissions carry
+  // --signal=B:USR1@stop_warning_s (unless the script sets --signal), and hs-launch drains on
+  // USR1. It must cover hs-launch's --drain-timeout plus --stop-timeout (120 + 15 by default).
+  // 0: no warning.
+  uint32_t stop_warning_s = 135;
+  // How long the engines keep serving in-flight requests after SIGTERM (vLLM >= 0.18's
+  // --shutdown-timeout, which hs-launch sets to its --drain-timeout; 0: they abort at once).
+  // A plain scancel TERMs every process and KILLs after KillWait: checked against it at start.
+  uint32_t engine_shutdown_timeout_s = 0;
   // Extra "K=V" variables for the submitted jobs (the daemon sets PATH, HS_SERVICE, HS_ROLE,
   // HS_GROUP, HS_VARIANT, HS_GPU_TYPE itself).
   std::vector<std::string> environment;

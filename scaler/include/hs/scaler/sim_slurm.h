@@ -45,6 +45,7 @@ struct SimSlurmOptions {
   uint32_t user_id = 0;  // the submitting user, as every record shows it
   // A site's job_submit plugin: may rewrite a submission's comment (empty: none).
   std::function<std::string(const std::string& comment)> job_submit_comment;
+  SlurmSiteConfig site;  // what load_site_config() answers
 };
 
 class SimSlurm final : public SlurmApi {
@@ -73,6 +74,10 @@ class SimSlurm final : public SlurmApi {
   Status cancel_task(const std::string& task) override;
   Status cancel_array(uint32_t array_job_id) override;
   Result<uint32_t> submit(const SubmitSpec& spec) override;
+  Result<SlurmSiteConfig> load_site_config() override {
+    ++calls_;
+    return options_.site;
+  }
 
  private:
   struct Task {

@@ -54,6 +54,21 @@ struct SlurmNode {
   std::string reason;
 };
 
+// The slurmctld settings a graceful stop depends on (slurm_load_ctl_conf,
+// slurm_load_partitions), read at start and on SIGHUP and checked by site_check.h.
+struct SlurmPartition {
+  std::string name;
+  bool is_default = false;
+  bool preemptable = true;    // its PreemptMode (or the cluster's) is not OFF
+  uint32_t grace_time_s = 0;  // GraceTime: from the preemption warning to TERM
+};
+struct SlurmSiteConfig {
+  uint32_t kill_wait_s = 30;         // KillWait: from TERM to KILL
+  std::string preempt_type;          // PreemptType, e.g. "preempt/partition_prio"
+  bool preempt_user_signal = false;  // preempt_send_user_signal (24.11: send_user_signal)
+  std::vector<SlurmPartition> partitions;
+};
+
 // A batch array the daemon submits from a service's template (a new deployment group, or a
 // continuation of a pool whose array has no pending index left).
 // The real implementation runs `sbatch --parsable` with these as options, so that the
@@ -69,7 +84,8 @@ struct SubmitSpec {
   std::string constraint;     // node features, e.g. "leaf1"
   std::string tres_per_node;  // e.g. "gres:gpu:h100:1"
   std::string work_dir;
-  std::string std_out;                   // Slurm's %A/%a patterns allowed
+  std::string std_out;  // Slurm's %A/%a patterns allowed
+  std::string signal;   // sbatch --signal, e.g. "B:USR1@135" (not added when the template sets it)
   uint32_t time_limit_min = 0;           // 0: the partition's default
   std::vector<std::string> environment;  // "K=V": exported to the job (--export of the names)
   Role role = Role::kDecode;             // for the plugin's --hs-role where sbatch knows it
@@ -92,7 +108,12 @@ class SlurmApi {
   // Cancels an array's pending tasks and its running ones (a pool closed for good).
   virtual Status cancel_array(uint32_t array_job_id) = 0;
   virtual Result<uint32_t> submit(const SubmitSpec& spec) = 0;
+  virtual Result<SlurmSiteConfig> load_site_config() = 0;
 };
+
+// Whether a batch script's #SBATCH lines set `option` (e.g. "--signal"): the template's own
+// choice is left to it.
+bool template_sets(std::string_view script, std::string_view option);
 
 // sbatch's argv for a submission (without the program name's path lookup): the daemon's own
 // options on the command line, everything else left to the template. `with_role_option`:
