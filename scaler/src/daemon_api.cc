@@ -63,6 +63,27 @@ std::string metrics_text(const DaemonView& v) {
   w.family("hs_scaler_last_action_seconds", prom::MetricType::kGauge,
            "Latency of the last Slurm action.");
   w.sample("hs_scaler_last_action_seconds", {}, v.last_action_seconds);
+  w.family("hs_scaler_slurm_calls_total", prom::MetricType::kCounter,
+           "libslurm calls (and sbatch runs) by call and outcome.");
+  for (const auto& [call, st] : v.slurm_calls.by_call) {
+    w.sample("hs_scaler_slurm_calls_total", {{"call", call}, {"outcome", "ok"}},
+             static_cast<double>(st.calls - st.errors));
+    w.sample("hs_scaler_slurm_calls_total", {{"call", call}, {"outcome", "error"}},
+             static_cast<double>(st.errors));
+  }
+  w.family("hs_scaler_slurm_call_seconds_total", prom::MetricType::kCounter,
+           "Time the Slurm thread spent inside libslurm (and sbatch), by call; libslurm's own "
+           "retries on a rate-limited or unreachable slurmctld are inside it.");
+  for (const auto& [call, st] : v.slurm_calls.by_call)
+    w.sample("hs_scaler_slurm_call_seconds_total", {{"call", call}}, st.seconds);
+  w.family("hs_scaler_slurm_unavailable_total", prom::MetricType::kCounter,
+           "Calls that failed because slurmctld was unreachable or rate limited the daemon.");
+  for (const auto& [call, st] : v.slurm_calls.by_call)
+    w.sample("hs_scaler_slurm_unavailable_total", {{"call", call}},
+             static_cast<double>(st.unavailable));
+  w.family("hs_scaler_slurm_write_wait_seconds_total", prom::MetricType::kCounter,
+           "Time writes waited for the daemon's own pacing (daemon.slurm_writes_per_s).");
+  w.sample("hs_scaler_slurm_write_wait_seconds_total", {}, v.slurm_calls.write_wait_seconds);
   return w.text();
 }
 

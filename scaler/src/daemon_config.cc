@@ -110,6 +110,20 @@ Result<DaemonConfig> parse_daemon_config(const std::string& text, const std::str
       if (d.tick < std::chrono::milliseconds(100))
         ctx.error(m.get("tick_s"), m.field("tick_s"), "must be at least 0.1");
       m.str("slurm_conf", d.slurm_conf);
+      std::string reads = "own";
+      m.str("slurm_reads", reads);
+      if (auto r = parse_slurm_reads(reads); r.ok())
+        d.slurm_reads = *r;
+      else
+        ctx.error(m.get("slurm_reads"), m.field("slurm_reads"), r.error().message);
+      YAML::Node wps = m.get("slurm_writes_per_s");
+      if (wps.IsDefined()) {
+        auto v = wps.IsScalar() ? parse_double(wps.Scalar()) : Result<double>(invalid_argument(""));
+        if (!v.ok() || *v < 0 || *v > 10000)
+          ctx.error(wps, m.field("slurm_writes_per_s"), "expected a number from 0 to 10000");
+        else
+          d.slurm_writes_per_s = *v;
+      }
       m.str("topology_conf", d.topology_conf);
       YAML::Node routers = m.get("routers");
       if (routers.IsDefined()) {

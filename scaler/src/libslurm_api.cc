@@ -34,6 +34,11 @@ Error slurm_error(std::string_view what) {
       e == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT || e == ESLURM_DISABLED)
     return unavailable(msg, "slurmctld");
   if (e == ESLURM_INVALID_JOB_ID || e == ESLURM_ALREADY_DONE) return not_found(msg, "slurmctld");
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 2, 0)
+  // slurmctld's RPC rate limiting (rl_enable) refused the call after libslurm's own retries.
+  if (e == SLURMCTLD_COMMUNICATIONS_BACKOFF)
+    return unavailable(msg + " (rate limited)", "slurmctld");
+#endif
   if (e == ESLURM_ACCESS_DENIED || e == ESLURM_USER_ID_MISSING)
     return permission_denied(msg, "slurmctld");
   return failed_precondition(msg, "slurmctld");
@@ -136,12 +141,27 @@ SlurmJob to_job(const slurm_job_info_t& j) {
 
 class LibSlurmApi final : public SlurmApi {
  public:
+  explicit LibSlurmApi(SlurmReads reads) : reads_(reads), uid_(getuid()) {}
+
+  // kOwn: only the daemon's own jobs (slurm_load_job_user: slurmctld packs no other user's);
+  // kAll: every job, and only when the table changed since the last read (update_time;
+  // SLURM_NO_CHANGE_IN_DATA answers with no records); kFull: every job on every read.
   Result<std::vector<SlurmJob>> load_jobs() override {
     job_info_msg_t* msg = nullptr;
-    if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS) return slurm_error("load jobs");
+    int rc = reads_ == SlurmReads::kOwn
+                 ? slurm_load_job_user(&msg, uid_, SHOW_ALL)
+                 : slurm_load_jobs(reads_ == SlurmReads::kAll ? jobs_update_ : 0, &msg, SHOW_ALL);
+    if (rc != SLURM_SUCCESS) {
+      if (slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA && jobs_cache_) return *jobs_cache_;
+      return slurm_error("load jobs");
+    }
     std::vector<SlurmJob> out;
     out.reserve(msg->record_count);
     for (uint32_t i = 0; i < msg->record_count; ++i) out.push_back(to_job(msg->job_array[i]));
+    if (reads_ == SlurmReads::kAll) {
+      jobs_update_ = msg->last_update;
+      jobs_cache_ = out;
+    }
     slurm_free_job_info_msg(msg);
     return out;
   }
@@ -160,9 +180,14 @@ class LibSlurmApi final : public SlurmApi {
 
   Result<std::vector<SlurmNode>> load_nodes() override {
     node_info_msg_t* msg = nullptr;
-    // GresUsed is filled only with SHOW_DETAIL (scontrol show node asks for it too).
-    if (slurm_load_node(0, &msg, SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS)
+    // GresUsed is filled only with SHOW_DETAIL (scontrol show node asks for it too). Except in
+    // kFull, only when a node changed since the last read: slurmctld bumps the node table's
+    // update time on state changes and on every allocation and release, GRES included.
+    if (slurm_load_node(reads_ == SlurmReads::kFull ? 0 : nodes_update_, &msg,
+                        SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS) {
+      if (slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA && nodes_cache_) return *nodes_cache_;
       return slurm_error("load nodes");
+    }
     std::vector<SlurmNode> out;
     for (uint32_t i = 0; i < msg->record_count; ++i) {
       const node_info_t& n = msg->node_array[i];
@@ -179,6 +204,8 @@ class LibSlurmApi final : public SlurmApi {
       r.reason = str(n.reason);
       out.push_back(std::move(r));
     }
+    nodes_update_ = msg->last_update;
+    nodes_cache_ = out;
     slurm_free_node_info_msg(msg);
     return out;
   }
@@ -277,14 +304,19 @@ class LibSlurmApi final : public SlurmApi {
     return template_sets(s.script, "--hs-role");
   }
   std::optional<bool> role_known_;
+  SlurmReads reads_;
+  uint32_t uid_;
+  time_t jobs_update_ = 0, nodes_update_ = 0;  // last_update of the cached reads
+  std::optional<std::vector<SlurmJob>> jobs_cache_;
+  std::optional<std::vector<SlurmNode>> nodes_cache_;
 };
 
 }  // namespace
 
-std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf) {
+std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf, SlurmReads reads) {
   static std::once_flag once;
   std::call_once(once, [&] { slurm_init(slurm_conf.empty() ? nullptr : slurm_conf.c_str()); });
-  return std::make_unique<LibSlurmApi>();
+  return std::make_unique<LibSlurmApi>(reads);
 }
 
 }  // namespace hs::scaler

@@ -51,6 +51,13 @@ std::vector<std::string> sbatch_env(const SubmitSpec& s) {
   return env;
 }
 
+Result<SlurmReads> parse_slurm_reads(std::string_view s) {
+  if (s == "own") return SlurmReads::kOwn;
+  if (s == "all") return SlurmReads::kAll;
+  if (s == "full") return SlurmReads::kFull;
+  return invalid_argument("expected own, all or full, got \"" + std::string(s) + "\"");
+}
+
 bool template_sets(std::string_view script, std::string_view option) {
   for (auto line : split(script, '\n')) {
     line = trim(line);

@@ -8,6 +8,7 @@
 //  - main: signals (SIGHUP reload, SIGTERM/SIGINT stop).
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -73,8 +74,8 @@ void crash_points_after(const Action& a, const std::string& crash_at, Logger& lo
 }
 
 struct Daemon {
-  Daemon(DaemonConfig cfg, topo::Fabric fabric, std::string token, LogLevel level, SlurmApi& slurm,
-         std::string crash_at)
+  Daemon(DaemonConfig cfg, topo::Fabric fabric, std::string token, LogLevel level,
+         SlurmMeter& slurm, std::string crash_at)
       : log("heteroscaled", level, stderr_sink()),
         slurm_api(slurm),
         config(std::move(cfg)),
@@ -89,7 +90,7 @@ struct Daemon {
   }
 
   Logger log;
-  SlurmApi& slurm_api;
+  SlurmMeter& slurm_api;  // every call measured, writes paced
   SteadyClock clock;
   std::mutex mu;  // guards config and controller (the tick against a SIGHUP reload)
   DaemonConfig config;
@@ -197,6 +198,7 @@ struct Daemon {
       view->ticks = ++ticks;
       view->action_counts = link.action_counts();
       view->last_action_seconds = link.last_action_seconds();
+      view->slurm_calls = slurm_api.report();
       view->last_tick_cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
       Duration tick = cfg.daemon.tick;
       lock.unlock();
@@ -288,7 +290,12 @@ int main(int argc, char** argv) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before any thread starts: all inherit it
 
-  auto slurm_api = make_libslurm_api(cfg->daemon.slurm_conf);
+  auto libslurm = make_libslurm_api(cfg->daemon.slurm_conf, cfg->daemon.slurm_reads);
+  SteadyClock meter_clock;
+  double wps = cfg->daemon.slurm_writes_per_s;
+  auto slurm_api =
+      std::make_unique<SlurmMeter>(*libslurm, meter_clock, SlurmPace{wps, std::max(1.0, wps)},
+                                   [](Duration wait) { std::this_thread::sleep_for(wait); });
   const char* crash_at = std::getenv("HS_TEST_CRASH_AT");  // tests only
   Daemon dm(*cfg, std::move(*fabric), *token, *level, *slurm_api, crash_at ? crash_at : "");
   if (!site_allows(*slurm_api, *cfg, dm.log)) {

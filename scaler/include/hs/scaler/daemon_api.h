@@ -7,6 +7,8 @@
 // POSTs need the bearer token when one is configured, else come from loopback only.
 #pragma once
 
+#include "hs/scaler/slurm_meter.h"
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -32,6 +34,7 @@ struct DaemonView {
   double last_tick_cpu_s = 0;
   std::map<std::string, uint64_t> action_counts;  // "kind outcome"
   double last_action_seconds = 0;
+  SlurmMeterReport slurm_calls;  // every libslurm call and the write pacing
 };
 
 std::string metrics_text(const DaemonView& v);

@@ -10,6 +10,7 @@
 #include "hs/common/clock.h"
 #include "hs/common/error.h"
 #include "hs/scaler/service_config.h"
+#include "hs/scaler/slurm_api.h"
 
 namespace hs::scaler {
 
@@ -50,6 +51,10 @@ struct DaemonSettings {
   Duration replace_before = std::chrono::seconds(600);
   Duration slurm_stale = std::chrono::seconds(30);  // no fresh Slurm state this long: hold
   std::string slurm_conf;                           // empty: $SLURM_CONF
+  SlurmReads slurm_reads = SlurmReads::kOwn;        // slurm_api.h
+  // Slurm writes (throttles, marks, cancels, submissions) per second, in bursts of as many;
+  // 0: unpaced. Keeps a large tick under slurmctld's RPC rate limit (rl_enable).
+  double slurm_writes_per_s = 20;
   std::string topology_conf;  // Slurm topology.conf for switch domains; empty: one domain
   // Per service: the hs-router base URLs whose /metrics give its per-group latency and
   // in-flight requests per instance (drains wait for those to end).

@@ -126,7 +126,15 @@ Result<uint32_t> parse_sbatch_output(const std::string& out);
 // The "K=V" entries sbatch runs with so that --export=NAMES carries their values.
 std::vector<std::string> sbatch_env(const SubmitSpec& s);
 
+// Which jobs and nodes a read loads (daemon.slurm_reads): kOwn, the default, only the daemon
+// user's jobs (the arrays it may change are its own) and the node table only when it changed;
+// kAll every user's jobs, when the job table changed; kFull both whole on every read (what
+// heteroscale 0.1 did; for comparison and diagnosis).
+enum class SlurmReads { kOwn, kAll, kFull };
+Result<SlurmReads> parse_slurm_reads(std::string_view s);
+
 // libslurm, reading `slurm_conf` (empty: $SLURM_CONF or the default).
-std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf);
+std::unique_ptr<SlurmApi> make_libslurm_api(const std::string& slurm_conf,
+                                            SlurmReads reads = SlurmReads::kOwn);
 
 }  // namespace hs::scaler
