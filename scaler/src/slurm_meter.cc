@@ -3,20 +3,6 @@
 #include <algorithm>
 
 namespace hs::scaler {
-namespace {
-
-bool failed(const Status& s) { return !s.ok(); }
-template <typename T>
-bool failed(const Result<T>& r) {
-  return !r.ok();
-}
-template <typename T>
-ErrorCode code_of(const T& r) {
-  return r.error().code;
-}
-
-}  // namespace
-
 SlurmMeter::SlurmMeter(SlurmApi& inner, const Clock& clock, SlurmPace pace,
                        std::function<void(Duration)> sleep)
     : inner_(inner),
@@ -35,9 +21,9 @@ auto SlurmMeter::timed(const char* call, F&& f) {
   SlurmCallStats& st = report_.by_call[call];
   ++st.calls;
   st.seconds += s;
-  if (failed(r)) {
+  if (!r.ok()) {  // Status is Result<void>: one path for reads and writes
     ++st.errors;
-    if (code_of(r) == ErrorCode::kUnavailable) ++st.unavailable;
+    if (r.error().code == ErrorCode::kUnavailable) ++st.unavailable;
   }
   return r;
 }
@@ -46,22 +32,21 @@ auto SlurmMeter::timed(const char* call, F&& f) {
 // Slurm thread, before the write, never inside libslurm.
 void SlurmMeter::take_write_token() {
   if (pace_.writes_per_s <= 0) return;
-  TimePoint now = clock_.now();
-  tokens_ = std::min(pace_.burst, tokens_ + to_seconds(now - refilled_) * pace_.writes_per_s);
-  refilled_ = now;
-  if (tokens_ >= 1) {
-    tokens_ -= 1;
-    return;
+  auto refill = [&] {
+    TimePoint now = clock_.now();
+    tokens_ = std::min(pace_.burst, tokens_ + to_seconds(now - refilled_) * pace_.writes_per_s);
+    refilled_ = now;
+  };
+  refill();
+  if (tokens_ < 1) {
+    TimePoint before = refilled_;
+    sleep_(from_seconds((1 - tokens_) / pace_.writes_per_s));
+    refill();
+    std::lock_guard lock(mu_);
+    report_.write_wait_seconds += to_seconds(refilled_ - before);
+    ++report_.writes_paced;
   }
-  Duration wait = from_seconds((1 - tokens_) / pace_.writes_per_s);
-  sleep_(wait);
-  TimePoint after = clock_.now();
-  tokens_ = std::min(pace_.burst, tokens_ + to_seconds(after - refilled_) * pace_.writes_per_s);
   tokens_ = std::max(0.0, tokens_ - 1);
-  refilled_ = after;
-  std::lock_guard lock(mu_);
-  report_.write_wait_seconds += to_seconds(after - now);
-  ++report_.writes_paced;
 }
 
 Result<std::vector<SlurmJob>> SlurmMeter::load_jobs() {

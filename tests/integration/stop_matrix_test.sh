@@ -161,17 +161,13 @@ check_rc "loadgen finishes" $? 0
 # Losses per cell: a request the loadgen saw fail or cut short, whose decode (in the router's
 # record) was that cell's engine.
 curl -sf "$RURL/hs/records" >"$T/records.json"
-eval "$(python3 - "$T" "${CELLS[@]}" <<'PY'
+eval "$(python3 - "$T" "$(for c in "${CELLS[@]}"; do echo "$c=${URL[$c]}"; done)" <<'PY'
 import csv, json, sys
-T, cells = sys.argv[1], sys.argv[2:]
+T = sys.argv[1]
+url = dict(reversed(l.split("=", 1)) for l in sys.argv[2].splitlines())  # engine URL -> cell
+cells = list(url.values())
 recs = {r["client_request_id"]: r for r in json.load(open(T + "/records.json"))}
 rows = list(csv.DictReader(open(T + "/lg/requests.csv")))
-url = {}
-for c in cells:
-    for line in open(f"{T}/{c}.out"):
-        if line.startswith("http://"):
-            url[line.strip()] = c
-            break
 lost = {c: 0 for c in cells}
 served = {c: 0 for c in cells}
 other = 0
@@ -191,7 +187,7 @@ PY
 )"
 echo "requests: $TOTAL"
 for c in "${CELLS[@]}"; do
-  k=${c//-/_} l=LOST_${c//-/_} s=SERVED_${c//-/_}
+  l=LOST_${c//-/_} s=SERVED_${c//-/_}
   echo "cell $c: served ${!s}, lost ${!l}"
   [ "${!s}" -gt 0 ] || _hs_bad "$c: served requests (else the cell shows nothing)"
   if [ "$c" == term-abort ]; then
