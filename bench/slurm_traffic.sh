@@ -8,16 +8,21 @@
 # user's jobs; nodes when changed) — slurmctld's own RPC statistics (sdiag, reset before each
 # window) give RPCs per minute and slurmctld's time in them, and the daemon's
 # hs_scaler_slurm_call_seconds_total gives the Slurm thread's time inside libslurm per tick.
-# Numbers and ratios against `full` only. Usage: slurm_traffic.sh BUILD_DIR SOURCE_DIR [SECONDS]
+# Two passes in the same run: a quiet site (the foreign jobs never change, so `all` mostly reads
+# "no change") and a busy one (another user submits a job and cancels one every 0.5 s, so the
+# job table changes on nearly every read and `all` loads it whole). Numbers and ratios against
+# `full` of the same pass only. Usage: slurm_traffic.sh BUILD_DIR SOURCE_DIR [SECONDS]
 set -euo pipefail
 B=$(realpath "$1") SRC=$(realpath "$2") SECS=${3:-60}
 source "$SRC/scripts/lib/testlib.sh"
 D=$(mktemp -d /tmp/hs_bench_traffic.XXXXXX)
 chmod 755 "$D"
 DPID=
-trap '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null; scancel -u nobody >/dev/null 2>&1; bash "$SRC/scripts/cluster.sh" down "$D/c" >/dev/null 2>&1; rm -rf "$D"' EXIT
+CHURN_PID=
+trap '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null; [ -n "$CHURN_PID" ] && kill $CHURN_PID 2>/dev/null; scancel -u nobody >/dev/null 2>&1; bash "$SRC/scripts/cluster.sh" down "$D/c" >/dev/null 2>&1; rm -rf "$D"' EXIT
 bash "$SRC/scripts/cluster.sh" up "$D/c" --nodes 8 --leaves 2 >/dev/null
 export SLURM_CONF=$D/c/etc/slurm.conf
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" "$@"; }
 N=10 FOREIGN=${FOREIGN:-400}
 {
   echo "services:"
@@ -36,31 +41,43 @@ for ((i = 0; i < N; i++)); do
   done
 done
 for ((i = 0; i < FOREIGN; i++)); do
-  setpriv --reuid=nobody --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" \
-    sbatch -Q --hold -o /dev/null --chdir=/tmp --wrap true
+  as_nobody sbatch -Q --hold -o /dev/null --chdir=/tmp --wrap true
 done
 wait_until 60 sh -c "[ \$(squeue -h -t R | wc -l) -eq $((2 * N)) ]" || { echo "tasks did not start" >&2; exit 1; }
 
-sdiag_rpcs() {  # -> "TYPE count total_us" lines for the message types of interest, and TOTAL
+# The daemon runs as root and every other user's RPC (the foreign queue's churn) is nobody's:
+# the totals are root's RPCs from sdiag's by-user table less sdiag's own REQUEST_STATS_INFO; the
+# by-type rows shown are the daemon's read types.
+sdiag_rpcs() {  # -> "TYPE count total_us" lines, then "TOTAL count total_us" for the daemon
   sdiag | python3 -c '
 import re, sys
-tot_n = tot_us = 0
-rows = {}
-by_type = False
+rows, users, section = {}, {}, None
 for line in sys.stdin:
-    if line.startswith("Remote Procedure Call statistics by message type"): by_type = True; continue
-    if line.startswith("Remote Procedure Call statistics by user"): break
+    if line.startswith("Remote Procedure Call statistics by message type"): section = "type"; continue
+    if line.startswith("Remote Procedure Call statistics by user"): section = "user"; continue
+    if line.startswith("Pending RPC statistics"): section = None; continue
     m = re.match(r"\s+(\S+)\s+\(\s*\d+\)\s+count:(\d+)\s+ave_time:\d+\s+total_time:(\d+)", line)
-    if by_type and m:
-        t, n, us = m.group(1), int(m.group(2)), int(m.group(3))
-        if t in ("REQUEST_STATS_INFO",): continue  # sdiag itself
-        rows[t] = (n, us); tot_n += n; tot_us += us
-for t, (n, us) in sorted(rows.items()): print(t, n, us)
-print("TOTAL", tot_n, tot_us)'
+    if m and section:
+        (rows if section == "type" else users)[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+reads = ("REQUEST_JOB_INFO", "REQUEST_JOB_USER_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_NODE_INFO", "REQUEST_FED_INFO")
+for t in reads:
+    if t in rows: print(t, *rows[t])
+n, us = users.get("root", (0, 0))
+sn, sus = rows.get("REQUEST_STATS_INFO", (0, 0))
+print("TOTAL", n - sn, us - sus)'
 }
 metric_sum() { curl -sf "$1/metrics" | awk -v n="$2" '$1 ~ "^"n"({|$)" {s += $NF} END {printf "%.6f", s}'; }
 
+churn() {  # another user's queue in motion: one submission and one cancel every 0.5 s
+  while :; do
+    id=$(as_nobody sbatch -Q --parsable --hold -o /dev/null --chdir=/tmp --wrap true) || true
+    [ -n "$id" ] && as_nobody scancel "$((id - FOREIGN))" 2>/dev/null || true
+    sleep 0.5
+  done
+}
+
 declare -A RPM MS TICKMS
+measure() {  # $1: pass name
 for mode in full all own; do
   DPORT=$(free_port_base 1)
   { cat "$D/services.yaml"; echo "daemon: {listen: \"127.0.0.1:$DPORT\", tick_s: 1, dry_run: true, slurm_reads: $mode}"; } >"$D/$mode.yaml"
@@ -78,10 +95,16 @@ for mode in full all own; do
   RPM[$mode]=$(echo "scale=1; $n * 60 / $SECS" | bc)
   MS[$mode]=$(echo "scale=2; $us / 1000 * 60 / $SECS" | bc)
   TICKMS[$mode]=$(python3 -c "print(f'{($s1 - $s0) * 1000 / max(1, $t1 - $t0):.3f}')")
-  echo "slurm_reads=$mode: ${RPM[$mode]} RPCs/min, slurmctld ${MS[$mode]} ms/min in them, Slurm thread ${TICKMS[$mode]} ms/tick inside libslurm"
+  echo "[$1] slurm_reads=$mode: ${RPM[$mode]} RPCs/min, slurmctld ${MS[$mode]} ms/min in them, Slurm thread ${TICKMS[$mode]} ms/tick inside libslurm"
   grep -v TOTAL "$D/$mode.rpcs" | sed 's/^/    /'
 done
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}' if b else 'n/a')" "$1" "$2"; }
 for mode in all own; do
-  echo "ratio $mode/full: RPCs $(ratio "${RPM[$mode]}" "${RPM[full]}"), slurmctld time $(ratio "${MS[$mode]}" "${MS[full]}"), Slurm-thread time per tick $(ratio "${TICKMS[$mode]}" "${TICKMS[full]}")"
+  echo "[$1] ratio $mode/full: RPCs $(ratio "${RPM[$mode]}" "${RPM[full]}"), slurmctld time $(ratio "${MS[$mode]}" "${MS[full]}"), Slurm-thread time per tick $(ratio "${TICKMS[$mode]}" "${TICKMS[full]}")"
 done
+}
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}' if b else 'n/a')" "$1" "$2"; }
+measure quiet
+churn &
+CHURN_PID=$!
+measure busy
+kill "$CHURN_PID"; CHURN_PID=

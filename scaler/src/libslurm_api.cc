@@ -146,10 +146,13 @@ class LibSlurmApi final : public SlurmApi {
   // kOwn: only the daemon's own jobs (slurm_load_job_user: slurmctld packs no other user's);
   // kAll: every job, and only when the table changed since the last read (update_time;
   // SLURM_NO_CHANGE_IN_DATA answers with no records); kFull: every job on every read.
+  // SHOW_LOCAL: without it slurm_load_job_user and slurm_load_job first ask for the
+  // federation (one REQUEST_FED_INFO per call, src/api/job_info.c); the daemon manages the
+  // arrays of its own cluster, so the local records are the ones it needs.
   Result<std::vector<SlurmJob>> load_jobs() override {
     job_info_msg_t* msg = nullptr;
     int rc = reads_ == SlurmReads::kOwn
-                 ? slurm_load_job_user(&msg, uid_, SHOW_ALL)
+                 ? slurm_load_job_user(&msg, uid_, SHOW_ALL | SHOW_LOCAL)
                  : slurm_load_jobs(reads_ == SlurmReads::kAll ? jobs_update_ : 0, &msg, SHOW_ALL);
     if (rc != SLURM_SUCCESS) {
       if (slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA && jobs_cache_) return *jobs_cache_;
@@ -168,7 +171,7 @@ class LibSlurmApi final : public SlurmApi {
 
   Result<SlurmJob> load_job(uint32_t job_id) override {
     job_info_msg_t* msg = nullptr;
-    if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+    if (slurm_load_job(&msg, job_id, SHOW_ALL | SHOW_LOCAL) != SLURM_SUCCESS)
       return slurm_error("load job " + std::to_string(job_id));
     std::optional<SlurmJob> found;
     for (uint32_t i = 0; i < msg->record_count && !found; ++i)
