@@ -2,6 +2,7 @@
 #include "hs/scaler/sim_slurm.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "hs/common/text.h"
 
@@ -182,6 +183,21 @@ void SimSlurm::schedule() {
 void SimSlurm::advance_to(int64_t now_unix_s) {
   now_ = std::max(now_, now_unix_s);
   schedule();
+}
+
+std::optional<int64_t> SimSlurm::next_change() const {
+  std::optional<int64_t> best;
+  auto take = [&](int64_t t) {
+    t = std::max(t, now_ + 1);
+    if (!best || t < *best) best = t;
+  };
+  auto wait = static_cast<int64_t>(std::ceil(options_.queue_wait_s));
+  for (const auto& [id, a] : arrays_) {
+    if (!a.pending.empty() && a.startable_since >= 0) take(a.startable_since + wait);
+    for (const auto& t : a.tasks)
+      if (!t.ended() && t.end > 0) take(t.end);
+  }
+  return best;
 }
 
 Status SimSlurm::drain_node(const std::string& node, const std::string& reason) {

@@ -25,6 +25,8 @@ enum class Stage : uint8_t {
   kDecode
 };
 
+inline constexpr uint32_t kNoInst = ~uint32_t{0};
+
 struct Req {
   double arrival = 0;
   uint64_t seq = 0;  // arrival order: ties between requests go by it, as by their index before
@@ -33,6 +35,9 @@ struct Req {
   uint64_t admit_iter = 0;
   uint32_t group = 0;
   uint32_t at = 0;  // the instance of kPrefillQueue / kDecodeQueue
+  // The prefill instance holding its KV cache until a decode instance has read it (NIXL's
+  // prefill keeps the blocks until the transfer is done): kNoInst before prefill and after.
+  uint32_t src = kNoInst;
   Stage stage = Stage::kRouter;
   bool abandoned = false;  // the client gave up; dropped where it is next touched
 };
@@ -83,14 +88,17 @@ struct Running {
 struct Inst {
   uint32_t id = 0;
   scaler::Role role = scaler::Role::kDecode;
-  std::string name;
+  std::string name;  // its Slurm task, "A_i"
+  std::string url;   // as it registers ("sim://A_i")
   uint32_t group = 0;
   std::string node, gpu;
   uint32_t gpus = 1;
   const workload::EngineProfile* prof = nullptr;
   double target = 0;
   double created = 0, ready_at = 0, removed = -1;
-  bool ready = false, draining = false, gone = false;
+  // ready: registered (the engine is up); served: in the endpoint set the daemon publishes;
+  // draining: the daemon's set marks it so (no new work); gone: its task ended.
+  bool ready = false, served = false, draining = false, gone = false;
   uint64_t seq = 0;
   // The router's view: load when last indexed, and positions in the load heaps (prefill:
   // the prefill heap; decode: the fleet's and its group's).
@@ -101,6 +109,7 @@ struct Inst {
   std::vector<uint32_t> batch;
   uint64_t queued_tokens = 0;
   uint32_t queue_abandoned = 0;  // of `queue`, given up on and not yet dropped
+  uint32_t kv_out = 0;           // requests whose KV it holds for a decode instance
   // decode: iterations since t_sync form an arithmetic series
   double t_sync = 0;
   uint64_t iter = 0;
@@ -108,6 +117,7 @@ struct Inst {
   std::priority_queue<Running, std::vector<Running>, std::greater<>> running;
   std::deque<uint32_t> waiting;
   uint32_t waiting_abandoned = 0;  // of `waiting`, given up on and not yet dropped
+  uint32_t kv_in = 0;              // KV transfers on their way to it
   uint64_t kv_used = 0;
   uint64_t sum_admit_iter = 0;
   uint32_t epoch = 0;
@@ -117,7 +127,13 @@ struct Inst {
   double busy_time = 0, busy_since = -1, busy_at_scrape = 0;
   scaler::InstanceSeries series;
 
-  bool routable() const { return ready && !draining && !gone; }
+  bool routable() const { return served && !draining && !gone; }
+  // What the engine and the router report in flight for it (a drain waits for 0).
+  double in_flight() const {
+    if (role == scaler::Role::kPrefill)
+      return static_cast<double>(queue.size() - queue_abandoned + batch.size() + kv_out);
+    return static_cast<double>(running.size() + waiting.size() - waiting_abandoned + kv_in);
+  }
   uint64_t load() const {
     return role == scaler::Role::kPrefill ? queued_tokens
                                           : running.size() + waiting.size() - waiting_abandoned;

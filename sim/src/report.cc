@@ -52,6 +52,9 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
       p["percentiles"] = r.percentiles_exact ? "exact" : sketch;
       p["max_in_flight"] = r.max_in_flight;
       p["scaling_actions"] = r.scaling_actions;
+      p["slurm_actions"] = r.slurm_actions;
+      p["slurm_action_failures"] = r.slurm_action_failures;
+      p["lost"] = r.lost;
       p["completed"] = r.completed;
       p["unfinished"] = r.unfinished;
       p["abandoned"] = r.abandoned;

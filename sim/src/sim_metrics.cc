@@ -1,6 +1,5 @@
 // The autoscaler's view of the simulation: engines scraped as vLLM exports them, the
-// router's per-group latency histograms, the policy deciding every tick from
-// compute_signals(), and the run's totals.
+// router's per-group latency histograms, each tick's figures, and the run's totals.
 #include <algorithm>
 
 #include "hs/scaler/engine_metrics.h"
@@ -54,59 +53,43 @@ void Sim::scrape() {
   }
   for (auto& [g, h] : hist_) {
     auto& s = group_series_[g];
-    s.group = groups_[g].id;
+    s.group = group_names_[g];
     s.samples.push_back(
         {vt(now_), scaler::signal_histogram(h.first), scaler::signal_histogram(h.second)});
     drop_before(s.samples, vt(now_ - keep));
   }
 }
 
-void Sim::tick() {
-  scaler::MetricsWindow w;
-  std::vector<std::string> expected;
-  scaler::PoolState pool;
-  double newest_ready = -1e18;
-  for (uint32_t id : live_) {
-    const Inst& in = insts_[id];
-    if (in.ready) w.instances.push_back(in.series);
-    if (in.draining) continue;
-    if (in.ready && in.created > 0) newest_ready = std::max(newest_ready, in.ready_at);
-    if (in.role == Role::kPrefill) {
-      ++pool.prefill;
-      pool.ready_prefill += in.ready;
-    } else {
-      ++pool.decode;
-      pool.ready_decode += in.ready;
-      pool.decode_capacity_tps += in.target;
-      if (in.ready) expected.push_back(in.name);
-    }
-    pool.starting += !in.ready;
-  }
-  if (newest_ready > -1e17) pool.newest_ready_age = from_seconds(now_ - newest_ready);
-  for (const auto& [g, s] : group_series_) w.groups.push_back(s);
-  scaler::Signals sig = scaler::compute_signals(w, svc_, vt(now_), expected);
-  scaler::Decision d =
-      pol_.decide(svc_, sig, pool, vt(now_), o_.wall_start_utc + static_cast<int64_t>(now_), mem_);
-  if (d.direction != scaler::Direction::kHold) ++res_.scaling_actions;
-  if (o_.keep_decisions &&
-      (d.direction != scaler::Direction::kHold || res_.decisions.size() < o_.keep_decisions / 2)) {
-    if (res_.decisions.size() < o_.keep_decisions)
-      res_.decisions.push_back("t=" + std::to_string(static_cast<int64_t>(now_)) + " " +
-                               d.to_log_line());
-  }
-  apply(d, pool);
+// The tick's figures, from the Controller's status: its decision (or the counts it holds
+// at), what it did, and the latencies of the requests that finished in the tick.
+void Sim::record_tick(const scaler::Signals& sig, bool changed_slurm) {
+  const scaler::ServiceStatus& st = ctl_->status().at(svc_.name);
+  const scaler::Decision& d = st.decision;
+  res_.scaling_actions += changed_slurm;
+  auto keep = [&](const std::string& line, bool notable) {
+    if (o_.keep_decisions && (notable || res_.decisions.size() < o_.keep_decisions / 2) &&
+        res_.decisions.size() < o_.keep_decisions)
+      res_.decisions.push_back("t=" + std::to_string(static_cast<int64_t>(now_)) + " " + line);
+  };
+  if (st.decided) keep(d.to_log_line(), d.direction != scaler::Direction::kHold);
+  for (const auto& a : st.actions) keep("action " + a, true);
   SeriesPoint p;
   p.t = now_;
   p.arrivals_per_s = static_cast<double>(tick_arrivals_) / o_.tick_s;
   tick_arrivals_ = 0;
   p.decode_tps = scaler::missing(sig.decode_tps) ? 0 : sig.decode_tps;
-  p.prefill = d.desired_prefill;
-  p.decode = d.desired_decode;
-  p.ready_prefill = pool.ready_prefill;
-  p.ready_decode = pool.ready_decode;
+  uint32_t target[2] = {0, 0};
+  for (const auto& [g, roles] : st.counts)
+    for (const auto& [role, tr] : roles) {
+      bool prefill = role == to_string(Role::kPrefill);
+      target[prefill ? 0 : 1] += tr.first;
+      (prefill ? p.ready_prefill : p.ready_decode) += tr.second;
+    }
+  p.prefill = st.decided ? d.desired_prefill : target[0];
+  p.decode = st.decided ? d.desired_decode : target[1];
   p.ttft_p99_s = p99(tick_ttft_);
   p.tbt_p99_s = p99(tick_tbt_);
-  p.decision = std::string(scaler::to_string(d.direction));
+  p.decision = std::string(scaler::to_string(st.decided ? d.direction : scaler::Direction::kHold));
   tick_ttft_.clear();
   tick_tbt_.clear();
   res_.series.push_back(p);

@@ -13,11 +13,9 @@ namespace hs::sim {
 
 using scaler::Role;
 
-namespace {}  // namespace
-
 Sim::Sim(workload::RequestStream& reqs, const scaler::ServiceConfig& svc, const Cluster& cl,
          const workload::ProfileSet& profiles, const scaler::Policy& pol, const SimOptions& o)
-    : svc_(svc), cl_(cl), profiles_(profiles), pol_(pol), o_(o), stream_(reqs), nodes_(cl.nodes) {}
+    : svc_(svc), cl_(cl), profiles_(profiles), pol_(pol), o_(o), stream_(reqs) {}
 
 Result<PolicyResult> Sim::run() {
   auto w0 = std::chrono::steady_clock::now();
@@ -33,9 +31,7 @@ Result<PolicyResult> Sim::run() {
   end_ = o_.max_duration_s > 0 ? o_.max_duration_s : std::numeric_limits<double>::infinity();
   if (!pull() && stream_.error()) return *stream_.error();
   uint32_t units = o_.initial_units ? o_.initial_units : svc_.min_units();
-  if (!grow_units(units, /*initial=*/true))
-    return failed_precondition("the cluster cannot hold the service's initial " +
-                               std::to_string(units) + " units");
+  if (Status st = start_daemon(units); !st.ok()) return st.error();
   push(o_.scrape_s, Ev::kScrape, 0);
   push(o_.tick_s, Ev::kTick, 0);
   // Three sources in time order: arrivals (first on ties), events, client deadlines.
@@ -94,6 +90,9 @@ void Sim::dispatch(const Event& e) {
     case Ev::kReady:
       ready(e.a);
       break;
+    case Ev::kSlurm:
+      slurm_event();
+      break;
     case Ev::kScrape:
       scrape();
       push(now_ + o_.scrape_s, Ev::kScrape, 0);
@@ -104,7 +103,7 @@ void Sim::dispatch(const Event& e) {
         o_.progress(std::min(1.0, now_ / until));
         next_progress_ = now_ + until / 100;
       }
-      tick();
+      control_tick();
       push(now_ + o_.tick_s, Ev::kTick, 0);
       break;
     }
@@ -208,23 +207,26 @@ void Sim::start_prefill(Inst& in) {
 
 void Sim::prefill_done(uint32_t id) {
   Inst& in = insts_[id];
+  if (in.gone) return;  // its task ended mid-batch: the batch was lost with it
   for (uint32_t r : in.batch) {
     in.queued_tokens -= reqs_[r].in;
     in.prompt_total += reqs_[r].in;  // computed even if its client has gone meanwhile
-    if (reqs_[r].abandoned)
+    if (reqs_[r].abandoned) {
       drop(r);
-    else
-      send_to_decode(r, static_cast<int32_t>(id));
+    } else {
+      reqs_[r].src = id;
+      ++in.kv_out;
+      send_to_decode(r);
+    }
   }
   in.batch.clear();
   reindex(in);
   set_busy(in, false);
   start_prefill(in);
-  maybe_remove(id);
 }
 
 // To the least-loaded decode instance of the request's group, else of the fleet.
-void Sim::send_to_decode(uint32_t r, int32_t from) {
+void Sim::send_to_decode(uint32_t r) {
   Req& q = reqs_[r];
   int32_t best = -1;
   if (q.group < group_heaps_.size() && !group_heaps_[q.group].empty())
@@ -239,8 +241,9 @@ void Sim::send_to_decode(uint32_t r, int32_t from) {
     return;
   }
   q.stage = Stage::kTransfer;
-  const Inst& d = insts_[best];
-  const std::string& src = from >= 0 ? insts_[from].node : d.node;
+  Inst& d = insts_[best];
+  ++d.kv_in;
+  const std::string& src = q.src != kNoInst ? insts_[q.src].node : d.node;
   double bytes = q.in * d.prof->kv_bytes_per_token;
   double t = bytes / (cl_.kv_gbs(src, d.node) * 1e9);
   push(now_ + t, Ev::kKvDone, r, static_cast<uint32_t>(best));
@@ -248,14 +251,20 @@ void Sim::send_to_decode(uint32_t r, int32_t from) {
 
 void Sim::kv_done(uint32_t r, uint32_t id) {
   Inst& d = insts_[id];
+  --d.kv_in;
   if (reqs_[r].abandoned) {
     drop(r);
     return;
   }
-  if (d.gone) {  // removed while the transfer was in flight: pick another
-    send_to_decode(r, -1);
+  if (reqs_[r].src != kNoInst && insts_[reqs_[r].src].gone) {  // the KV's holder ended
+    lose(r);
     return;
   }
+  if (d.gone) {  // its task ended while the transfer was in flight: pick another
+    send_to_decode(r);
+    return;
+  }
+  release_kv(reqs_[r]);
   reqs_[r].stage = Stage::kDecodeQueue;
   reqs_[r].at = id;
   d.waiting.push_back(r);
@@ -355,7 +364,6 @@ void Sim::admit_and_schedule(uint32_t id) {
     set_busy(d, false);
     d.next_event = -1;
     ++d.epoch;
-    maybe_remove(id);
   }
 }
 
@@ -378,7 +386,39 @@ void Sim::abandon(uint32_t r) {
 
 void Sim::drop(uint32_t r) {
   --abandoned_held_;
+  release_kv(reqs_[r]);
   reqs_.release(r);
+}
+
+void Sim::lose(uint32_t r) {
+  if (reqs_[r].abandoned) {
+    drop(r);
+    return;
+  }
+  ++res_.lost;
+  release_kv(reqs_[r]);
+  reqs_.release(r);
+}
+
+void Sim::release_kv(Req& q) {
+  if (q.src == kNoInst) return;
+  --insts_[q.src].kv_out;
+  q.src = kNoInst;
+}
+
+// Requests that found no routable instance of a role wait at the router until one is.
+void Sim::flush_waits(Role role) {
+  if (role == Role::kPrefill) {
+    if (prefill_heap_.empty()) return;
+    std::deque<uint32_t> w;
+    w.swap(router_wait_);
+    for (uint32_t r : w) reqs_[r].abandoned ? drop(r) : arrive(r);
+  } else {
+    if (decode_heap_.empty()) return;
+    std::deque<uint32_t> w;
+    w.swap(decode_wait_);
+    for (uint32_t r : w) reqs_[r].abandoned ? drop(r) : send_to_decode(r);
+  }
 }
 
 // The router's per-group histograms, as hs-router keeps them (common/prometheus_text.h).

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The simulator runs scaler/'s policy and placement, never a copy: the built libhs_sim.a
 # must define none of their symbols (it may only reference them), and hs-sim must get them
-# from libhs_scaler_policy.a. Usage: sim_no_policy_copy_test.sh LIBHS_SIM LIBHS_SCALER_POLICY
+# from libhs_scaler_policy.a. Its decisions go through the daemon's Controller and
+# ActionExecutor (from libhs_scaler_daemon), which it calls and does not define.
+# Usage: sim_no_policy_copy_test.sh LIBHS_SIM LIBHS_SCALER_POLICY
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
 SIM=$1
@@ -15,4 +17,8 @@ for sym in "hs::scaler::HeteroScalePolicy::decide" "hs::scaler::compute_signals"
 done
 check_eq "libhs_sim calls compute_signals from scaler" "$(undefined "$SIM" | grep -cF 'hs::scaler::compute_signals' | awk '{print ($1>0)}')" "1"
 check_eq "libhs_sim calls place() from scaler" "$(undefined "$SIM" | grep -cF 'hs::scaler::place(' | awk '{print ($1>0)}')" "1"
+for sym in "hs::scaler::Controller::tick(" "hs::scaler::ActionExecutor::run(" "hs::scaler::served_endpoints("; do
+  check_eq "libhs_sim defines no $sym" "$(defined "$SIM" | grep -cF "$sym")" "0"
+  check_eq "libhs_sim calls $sym" "$(undefined "$SIM" | grep -cF "$sym" | awk '{print ($1>0)}')" "1"
+done
 finish

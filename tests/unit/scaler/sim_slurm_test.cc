@@ -78,6 +78,26 @@ TEST(SimSlurm, AnIndexStartsOnlyAfterTheQueueWait) {
   EXPECT_EQ(tasks(sim, id).running, 3u);
 }
 
+// hs-sim moves time by events: next_change() names the moment the scheduler acts by itself.
+TEST(SimSlurm, NamesTheNextChangeItMakesByItself) {
+  SimSlurmOptions o;
+  o.queue_wait_s = 30;
+  SimSlurm sim(four_nodes(), 1000, o);
+  EXPECT_FALSE(sim.next_change().has_value());  // nothing submitted
+  SubmitSpec s = array("0-3%1");
+  s.time_limit_min = 2;
+  uint32_t id = *sim.submit(s);
+  EXPECT_EQ(sim.next_change(), 1030);  // the queue wait of the first index
+  sim.advance_to(*sim.next_change());
+  EXPECT_EQ(tasks(sim, id).running, 1u);
+  EXPECT_EQ(sim.next_change(), 1030 + 120);  // throttled: only the time limit is due
+  sim.advance_to(1150);
+  EXPECT_EQ(tasks(sim, id).running, 0u);
+  EXPECT_EQ(sim.next_change(), 1150 + 30);  // the next index's queue wait
+  sim.advance_to(1180);
+  EXPECT_EQ(tasks(sim, id).running, 1u);
+}
+
 TEST(SimSlurm, AFailedNodeEndsItsTasksAndTheArrayWaits) {
   SimSlurm sim(four_nodes(), 1000);
   uint32_t id = *sim.submit(array("0-7%2"));

@@ -137,6 +137,36 @@ TEST(Simulator, ChangingAPolicyConstantChangesTheSimulatedDecisions) {
   EXPECT_NE(a->decisions, b->decisions);
 }
 
+// The fleet is what the daemon makes of the decisions on a simulated Slurm: a scale-in is
+// throttles lowered, drain marks and, once the drained instances are idle past the soft
+// grace, cancels; nothing in flight is lost on the way.
+TEST(Simulator, ScalingGoesThroughTheDaemonsActionsOnSimulatedSlurm) {
+  auto reqs = constant(20, 1200, 500, 175);
+  auto less = constant(2, 1800, 500, 175, 1200);
+  reqs.insert(reqs.end(), less.begin(), less.end());
+  auto svc = service(1000);
+  SimOptions o;
+  o.initial_units = 4;
+  o.keep_decisions = 100000;
+  scaler::HeteroScalePolicy pol;
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto has = [&](const std::string& needle) {
+    for (const auto& d : r->decisions)
+      if (d.find(needle) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("action throttle")) << ::testing::PrintToString(r->decisions);
+  EXPECT_TRUE(has("action drain"));
+  EXPECT_TRUE(has("action cancel"));
+  EXPECT_GT(r->slurm_actions, 0u);
+  EXPECT_EQ(r->slurm_action_failures, 0u);
+  EXPECT_EQ(r->lost, 0u);
+  EXPECT_GT(r->scaling_actions, 0u);
+  EXPECT_LT(r->series.back().decode, 4u);
+  EXPECT_EQ(r->completed, reqs.size());
+}
+
 TEST(Simulator, SameSeedSameResult) {
   auto reqs = constant(8, 600, 800, 150);
   SimOptions o;

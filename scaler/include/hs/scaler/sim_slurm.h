@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ class SimSlurm final : public SlurmApi {
   // Moves the clock forward (never back) and runs the scheduler: time limits, purges, starts.
   void advance_to(int64_t now_unix_s);
   int64_t now() const { return now_; }
+  // The earliest time after now() at which the scheduler changes something by itself (a
+  // startable index's queue wait over, a time limit reached): a caller that moves time by
+  // events (hs-sim) advances to it. None while nothing is due without a call.
+  std::optional<int64_t> next_change() const;
 
   // The world and the admins, outside the daemon's SlurmApi.
   Status drain_node(const std::string& node, const std::string& reason);

@@ -1,5 +1,6 @@
-// A discrete-event simulation of one service's P/D fleet on a switch-tree cluster, with the
-// real scaler/ policy and placement deciding on a virtual clock.
+// A discrete-event simulation of one service's P/D fleet on a switch-tree cluster, with
+// heteroscaled's Controller (policy, placement, reconciliation, actuation) driving a
+// simulated Slurm on a virtual clock.
 //
 // Model: requests arrive; the router sends each to the prefill instance with the fewest
 // queued tokens; prefill batches FCFS up to a token budget (time from the GPU's profile);
@@ -10,7 +11,10 @@
 // their times form an arithmetic series, so the simulator jumps to the next finish or
 // admission boundary. Engines are scraped every `scrape_s` (counters and gauges as vLLM
 // exports them), the router keeps per-group TTFT/TBT histograms with vLLM's buckets, and
-// every `tick_s` the policy decides from compute_signals(); placement picks groups and nodes.
+// every `tick_s` heteroscaled's Controller ticks on what the simulated Slurm (SimSlurm: arrays,
+// throttles, queue wait, GPUs per node) and the engines show, and its ActionExecutor carries
+// the actions out there; an instance runs while its Slurm task does, and the router follows
+// the daemon's endpoint set (ratio gate and drain flags included).
 // Deterministic for a seed; reads no wall clock except to report its own speed.
 //
 // Scale: requests are read from a stream as they arrive and only those in flight are held,
@@ -42,8 +46,10 @@ struct SimOptions {
   bool zero_startup = false;  // instances ready the moment they are placed
   std::string model = "llama-8b";
   uint32_t initial_units = 0;  // 0: the service's min units
-  int64_t wall_start_utc = 0;  // for periodic schedules
-  size_t keep_decisions = 0;   // how many decision log lines to keep (0: none)
+  // The simulated Slurm's and the policy's clock at the start (periodic schedules, drain
+  // marks, time limits): Monday 2024-01-01 00:00 UTC.
+  int64_t wall_start_utc = 1704067200;
+  size_t keep_decisions = 0;  // how many decision log lines to keep (0: none)
   // A client gives up on a request without a first token after this long, and the engine
   // drops it (vLLM aborts a request whose client disconnected). The default is the OpenAI
   // Python SDK's (openai/_constants.py: DEFAULT_TIMEOUT 600 s; its retries are not modelled).
@@ -75,13 +81,20 @@ struct PolicyResult {
   // kPercentileRelativeError.
   bool percentiles_exact = true;
   double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
+  // Ticks in which the daemon changed Slurm (a throttle, a drain mark, a cancel, a
+  // submission): a decision the daemon cannot carry out (a per-pool policy's shrink of one
+  // role, held in the group's ratio) changes nothing and is not counted.
   size_t scaling_actions = 0;
   size_t requests = 0, completed = 0, unfinished = 0;
   size_t abandoned = 0;  // clients gave up before a first token: SLO misses
   size_t rejected =
       0;  // longer than the model's context: refused at once (vLLM's 400), not in the SLO figures
   size_t cross_group_transfers = 0;
-  size_t max_in_flight = 0;  // requests held at once
+  // In flight on an instance whose Slurm task ended (a drain timeout, a time limit): failed,
+  // and SLO misses like the abandoned.
+  size_t lost = 0;
+  size_t slurm_actions = 0, slurm_action_failures = 0;  // done by the daemon's ActionExecutor
+  size_t max_in_flight = 0;                             // requests held at once
   std::vector<SeriesPoint> series;
   std::vector<std::string> decisions;
   double simulated_s = 0;
