@@ -34,6 +34,7 @@ void SlurmLink::step() {
     auto s = std::make_shared<SlurmSnapshot>();
     s->seq = ++seq_;
     s->view = build_view(*jobs);
+    s->jobs = std::move(*jobs);
     s->nodes = std::move(*nodes);
     s->read_at = clock_.now();
     s->read_at_unix_s = unix_now_();

@@ -24,6 +24,7 @@
 #include "hs/scaler/scraper.h"
 #include "hs/scaler/site_check.h"
 #include "hs/scaler/slurm_link.h"
+#include "hs/scaler/tick_record.h"
 
 namespace po = boost::program_options;
 using namespace hs;
@@ -105,6 +106,7 @@ struct Daemon {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
+  std::unique_ptr<TickRecorder> recorder;  // --record: every tick's inputs and actions
 
   // Sleeps until `t` or stop; false when stopping.
   bool wait_until(TimePoint t) {
@@ -171,7 +173,11 @@ struct Daemon {
       }
       controller.set_paused(api.pause_requested());
       TimePoint now = clock.now();
-      auto actions = controller.tick(slurm.decide_on.get(), regs_now, *m, now, wall_now());
+      int64_t wall = wall_now();
+      auto actions = controller.tick(slurm.decide_on.get(), regs_now, *m, now, wall);
+      if (recorder)
+        recorder->write(slurm.decide_on.get(), regs_now, *m, now, wall, controller.paused(),
+                        actions);
       for (const auto& [svc, st] : controller.status()) {
         for (const auto& change : st.outside_changes) log.warning("service " + svc + ": " + change);
         if (st.decided)
@@ -250,6 +256,7 @@ int main(int argc, char** argv) {
                                          "service and daemon configuration (YAML)")(
       "dry-run", po::bool_switch(&dry_run), "decide and log, never change Slurm")(
       "check", "validate the configuration and exit")(
+      "record", po::value<std::string>()->value_name("DIR"), "write each tick's inputs to DIR")(
       "log-level", po::value(&log_level)->value_name("LEVEL"), "debug, info, warning, error");
   po::variables_map vm;
   if (int rc = cli::parse(po::command_line_parser(argc, argv), d, vm, "heteroscaled"); rc >= 0)
@@ -270,11 +277,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto fabric = load_fabric(*cfg);
-  if (!fabric.ok()) {
-    std::fprintf(stderr, "heteroscaled: %s\n", fabric.error().to_string().c_str());
-    return 2;
-  }
-  auto token = load_token(cfg->daemon.token_file);
+  auto token =
+      fabric.ok() ? load_token(cfg->daemon.token_file) : Result<std::string>(fabric.error());
   if (!token.ok()) {
     std::fprintf(stderr, "heteroscaled: %s\n", token.error().to_string().c_str());
     return 2;
@@ -284,12 +288,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (dry_run) cfg->daemon.dry_run = true;
-
   sigset_t sigs;
   sigemptyset(&sigs);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before any thread starts: all inherit it
-
   auto libslurm = make_libslurm_api(cfg->daemon.slurm_conf, cfg->daemon.slurm_reads);
   SteadyClock meter_clock;
   double wps = cfg->daemon.slurm_writes_per_s;
@@ -298,6 +300,15 @@ int main(int argc, char** argv) {
                                    [](Duration wait) { std::this_thread::sleep_for(wait); });
   const char* crash_at = std::getenv("HS_TEST_CRASH_AT");  // tests only
   Daemon dm(*cfg, std::move(*fabric), *token, *level, *slurm_api, crash_at ? crash_at : "");
+  if (vm.count("record")) {
+    auto rec = TickRecorder::open(vm["record"].as<std::string>(), config_path, cfg->daemon.dry_run,
+                                  dm.controller.started());
+    if (!rec.ok()) {
+      std::fprintf(stderr, "heteroscaled: --record: %s\n", rec.error().to_string().c_str());
+      return 2;
+    }
+    dm.recorder = std::move(*rec);
+  }
   if (!site_allows(*slurm_api, *cfg, dm.log)) {
     dm.log.error("not started: fix the settings above (nothing in Slurm was changed)");
     return 2;

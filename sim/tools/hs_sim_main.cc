@@ -15,6 +15,7 @@
 #include "hs/common/file.h"
 #include "hs/scaler/policy.h"
 #include "hs/sim/calibrate.h"
+#include "hs/sim/replay.h"
 #include "hs/sim/report.h"
 #include "hs/sim/simulator.h"
 #include "hs/workload/load.h"
@@ -413,15 +414,54 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Feeds a heteroscaled --record directory to the Controller again: 0 when every tick's
+// actions come out identical, 1 (with the first difference) otherwise.
+int cmd_replay(const std::vector<std::string>& args) {
+  po::options_description o(
+      "Usage: hs-sim replay DIR\n\nReplays `heteroscaled --record DIR` through the Controller "
+      "and compares the actions, tick for tick.\n\nOptions");
+  std::string dir;
+  o.add_options()("help,h", "this help")("dir", po::value(&dir), "the recording");
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(o).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hs-sim replay: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) return std::cout << o << "\n", 0;
+  if (dir.empty()) {
+    std::fprintf(stderr, "hs-sim replay: DIR is required\n");
+    return 2;
+  }
+  auto rec = scaler::load_recording(dir);
+  if (!rec.ok()) return fail(rec.error());
+  auto r = sim::replay(*rec);
+  if (!r.ok()) return fail(r.error());
+  if (r->identical) {
+    std::printf("replayed %zu ticks, %zu actions: identical\n", r->ticks, r->actions);
+    return 0;
+  }
+  std::printf("tick %zu differs (of %zu)\nrecorded:\n", r->first_difference, r->ticks);
+  for (const auto& a : r->recorded) std::printf("  %s\n", a.c_str());
+  std::printf("replayed:\n");
+  for (const auto& a : r->replayed) std::printf("  %s\n", a.c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const char* usage =
-      "Usage: hs-sim compare|run|calibrate [options]   (hs-sim COMMAND --help for each)\n"
+      "Usage: hs-sim compare|run|calibrate|replay [options]   (hs-sim COMMAND --help for each)\n"
       "  compare    every policy on one workload: summary.json, timeseries.csv, plots\n"
       "  run        one policy\n"
-      "  calibrate  per-instance decode target and P:D ratio for a profile and workload\n";
+      "  calibrate  per-instance decode target and P:D ratio for a profile and workload\n"
+      "  replay     a heteroscaled --record directory through the Controller, actions compared\n";
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
       std::fputs(usage, args.empty() ? stderr : stdout);
@@ -431,6 +471,7 @@ int main(int argc, char** argv) {
     if (args[0] == "compare") return cmd_compare(rest, false);
     if (args[0] == "run") return cmd_compare(rest, true);
     if (args[0] == "calibrate") return cmd_calibrate(rest);
+    if (args[0] == "replay") return cmd_replay(rest);
     std::fprintf(stderr, "hs-sim: unknown command %s\n%s", args[0].c_str(), usage);
     return 2;
   } catch (const std::exception& e) {

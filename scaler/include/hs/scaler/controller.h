@@ -54,7 +54,8 @@ struct Action {
 std::string_view to_string(Action::Kind k);
 
 struct SlurmSnapshot {
-  uint64_t seq = 0;  // increases with every successful read
+  uint64_t seq = 0;            // increases with every successful read
+  std::vector<SlurmJob> jobs;  // as read (what --record writes); the view is built from them
   ClusterView view;
   std::vector<SlurmNode> nodes;
   TimePoint read_at;
@@ -90,6 +91,7 @@ class Controller {
              std::shared_ptr<const Policy> policy = nullptr);
   void reload(DaemonConfig config, topo::Fabric fabric);
   const DaemonConfig& config() const { return config_; }
+  TimePoint started() const { return started_; }
 
   // `slurm`: the newest snapshot, or null when Slurm has not been read or is stale (then no
   // scale action is taken; drains keep their marks and wait).
