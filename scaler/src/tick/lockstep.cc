@@ -52,6 +52,20 @@ bool roll_back(ServiceTick& t, TickTimers& timers, const std::string& gname, con
       act.group = gname;
       act.role = role;
       act.job_id = a.array_job_id;
+      bool runs = std::any_of(a.tasks.begin(), a.tasks.end(),
+                              [](const PoolTask& x) { return x.state == JobState::kRunning; });
+      if (mine == 0 && runs) {
+        // Its running tasks serve (or finish) requests: closed as a shrink closes a pool, its
+        // pending indices cancelled and its serving tasks drained (cancelled once idle),
+        // never killed with requests in flight.
+        std::string why = "rollback: pending past start_timeout and nothing of the ratio running";
+        if (a.pending > 0) t.add(cancel_pending(gname, role, a, why));
+        for (const auto& task : a.tasks)
+          if (task.state == JobState::kRunning && !task.draining())
+            t.add(mark_task(gname, task, Mark::kDrain, t.wall, why));
+        changed = true;
+        continue;
+      }
       if (mine == 0) {
         act.kind = Action::Kind::kCancelArray;
         act.why = "rollback: pending past start_timeout and nothing of the ratio running";

@@ -78,6 +78,7 @@ bool finish_drains(ServiceTick& t, TickTimers& timers, const std::string& gname,
                    const PoolArray& a, const std::set<std::string>& revived, bool latency_breach) {
   bool changed = false;
   bool router_needed = t.daemon.routers.count(t.svc.name) > 0;
+  uint32_t put_back = 0;  // this tick, in this array: the throttle rises by each
   for (const auto& task : a.tasks) {
     // A completing task is already on its way out: nothing to cancel.
     if (!task.draining() || task.state != JobState::kRunning || revived.count(task.id())) continue;
@@ -105,7 +106,8 @@ bool finish_drains(ServiceTick& t, TickTimers& timers, const std::string& gname,
     auto [it, fresh] = timers.idle_since.try_emplace(task.id(), t.now);
     (void)fresh;
     if (latency_breach && a.throttle != 0) {
-      t.add(set_throttle(gname, role, a.array_job_id, a.throttle + 1, "put back " + task.id()));
+      t.add(set_throttle(gname, role, a.array_job_id, a.throttle + ++put_back,
+                         "put back " + task.id()));
       t.add(mark_task(gname, task, Mark::kUndrain, t.wall,
                       "soft scale-in: latency guard breached during the grace"));
       timers.idle_since.erase(task.id());

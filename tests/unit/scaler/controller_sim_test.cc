@@ -33,6 +33,54 @@ TEST(ControllerOnSimSlurm, GrowsAGroupOpensAnotherThenDrainsAndCancels) {
   EXPECT_TRUE(w.failed.empty()) << ::testing::PrintToString(w.failed);
 }
 
+// A latency breach during the soft grace puts every idle drained task back: the throttle
+// rises by as many as come back, so none is drained again as "serving above throttle" (hs-sim
+// found the throttle raised by one per array however many came back, and the tick after
+// draining the rest again, in a loop).
+TEST(ControllerOnSimSlurm, PutsBackEveryDrainedTaskOfAnArrayOnALatencyBreach) {
+  World w;
+  w.submit(Role::kPrefill, "g1", "0-63%3", "leaf1");
+  w.submit(Role::kDecode, "g1", "0-63%3", "leaf1");
+  w.load_tps = 250;
+  w.run(3);
+  ASSERT_EQ(w.serving(), "g1 3:3");
+  w.load_tps = 50;  // one unit is enough: two drained per role
+  w.run(1);
+  ASSERT_EQ(w.draining(), 4u) << w.why();
+  w.slow = true;
+  for (int i = 0; i < 5 && !w.did("soft scale-in: latency guard breached"); ++i) w.tick();
+  ASSERT_TRUE(w.did("soft scale-in: latency guard breached")) << w.why();
+  EXPECT_EQ(w.serving(), "g1 3:3") << w.why();
+  ClusterView v = w.view();
+  for (Role role : {Role::kPrefill, Role::kDecode})
+    for (const auto& a : v.services["chat"]["g1"].role(role).arrays) EXPECT_EQ(a.throttle, 3u);
+  w.tick();
+  EXPECT_FALSE(w.did("serving above throttle")) << w.why();
+}
+
+// Rolled back with nothing of its ratio running, a group's started prefill is drained, not
+// cancelled with the array: it may hold requests (hs-sim found cancel-array killing serving
+// tasks of a group whose decode ran fewer than one unit).
+TEST(ControllerOnSimSlurm, ARollbackDrainsWhatRunsInsteadOfKillingIt) {
+  World w;
+  SubmitSpec other;  // another user holds every l40s of leaf1: g1's decode cannot start
+  other.name = "batch";
+  other.script = "#!/bin/bash\n";
+  other.array = "0-3";
+  other.tres_per_node = "gres:gpu:l40s:1";
+  other.constraint = "leaf1";
+  ASSERT_TRUE(w.slurm.submit(other).ok());
+  w.submit(Role::kPrefill, "g1", "0-63%1", "leaf1");
+  w.submit(Role::kDecode, "g1", "0-63%1", "leaf1");
+  w.load_tps = 50;
+  w.run(3);
+  ASSERT_EQ(w.serving(), "g1 1:0");
+  w.run(40);  // past start_timeout (30 s)
+  EXPECT_TRUE(w.did("rollback")) << w.why();
+  EXPECT_TRUE(w.did("drain service=chat group=g1 role=prefill")) << w.why();
+  EXPECT_FALSE(w.did("cancel-array service=chat group=g1 role=prefill")) << w.why();
+}
+
 TEST(ControllerOnSimSlurm, RollsBackAGroupWhoseDecodesPendPastStartTimeout) {
   SimSlurmOptions o;
   o.queue_wait_s = 5;

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -69,7 +70,8 @@ struct World {
   Controller c{cfg, fabric(), t0};
   ActionExecutor ex{slurm, clock, Logger("test", LogLevel::kOff, null_sink())};
   double t = 0;
-  double load_tps = 0;                          // the service's decode tokens/s, spread evenly
+  double load_tps = 0;  // the service's decode tokens/s, spread evenly
+  bool slow = false;    // the router sees every request's TTFT far above the SLO (guard breach)
   std::vector<std::string> done, failed;        // executed actions, described
   std::map<std::string, TimePoint> registered;  // task id -> when it registered
   std::vector<std::string> outside;             // outside changes the Controller reported
@@ -148,6 +150,19 @@ struct World {
             m.window.instances.push_back(s);
             m.engine_in_flight[r.url] = 0;
           }
+    if (slow) {
+      // 100 first tokens in the window, all slower than any guard edge.
+      Histogram h0{{1, 2.5, 5, 10, std::numeric_limits<double>::infinity()}, {0, 0, 0, 0, 0}, 0, 0};
+      Histogram h1 = h0;
+      h1.cumulative = {0, 0, 0, 0, 100};
+      h1.count = 100;
+      h1.sum = 5000;
+      for (const auto& [g, gp] : snap.view.services["chat"]) {
+        (void)gp;
+        m.window.groups.push_back(
+            {g, {{clock.now() - std::chrono::seconds(9), h0, h0}, {clock.now(), h1, h0}}});
+      }
+    }
     auto acts = c.tick(&snap, regs, {{"chat", m}}, clock.now(), wall);
     for (const auto& o : c.status().at("chat").outside_changes) outside.push_back(o);
     auto res = ex.run(acts);
