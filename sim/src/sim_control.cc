@@ -76,6 +76,7 @@ Status Sim::start_daemon(uint32_t units) {
   cfg.services.services = {svc_};
   cfg.daemon.tick = from_seconds(o_.tick_s);
   cfg.daemon.routers[svc_.name] = {"sim://router"};
+  cfg.daemon.drain_timeout = from_seconds(o_.drain_timeout_s);
   scaler::ServiceTemplate tpl;
   tpl.prefill_script_text = tpl.decode_script_text = "#!/bin/sh\n";
   tpl.array_size = kArraySize;

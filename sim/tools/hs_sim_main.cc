@@ -33,6 +33,7 @@ struct Common {
   std::string prefill_gpu = "h100", decode_gpu = "l40s";
   double rate_scale = 1, duration = 0, start = 0, tick = 15, ttft_slo = 2.0, tbt_slo = 0.1;
   double client_timeout = 600;
+  double drain_timeout = 120;
   uint64_t seed = 1;
   bool zero_startup = false, progress = true;
 };
@@ -81,6 +82,9 @@ void add_common(po::options_description& o, Common& c) {
       "client-timeout", po::value(&c.client_timeout)->value_name("S"),
       "a client gives up on a request with no first token after S seconds and the engine "
       "drops it; counted as an SLO miss (default 600, the OpenAI SDK's; 0: never)")(
+      "drain-timeout", po::value(&c.drain_timeout)->value_name("S"),
+      "the daemon's drain_timeout_s: a drained instance still busy after S seconds is "
+      "cancelled, its requests lost (default 120, the daemon's)")(
       "zero-startup", po::bool_switch(&c.zero_startup),
       "instances are ready the moment they are placed")("no-progress", "no progress bar on stderr");
 }
@@ -234,6 +238,7 @@ int run_policies(const Common& c, std::vector<std::string> names) {
   o.model = c.model;
   o.keep_decisions = 200;
   o.client_timeout_s = c.client_timeout;
+  o.drain_timeout_s = c.drain_timeout;
   if (c.duration > 0) o.max_duration_s = c.duration + o.drain_s;
   std::vector<sim::PolicyResult> results;
   auto os = s->workload.stream();
@@ -364,10 +369,11 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
     std::fprintf(stderr, "hs-sim: --trace and --out are required\n");
     return 2;
   }
-  if (c.rate_scale <= 0 || c.duration < 0 || c.tick <= 0 || c.client_timeout < 0) {
+  if (c.rate_scale <= 0 || c.duration < 0 || c.tick <= 0 || c.client_timeout < 0 ||
+      c.drain_timeout <= 0) {
     std::fprintf(stderr,
-                 "hs-sim: --rate-scale and --tick must be positive, --duration and "
-                 "--client-timeout non-negative\n");
+                 "hs-sim: --rate-scale, --tick and --drain-timeout must be positive, --duration "
+                 "and --client-timeout non-negative\n");
     return 2;
   }
   c.progress = !vm.count("no-progress");

@@ -55,6 +55,9 @@ struct SimOptions {
   // Python SDK's (openai/_constants.py: DEFAULT_TIMEOUT 600 s; its retries are not modelled).
   // It bounds what an overloaded fleet holds. 0: clients wait for ever.
   double client_timeout_s = 600;
+  // The daemon's daemon.drain_timeout_s: a drained instance still busy this long is cancelled
+  // and what it holds is lost (the daemon's default).
+  double drain_timeout_s = 120;
   // Called about every 1% of simulated time with the fraction done (0..1); may be empty.
   // A stream's end is known only when it is reached: progress is measured against
   // progress_end_s if set, else against max_duration_s; without either there is none.
