@@ -75,6 +75,10 @@ else
   run azure --trace "$AZURE" --rate-scale 4
   run mlarge-14d --trace "$MLARGE" --rate-scale $SG_SCALE
   day_slice
+  # The daemon's drain timeout (120 s by default) against an hour: what cancelling drained
+  # instances that are still busy costs.
+  run mlarge-day-drain3600 --trace "$MLARGE" --duration 86400 --rate-scale $SG_SCALE \
+    --policies heteroscale,hpa-queue,oracle --drain-timeout 3600
   python3 "$ROOT/scripts/lib/eval_report.py" "$OUT" >"$DOC"
   mkdir -p "$ROOT/docs/evaluation"
   cp "$OUT/mlarge-14d/plot-heteroscale.png" "$ROOT/docs/evaluation/mlarge-14d-heteroscale.png"
