@@ -63,13 +63,7 @@ TEST(ControllerOnSimSlurm, PutsBackEveryDrainedTaskOfAnArrayOnALatencyBreach) {
 // tasks of a group whose decode ran fewer than one unit).
 TEST(ControllerOnSimSlurm, ARollbackDrainsWhatRunsInsteadOfKillingIt) {
   World w;
-  SubmitSpec other;  // another user holds every l40s of leaf1: g1's decode cannot start
-  other.name = "batch";
-  other.script = "#!/bin/bash\n";
-  other.array = "0-3";
-  other.tres_per_node = "gres:gpu:l40s:1";
-  other.constraint = "leaf1";
-  ASSERT_TRUE(w.slurm.submit(other).ok());
+  w.other_user_job("l40s", 4, "leaf1");  // every l40s of leaf1: g1's decode cannot start
   w.submit(Role::kPrefill, "g1", "0-63%1", "leaf1");
   w.submit(Role::kDecode, "g1", "0-63%1", "leaf1");
   w.load_tps = 50;
@@ -92,13 +86,7 @@ TEST(ControllerOnSimSlurm, RollsBackAGroupWhoseDecodesPendPastStartTimeout) {
   ASSERT_EQ(w.serving(), "g1 1:1");
   // Another user's job queues for node2's three free l40s just before the daemon grows g1:
   // it was there first and takes them; g1's new decodes wait on resources.
-  SubmitSpec other;
-  other.name = "batch";
-  other.script = "#!/bin/bash\n";
-  other.array = "0-2";
-  other.tres_per_node = "gres:gpu:l40s:1";
-  other.constraint = "leaf1";
-  ASSERT_TRUE(w.slurm.submit(other).ok());
+  w.other_user_job("l40s", 3, "leaf1");
   w.load_tps = 350;
   w.run(10);
   EXPECT_EQ(w.view().services["chat"]["g1"].decode.running_serving(), 1u);

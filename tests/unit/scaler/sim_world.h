@@ -94,6 +94,19 @@ struct World {
     return *id;
   }
 
+  // Another user's untagged array of `n` one-GPU tasks of `gpu` under `leaf` (it queues
+  // before whatever the daemon submits next).
+  void other_user_job(const std::string& gpu, uint32_t n, const std::string& leaf) {
+    SubmitSpec s;
+    s.name = "batch";
+    s.script = "#!/bin/bash\n";
+    s.array = "0-" + std::to_string(n - 1);
+    s.tres_per_node = "gres:gpu:" + gpu + ":1";
+    s.constraint = leaf;
+    auto id = slurm.submit(s);
+    EXPECT_TRUE(id.ok()) << id.error().to_string();
+  }
+
   ClusterView view() { return build_view(*slurm.load_jobs()); }
 
   // One daemon tick `dt` seconds after the last.
