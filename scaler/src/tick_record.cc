@@ -10,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "hs/common/endpoint_set.h"
 #include "hs/common/file.h"
 #include "hs/common/text.h"
 
@@ -117,27 +118,27 @@ Role role_of(const json& j) {
   return static_cast<Role>(r);
 }
 
+// hs-launch's registration body (common/endpoint_set.h, the one contract) and what the daemon
+// adds to it.
 json reg(const Registration& r) {
-  return {{"url", r.url},
-          {"service", r.service},
-          {"group", r.group},
-          {"gpu", r.gpu_type},
-          {"role", static_cast<int>(r.role)},
-          {"job", r.job_id},
-          {"task", r.array_task_id},
+  endpoint_set::RegistrationBody b{r.url,    r.role,          r.service, r.group,
+                                   r.job_id, r.array_task_id, r.gpu_type};
+  return {{"body", json::parse(endpoint_set::to_json(b))},
           {"stopping", r.self_draining},
           {"registered", ns(r.registered)},
           {"heartbeat", ns(r.last_heartbeat)}};
 }
 Registration reg_of(const json& j) {
+  auto b = endpoint_set::parse_registration(j.at("body").dump());
+  if (!b.ok()) throw json::other_error::create(501, "registration: " + b.error().to_string(), &j);
   Registration r;
-  r.url = j.at("url");
-  r.service = j.at("service");
-  r.group = j.at("group");
-  r.gpu_type = j.at("gpu");
-  r.role = role_of(j.at("role"));
-  r.job_id = j.at("job");
-  r.array_task_id = j.at("task");
+  r.url = b->url;
+  r.role = b->role;
+  r.service = b->service;
+  r.group = b->group;
+  r.gpu_type = b->gpu_type;
+  r.job_id = b->job_id;
+  r.array_task_id = b->array_task_id;
   r.self_draining = j.at("stopping");
   r.registered = at_ns(j.at("registered"));
   r.last_heartbeat = at_ns(j.at("heartbeat"));
@@ -212,44 +213,40 @@ ServiceMetrics metrics_of(const json& j) {
   return m;
 }
 
-}  // namespace
-
-std::optional<SlurmSnapshot> TickInputs::snapshot() const {
-  if (!slurm) return std::nullopt;
-  SlurmSnapshot s;
-  s.seq = slurm->seq;
-  s.jobs = slurm->jobs;
-  s.view = build_view(slurm->jobs);
-  s.nodes = slurm->nodes;
-  s.read_at = slurm->read_at;
-  s.read_at_unix_s = slurm->read_at_unix_s;
-  return s;
-}
-
-std::string tick_to_json(const TickInputs& t) {
+// One tick as a line, from references: the daemon's tick copies nothing to record it.
+std::string tick_json(const SlurmSnapshot* slurm, const std::vector<Registration>& regs,
+                      const std::map<std::string, ServiceMetrics>& metrics_by_service,
+                      TimePoint now, int64_t wall_unix_s, bool paused,
+                      const std::vector<std::string>& actions) {
   json j;
-  if (t.slurm) {
+  j["slurm"] = nullptr;
+  if (slurm) {
     json jobs = json::array(), nodes = json::array();
-    for (const auto& x : t.slurm->jobs) jobs.push_back(job(x));
-    for (const auto& x : t.slurm->nodes) nodes.push_back(node(x));
-    j["slurm"] = {{"seq", t.slurm->seq},
+    for (const auto& x : slurm->jobs) jobs.push_back(job(x));
+    for (const auto& x : slurm->nodes) nodes.push_back(node(x));
+    j["slurm"] = {{"seq", slurm->seq},
                   {"jobs", jobs},
                   {"nodes", nodes},
-                  {"read_at", ns(t.slurm->read_at)},
-                  {"read_at_unix", t.slurm->read_at_unix_s}};
-  } else {
-    j["slurm"] = nullptr;
+                  {"read_at", ns(slurm->read_at)},
+                  {"read_at_unix", slurm->read_at_unix_s}};
   }
-  json regs = json::array(), ms = json::object();
-  for (const auto& r : t.regs) regs.push_back(reg(r));
-  for (const auto& [svc, m] : t.metrics) ms[svc] = metrics(m);
-  j["regs"] = regs;
+  json rs = json::array(), ms = json::object();
+  for (const auto& r : regs) rs.push_back(reg(r));
+  for (const auto& [svc, m] : metrics_by_service) ms[svc] = metrics(m);
+  j["regs"] = rs;
   j["metrics"] = ms;
-  j["now"] = ns(t.now);
-  j["wall"] = t.wall_unix_s;
-  j["paused"] = t.paused;
-  j["actions"] = t.actions;
+  j["now"] = ns(now);
+  j["wall"] = wall_unix_s;
+  j["paused"] = paused;
+  j["actions"] = actions;
   return j.dump();
+}
+
+}  // namespace
+
+std::string tick_to_json(const TickInputs& t) {
+  return tick_json(t.slurm ? &*t.slurm : nullptr, t.regs, t.metrics, t.now, t.wall_unix_s, t.paused,
+                   t.actions);
 }
 
 Result<TickInputs> tick_from_json(const std::string& line, const std::string& where) {
@@ -258,10 +255,11 @@ Result<TickInputs> tick_from_json(const std::string& line, const std::string& wh
     TickInputs t;
     if (!j.at("slurm").is_null()) {
       const json& s = j.at("slurm");
-      TickInputs::Slurm x;
+      SlurmSnapshot x;
       x.seq = s.at("seq");
       for (const auto& v : s.at("jobs")) x.jobs.push_back(job_of(v));
       for (const auto& v : s.at("nodes")) x.nodes.push_back(node_of(v));
+      x.view = build_view(x.jobs);
       x.read_at = at_ns(s.at("read_at"));
       x.read_at_unix_s = s.at("read_at_unix");
       t.slurm = std::move(x);
@@ -304,17 +302,9 @@ Result<std::unique_ptr<TickRecorder>> TickRecorder::open(const std::string& dir,
 void TickRecorder::write(const SlurmSnapshot* slurm, const std::vector<Registration>& regs,
                          const std::map<std::string, ServiceMetrics>& metrics, TimePoint now,
                          int64_t wall_unix_s, bool paused, const std::vector<Action>& actions) {
-  TickInputs t;
-  if (slurm)
-    t.slurm = TickInputs::Slurm{slurm->seq, slurm->jobs, slurm->nodes, slurm->read_at,
-                                slurm->read_at_unix_s};
-  t.regs = regs;
-  t.metrics = metrics;
-  t.now = now;
-  t.wall_unix_s = wall_unix_s;
-  t.paused = paused;
-  for (const auto& a : actions) t.actions.push_back(a.describe());
-  out_ << tick_to_json(t) << "\n";
+  std::vector<std::string> described;
+  for (const auto& a : actions) described.push_back(a.describe());
+  out_ << tick_json(slurm, regs, metrics, now, wall_unix_s, paused, described) << "\n";
   out_.flush();
 }
 

@@ -15,9 +15,8 @@ Result<ReplayResult> replay(const scaler::Recording& rec) {
   scaler::Controller ctl(*cfg, std::move(*fabric), rec.header.started);
   ReplayResult out;
   for (const auto& t : rec.ticks) {
-    auto snap = t.snapshot();
     ctl.set_paused(t.paused);
-    auto actions = ctl.tick(snap ? &*snap : nullptr, t.regs, t.metrics, t.now, t.wall_unix_s);
+    auto actions = ctl.tick(t.slurm ? &*t.slurm : nullptr, t.regs, t.metrics, t.now, t.wall_unix_s);
     std::vector<std::string> got;
     for (const auto& a : actions) got.push_back(a.describe());
     if (out.identical && got != t.actions) {

@@ -14,7 +14,7 @@ namespace {
 // bound, a pending meta record without a task id, and a tick without Slurm.
 TEST(TickRecord, RoundTripsEveryInputExactly) {
   TickInputs t;
-  TickInputs::Slurm s;
+  SlurmSnapshot s;
   s.seq = 7;
   SlurmJob meta;
   meta.job_id = 12;
@@ -32,7 +32,10 @@ TEST(TickRecord, RoundTripsEveryInputExactly) {
   s.read_at_unix_s = 1700000000;
   t.slurm = s;
   Registration r;
-  r.url = "http://h:1";
+  r.url = "http://h:1";  // as hs-launch registered it (the registration contract holds)
+  r.service = "chat";
+  r.group = "g1";
+  r.gpu_type = "h100";
   r.job_id = "12";
   r.array_task_id = "2";
   r.role = Role::kPrefill;
@@ -65,11 +68,11 @@ TEST(TickRecord, RoundTripsEveryInputExactly) {
   EXPECT_EQ(bm.window.instances[0].samples[0].generation_tokens, 10.5);
   EXPECT_TRUE(std::isinf(bm.window.groups[0].samples[0].ttft.upper_bounds[1]));
   EXPECT_EQ(back->regs[0].registered, r.registered);
-  EXPECT_EQ(back->snapshot()->view.find_task("12_2")->job_id, 14u);
+  EXPECT_EQ(back->slurm->view.find_task("12_2")->job_id, 14u);
   t.slurm.reset();
   auto held = tick_from_json(tick_to_json(t), "t:2");
   ASSERT_TRUE(held.ok());
-  EXPECT_FALSE(held->snapshot().has_value());
+  EXPECT_FALSE(held->slurm.has_value());
   // A damaged line names where it is and what is wrong.
   auto bad = tick_from_json(R"({"slurm": null, "regs": [{"url": 3}]})", "ticks.jsonl:9");
   ASSERT_FALSE(bad.ok());

@@ -25,24 +25,15 @@
 namespace hs::scaler {
 
 struct TickInputs {
-  // Slurm as read for the tick; none when the daemon held (Slurm unread or stale).
-  struct Slurm {
-    uint64_t seq = 0;
-    std::vector<SlurmJob> jobs;
-    std::vector<SlurmNode> nodes;
-    TimePoint read_at;
-    int64_t read_at_unix_s = 0;
-  };
-  std::optional<Slurm> slurm;
+  // Slurm as read for the tick (the view rebuilt from the job records, as SlurmLink builds
+  // it); none when the daemon held (Slurm unread or stale).
+  std::optional<SlurmSnapshot> slurm;
   std::vector<Registration> regs;
   std::map<std::string, ServiceMetrics> metrics;
   TimePoint now;
   int64_t wall_unix_s = 0;
   bool paused = false;
   std::vector<std::string> actions;  // Action::describe() of what the Controller returned
-
-  // The snapshot the Controller takes (the view built from the jobs, as SlurmLink builds it).
-  std::optional<SlurmSnapshot> snapshot() const;
 };
 
 struct RecordHeader {
