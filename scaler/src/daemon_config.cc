@@ -2,6 +2,7 @@
 
 #include "hs/common/file.h"
 #include "hs/common/http.h"
+#include "hs/common/job_tag.h"
 #include "hs/common/yaml_reader.h"
 
 namespace hs::scaler {
@@ -186,6 +187,38 @@ Result<DaemonConfig> load_daemon_config(const std::string& path) {
   auto text = read_file(path, 4 << 20);
   if (!text.ok()) return text.error();
   return parse_daemon_config(*text, path);
+}
+
+SubmitSpec template_submission(const ServiceConfig& svc, const ServiceTemplate& tpl,
+                               const Variant& v, const std::string& group, Role role,
+                               const std::string& constraint, uint32_t n) {
+  SubmitSpec sp;
+  sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + group;
+  sp.script = role == Role::kPrefill ? tpl.prefill_script_text : tpl.decode_script_text;
+  sp.script_path = role == Role::kPrefill ? tpl.prefill_script : tpl.decode_script;
+  sp.role = role;
+  JobTag tag{svc.name, role, group, v.name, std::nullopt, std::nullopt};
+  sp.comment = tag.to_string();
+  sp.array = "0-" + std::to_string(tpl.array_size - 1) + "%" + std::to_string(n);
+  sp.partition = tpl.partition;
+  sp.qos = tpl.qos;
+  sp.account = tpl.account;
+  sp.reservation = tpl.reservation;
+  sp.constraint = constraint;
+  const std::string& gpu = role == Role::kPrefill ? v.prefill_gpu : v.decode_gpu;
+  uint32_t gpus = role == Role::kPrefill ? v.prefill_gpus : v.decode_gpus;
+  sp.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
+  sp.work_dir = tpl.work_dir;
+  sp.std_out = tpl.output;
+  sp.time_limit_min = tpl.time_limit_min;
+  if (tpl.stop_warning_s > 0) sp.signal = "B:USR1@" + std::to_string(tpl.stop_warning_s);
+  sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "HS_SERVICE=" + svc.name, "HS_ROLE=" + std::string(to_string(role)),
+                    "HS_GROUP=" + group, "HS_VARIANT=" + v.name, "HS_GPU_TYPE=" + gpu,
+                    // hs-launch takes the tensor-parallel size from the task's GPU count.
+                    "HS_GPUS=" + std::to_string(gpus)};
+  for (const auto& e : tpl.environment) sp.environment.push_back(e);
+  return sp;
 }
 
 }  // namespace hs::scaler

@@ -7,7 +7,6 @@
 // seconds; Slurm's own changes between ticks (a queue wait over) come as kSlurm events.
 #include <cmath>
 
-#include "hs/common/job_tag.h"
 #include "hs/scaler/placement.h"
 #include "hs/scaler/pools.h"
 #include "sim.h"
@@ -37,26 +36,11 @@ std::map<std::string, std::vector<std::string>> switch_features(const topo::Fabr
   return out;
 }
 
-scaler::SubmitSpec initial_array(const scaler::ServiceConfig& svc, const std::string& group,
-                                 Role role, const scaler::Variant& v, const std::string& domain,
-                                 uint32_t n) {
-  scaler::SubmitSpec s;
-  s.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + group;
-  s.script = "#!/bin/sh\n";
-  s.comment = JobTag{svc.name, role, group, v.name, std::nullopt, std::nullopt}.to_string();
-  s.array = "0-" + std::to_string(kArraySize - 1) + "%" + std::to_string(n);
-  const std::string& gpu = role == Role::kPrefill ? v.prefill_gpu : v.decode_gpu;
-  uint32_t gpus = role == Role::kPrefill ? v.prefill_gpus : v.decode_gpus;
-  s.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
-  s.constraint = domain == "*" ? "" : domain;
-  s.role = role;
-  return s;
-}
-
 }  // namespace
 
-// The warm start: the initial units placed as an operator would submit them (one tagged
-// array pair per group, constrained to its switch), running by the first moment.
+// The warm start: the initial units placed and submitted as the daemon submits a new group
+// (one tagged array pair per group from the template, constrained to its switch), running by
+// the first moment.
 Status Sim::start_daemon(uint32_t units) {
   wall0_ = o_.wall_start_utc;
   auto features = switch_features(cl_.fabric);
@@ -101,8 +85,8 @@ Status Sim::start_daemon(uint32_t units) {
       auto n = static_cast<uint32_t>(ga.units) *
                (role == Role::kPrefill ? v.ratio.prefill : v.ratio.decode);
       for (; n > 0; n -= std::min(n, kArraySize)) {
-        auto id =
-            slurm_->submit(initial_array(svc_, gname, role, v, ga.domain, std::min(n, kArraySize)));
+        auto id = slurm_->submit(scaler::template_submission(
+            svc_, tpl, v, gname, role, ga.domain == "*" ? "" : ga.domain, std::min(n, kArraySize)));
         if (!id.ok()) return id.error();
       }
     }

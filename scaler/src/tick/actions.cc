@@ -130,32 +130,7 @@ void submit_from_template(ServiceTick& t, const std::string& gname, Role role,
   a.kind = Action::Kind::kSubmit;
   a.group = gname;
   a.role = role;
-  SubmitSpec& sp = a.submit;
-  sp.name = "hs-" + svc.name + "-" + std::string(to_string(role)) + "-" + gname;
-  sp.script = role == Role::kPrefill ? tpl->prefill_script_text : tpl->decode_script_text;
-  sp.script_path = role == Role::kPrefill ? tpl->prefill_script : tpl->decode_script;
-  sp.role = role;
-  JobTag tag{svc.name, role, gname, variant, std::nullopt, std::nullopt};
-  sp.comment = tag.to_string();
-  sp.array = "0-" + std::to_string(tpl->array_size - 1) + "%" + std::to_string(n);
-  sp.partition = tpl->partition;
-  sp.qos = tpl->qos;
-  sp.account = tpl->account;
-  sp.reservation = tpl->reservation;
-  sp.constraint = constraint;
-  const std::string& gpu = role == Role::kPrefill ? v->prefill_gpu : v->decode_gpu;
-  uint32_t gpus = role == Role::kPrefill ? v->prefill_gpus : v->decode_gpus;
-  sp.tres_per_node = "gres:gpu:" + gpu + ":" + std::to_string(gpus);
-  sp.work_dir = tpl->work_dir;
-  sp.std_out = tpl->output;
-  sp.time_limit_min = tpl->time_limit_min;
-  if (tpl->stop_warning_s > 0) sp.signal = "B:USR1@" + std::to_string(tpl->stop_warning_s);
-  sp.environment = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "HS_SERVICE=" + svc.name, "HS_ROLE=" + std::string(to_string(role)),
-                    "HS_GROUP=" + gname, "HS_VARIANT=" + variant, "HS_GPU_TYPE=" + gpu,
-                    // hs-launch takes the tensor-parallel size from the task's GPU count.
-                    "HS_GPUS=" + std::to_string(gpus)};
-  for (const auto& e : tpl->environment) sp.environment.push_back(e);
+  a.submit = template_submission(svc, *tpl, *v, gname, role, constraint, n);
   a.why = why;
   t.add(std::move(a), to);
 }

@@ -69,6 +69,14 @@ struct DaemonConfig {
   std::string path;
 };
 
+// The array the daemon submits for `n` tasks of `role` in group `group` (a new group or a
+// continuation): the job tag, indices 0..array_size-1 throttled to n, the variant's gres, the
+// constraint, the template's sbatch settings and the job environment. hs-sim submits its warm
+// fleet with it too.
+SubmitSpec template_submission(const ServiceConfig& svc, const ServiceTemplate& tpl,
+                               const Variant& v, const std::string& group, Role role,
+                               const std::string& constraint, uint32_t n);
+
 Result<DaemonConfig> parse_daemon_config(const std::string& text, const std::string& name);
 Result<DaemonConfig> load_daemon_config(const std::string& path);
 
