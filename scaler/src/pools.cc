@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hs/common/id_set.h"
+#include "hs/common/text.h"
 
 namespace hs::scaler {
 
@@ -60,14 +61,45 @@ uint32_t RolePool::target() const {
   return n;
 }
 
+std::optional<std::pair<uint32_t, uint32_t>> parse_task_id(std::string_view id) {
+  size_t u = id.find('_');
+  if (u == std::string_view::npos) return std::nullopt;
+  auto a = parse_u64(id.substr(0, u)), t = parse_u64(id.substr(u + 1));
+  if (!a.ok() || !t.ok() || *a > UINT32_MAX || *t > UINT32_MAX) return std::nullopt;
+  return std::pair<uint32_t, uint32_t>{static_cast<uint32_t>(*a), static_cast<uint32_t>(*t)};
+}
+
 const PoolTask* ClusterView::find_task(const std::string& id) const {
+  auto want = parse_task_id(id);
+  if (!want) return nullptr;
   for (const auto& [s, groups] : services)
     for (const auto& [g, gp] : groups)
       for (const RolePool* rp : {&gp.prefill, &gp.decode})
-        for (const auto& a : rp->arrays)
+        for (const auto& a : rp->arrays) {
+          if (a.array_job_id != want->first) continue;
           for (const auto& t : a.tasks)
-            if (t.id() == id) return &t;
+            if (t.task_id == want->second) return &t;
+        }
   return nullptr;
+}
+
+namespace {
+uint64_t task_key(uint32_t array, uint32_t task) { return (uint64_t{array} << 32) | task; }
+}  // namespace
+
+TaskIndex::TaskIndex(const ClusterView& v) {
+  for (const auto& [s, groups] : v.services)
+    for (const auto& [g, gp] : groups)
+      for (const RolePool* rp : {&gp.prefill, &gp.decode})
+        for (const auto& a : rp->arrays)
+          for (const auto& t : a.tasks) by_id_.emplace(task_key(a.array_job_id, t.task_id), &t);
+}
+
+const PoolTask* TaskIndex::find(std::string_view id) const {
+  auto want = parse_task_id(id);
+  if (!want) return nullptr;
+  auto it = by_id_.find(task_key(want->first, want->second));
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 ClusterView build_view(const std::vector<SlurmJob>& jobs) {

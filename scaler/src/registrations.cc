@@ -66,10 +66,12 @@ std::vector<ServedEndpoint> served_endpoints(const EndpointInputs& in) {
   std::vector<ServedEndpoint> out;
   // (service, group) -> candidates per role, published first, then oldest registration.
   std::map<std::pair<std::string, std::string>, std::vector<const Registration*>> by_group;
+  std::optional<TaskIndex> tasks;
+  if (in.view) tasks.emplace(*in.view);
   for (const auto& r : *in.registrations) {
     if (in.now - r.last_heartbeat > in.heartbeat_timeout) continue;
-    if (in.view) {
-      const PoolTask* t = in.view->find_task(r.id());
+    if (tasks) {
+      const PoolTask* t = tasks->find(r.id());
       if (!t || t->state != JobState::kRunning) continue;
     }
     by_group[{r.service, r.group}].push_back(&r);

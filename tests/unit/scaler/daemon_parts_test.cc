@@ -130,6 +130,15 @@ TEST(Pools, GroupsArraysByServiceGroupRoleAndCountsTargets) {
   EXPECT_EQ(v.problems.size(), 2u);
   ASSERT_NE(v.find_task("10_1"), nullptr);
   EXPECT_TRUE(v.find_task("10_1")->draining());
+  // The index finds what the scan finds, and nothing for ids that are not "ARRAY_TASK".
+  TaskIndex idx(v);
+  EXPECT_EQ(idx.find("10_1"), v.find_task("10_1"));
+  EXPECT_EQ(idx.find("10_0"), v.find_task("10_0"));
+  ASSERT_NE(idx.find("10_0"), nullptr);
+  for (const char* bad : {"10_9", "11_1", "10", "_1", "10_", "10_1x", "x_1", "99999999999_1"}) {
+    EXPECT_EQ(idx.find(bad), nullptr) << bad;
+    EXPECT_EQ(v.find_task(bad), nullptr) << bad;
+  }
 }
 
 // Slurm shows an array's last pending index as the meta record with that task id, still
