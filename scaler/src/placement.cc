@@ -16,6 +16,7 @@ struct Domain {
   int tier_mixed = 1;         // tier when the domain's types are mixed (2 or 4)
   std::set<std::string> types;
   uint32_t free = 0;  // free GPUs on its available nodes, kept current by the planner
+  size_t rank = 0;    // position in natural name order among its level's domains
 };
 
 int tier_for(const Domain& d, const Variant& v) {
@@ -46,6 +47,17 @@ class Planner {
     if (it != cache_.end()) return it->second;
     std::vector<Domain>& out = cache_[key];
     out = build_domains(a);
+    // Ranks and a name index once per level: candidates compare integers, not names, since
+    // a decision sorts every domain for every unit it places.
+    std::vector<size_t> by_name(out.size());
+    for (size_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(), [&](size_t x, size_t y) {
+      return natural_less(out[x].name, out[y].name) ||
+             (!natural_less(out[y].name, out[x].name) && out[x].name < out[y].name);
+    });
+    for (size_t r = 0; r < by_name.size(); ++r) out[by_name[r]].rank = r;
+    auto& names = name_index_[key];
+    for (size_t di = 0; di < out.size(); ++di) names.emplace(out[di].name, di);
     for (size_t di = 0; di < out.size(); ++di) {
       for (size_t i : out[di].nodes) {
         membership_[i].push_back({key, di});
@@ -123,6 +135,15 @@ class Planner {
 
   uint32_t free_in(const Domain& d) const { return d.free; }
 
+  // The domain of that name at an affinity level whose domains() were built, or nullptr.
+  Domain* find(Affinity a, const std::string& name) {
+    int key = static_cast<int>(a);
+    auto level = name_index_.find(key);
+    if (level == name_index_.end()) return nullptr;
+    auto it = level->second.find(name);
+    return it == level->second.end() ? nullptr : &cache_[key][it->second];
+  }
+
   // Changes a node's free GPUs and every cached domain holding it.
   void adjust(size_t node, int64_t delta) {
     nodes_[node].free_gpus =
@@ -136,10 +157,12 @@ class Planner {
 
   void count_used(const std::vector<DeploymentGroup>& groups,
                   const std::vector<PlacementRequest>& reqs) {
+    std::unordered_map<std::string, const ServiceConfig*> service_of;
+    for (const auto& r : reqs)
+      if (r.service) service_of[r.service->name] = r.service;
     for (const auto& g : groups) {
-      const ServiceConfig* sc = nullptr;
-      for (const auto& r : reqs)
-        if (r.service && r.service->name == g.service) sc = r.service;
+      auto s = service_of.find(g.service);
+      const ServiceConfig* sc = s == service_of.end() ? nullptr : s->second;
       const Variant* v = nullptr;
       if (sc)
         for (const auto& x : sc->variants)
@@ -163,6 +186,7 @@ class Planner {
   std::map<std::string, uint32_t> budget_;
   std::map<std::string, uint32_t> used_;
   std::map<int, std::vector<Domain>> cache_;
+  std::map<int, std::unordered_map<std::string, size_t>> name_index_;
   std::unordered_map<size_t, std::vector<std::pair<int, size_t>>> membership_;
 };
 
@@ -192,16 +216,16 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
                      return a->service->name < b->service->name;
                    });
 
+  std::unordered_map<std::string, std::vector<const DeploymentGroup*>> groups_of;
+  for (const auto& g : groups)
+    if (!g.frozen) groups_of[g.service].push_back(&g);
+
   for (const PlacementRequest* req : order) {
     const ServiceConfig& sc = *req->service;
-    std::vector<const DeploymentGroup*> mine;
-    for (const auto& g : groups)
-      if (g.service == sc.name && !g.frozen) mine.push_back(&g);
+    const std::vector<const DeploymentGroup*>& mine = groups_of[sc.name];
     std::vector<Domain>& domains = plan.domains(sc.affinity);
     auto domain_of = [&](const std::string& name) -> const Domain* {
-      for (const auto& d : domains)
-        if (d.name == name) return &d;
-      return nullptr;
+      return plan.find(sc.affinity, name);
     };
     auto variant_of = [&](const std::string& name) -> const Variant* {
       for (const auto& v : sc.variants)
@@ -229,32 +253,42 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
             int tier;
             int is_new;
             uint32_t free;
-            std::string domain, group;
+            size_t rank;  // the domain's natural name order
+            const Domain* domain;
+            std::string group;
           };
           std::vector<Cand> cands;
+          auto add = [&](const Domain& d, int is_new, const std::string& group) {
+            cands.push_back({tier_for(d, v), is_new, plan.free_in(d), d.rank, &d, group});
+          };
           for (const auto* g : mine) {
             if (g->variant != v.name) continue;
-            if (const Domain* d = domain_of(g->domain))
-              cands.push_back({tier_for(*d, v), 0, plan.free_in(*d), d->name, g->id});
+            if (const Domain* d = domain_of(g->domain)) add(*d, 0, g->id);
           }
           for (const auto& [gid, ai] : action_of) {  // groups opened earlier in this decision
             const GroupAction& a = res.actions[ai];
             if (a.kind == GroupAction::Kind::kOpen && a.variant == v.name)
-              if (const Domain* d = domain_of(a.domain))
-                cands.push_back({tier_for(*d, v), 0, plan.free_in(*d), d->name, gid});
+              if (const Domain* d = domain_of(a.domain)) add(*d, 0, gid);
           }
           for (const auto& d : domains) {
             if (!d.types.count(v.prefill_gpu) || !d.types.count(v.decode_gpu)) continue;
-            cands.push_back({tier_for(d, v), 1, plan.free_in(d), d.name, ""});
+            add(d, 1, "");
           }
-          std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
-            if (a.tier != b.tier) return a.tier < b.tier;
-            if (a.is_new != b.is_new) return a.is_new < b.is_new;
-            if (a.free != b.free) return a.free < b.free;
-            return natural_less(a.domain, b.domain) || (a.domain == b.domain && a.group < b.group);
-          });
-          for (const Cand& c : cands) {
-            const Domain* d = domain_of(c.domain);
+          // Best first, as a heap: the first candidate usually takes the unit, so sorting all
+          // of a large fabric's domains for every unit would be the tick's main cost.
+          auto worse = [](const Cand& a, const Cand& b) {
+            if (a.tier != b.tier) return a.tier > b.tier;
+            if (a.is_new != b.is_new) return a.is_new > b.is_new;
+            if (a.free != b.free) return a.free > b.free;
+            if (a.rank != b.rank) return a.rank > b.rank;
+            return a.group > b.group;
+          };
+          std::make_heap(cands.begin(), cands.end(), worse);
+          while (!cands.empty()) {
+            std::pop_heap(cands.begin(), cands.end(), worse);
+            Cand c = std::move(cands.back());
+            cands.pop_back();
+            const Domain* d = c.domain;
             std::vector<PlacedInstance> inst;
             if (!plan.place_unit(*d, v, inst)) continue;
             std::string gid = c.group;
