@@ -164,7 +164,6 @@ Result<Scrape> parse(std::string_view text, const std::string& name, size_t max_
       return invalid_argument("bad metric name " + quote(s.name), at(start));
     if (i < line.size() && line[i] == '{') {
       ++i;
-      std::set<std::string> seen;
       for (;;) {
         while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
         if (i < line.size() && line[i] == '}') {
@@ -208,23 +207,36 @@ Result<Scrape> parse(std::string_view text, const std::string& name, size_t max_
           ++i;
         }
         if (!closed) return invalid_argument("unterminated label value of " + quote(key), at(i));
-        if (!seen.insert(key).second)
-          return invalid_argument("label " + quote(key) + " given twice", at(ls));
+        // A linear scan: a sample has a handful of labels, and a set per sample was the
+        // parser's main allocation.
+        for (const auto& [k, v] : s.labels)
+          if (k == key) return invalid_argument("label " + quote(key) + " given twice", at(ls));
         s.labels.emplace_back(std::move(key), std::move(val));
       }
     }
-    auto rest = split_whitespace(line.substr(i));
-    if (rest.empty()) return invalid_argument("sample " + quote(s.name) + " has no value", at(i));
-    if (rest.size() > 2) return invalid_argument("unexpected text after the timestamp", at(i));
+    std::string_view rest[3];
+    size_t nrest = 0;
+    for (std::string_view tail = line.substr(i); nrest < 3;) {
+      size_t b = tail.find_first_not_of(" \t");
+      if (b == std::string_view::npos) break;
+      tail.remove_prefix(b);
+      size_t e = std::min(tail.find_first_of(" \t"), tail.size());
+      rest[nrest++] = tail.substr(0, e);
+      tail.remove_prefix(e);
+    }
+    if (nrest == 0) return invalid_argument("sample " + quote(s.name) + " has no value", at(i));
+    if (nrest > 2) return invalid_argument("unexpected text after the timestamp", at(i));
     auto v = parse_value(rest[0]);
     if (!v.ok()) return invalid_argument(v.error().message, at(i));
     s.value = *v;
-    if (rest.size() == 2) {
+    if (nrest == 2) {
       auto ts = parse_i64(rest[1]);
       if (!ts.ok()) return invalid_argument("bad timestamp " + quote(rest[1]), at(i));
       s.timestamp_ms = *ts;
     }
-    families_with_samples.insert(family_of(s.name, sc.types));
+    // A family's samples are usually consecutive: look its name up once per run of them.
+    if (sc.samples.empty() || sc.samples.back().name != s.name)
+      families_with_samples.insert(family_of(s.name, sc.types));
     sc.samples.push_back(std::move(s));
   }
   return sc;
