@@ -9,7 +9,9 @@
 #  2. load gone: chosen instances are drained (marked in Slurm), then cancelled; no request
 #     failed at the router, although the engines abort in-flight requests on SIGTERM as vLLM
 #     before 0.18 does (HS_ENGINE_VERSION=0.17.0): the daemon's drain must leave them idle;
-#  3. the daemon's --record of the run replays through `hs-sim replay` to the same actions.
+#  3. the daemon's --record of the run replays through `hs-sim replay` to the same actions;
+#     the run includes "batch", a mixed-variant service whose one group (b1, on leaf2's l40s)
+#     is its fallback variant, rated at its own 2000 tok/s.
 # Usage: heteroscaled_test.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
 B=$1 SRC=$2
@@ -49,6 +51,14 @@ services:
       max_step_out_units: 4
       max_step_in_fraction: 1.0
       start_timeout_s: 20
+  # A mixed-variant service whose one group runs its fallback variant (l40s only, 2000 tok/s
+  # per decode against the preferred's 2400): the daemon must rate it at its own variant's.
+  - name: batch
+    variants:
+      - {name: h100-h100, prefill_gpu: h100, decode_gpu: h100, ratio: "1:1", decode_tps_per_instance: 2400}
+      - {name: l40s-l40s, prefill_gpu: l40s, decode_gpu: l40s, ratio: "1:1", decode_tps_per_instance: 2000}
+    bounds: {min_prefill: 1, max_prefill: 1, min_decode: 1, max_decode: 1}
+    affinity: leaf
 daemon:
   listen: 127.0.0.1:$DPORT
   token_file: $T/token
@@ -91,11 +101,24 @@ submit() {  # ROLE GPU
 }
 AP=$(submit prefill h100)
 AD=$(submit decode l40s)
+# batch's fallback group b1: both roles on l40s under leaf2 (node4), leaving leaf2 room for
+# chat's second group.
+for role in prefill decode; do
+  sed "s/--service chat/--service batch/" "$SRC/slurm-conf/examples/chat-$role.sbatch" >"$T/batch-$role.sbatch"
+  sbatch --parsable --array=0-3%1 --gres=gpu:l40s:1 --constraint=leaf2 \
+    --export=ALL,HS_GROUP=b1,HS_GPU_TYPE=l40s,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token \
+    --comment="heteroscale/v1 service=batch role=$role group=b1 variant=l40s-l40s" \
+    -o "$T/job-%A_%a.out" -D "$T" "$T/batch-$role.sbatch" >/dev/null
+done
 eps() { python3 -c "import json,sys,urllib.request; e=json.load(urllib.request.urlopen(sys.argv[1],timeout=5)); print(sum(1 for x in e if x['role']=='prefill' and not x['draining']), sum(1 for x in e if x['role']=='decode' and not x['draining']))" "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" 2>/dev/null; }
 for _ in $(seq 200); do [ "$(eps)" == "1 1" ] && break; sleep 0.1; done
 check_eq "the operator's sbatch arrays register 1 prefill + 1 decode" "$(eps)" "1 1"
-
 CTL="$B/scaler/hs-ctl --url http://127.0.0.1:$DPORT"
+batch_rated() { $CTL explain batch | grep -q "/ 2000.0 tok/s per unit"; }
+wait_until 60 batch_rated
+check_contains "the fallback group is rated at its own variant's 2000 tok/s, not the preferred's 2400" \
+  "$($CTL explain batch)" "/ 2000.0 tok/s per unit"
+
 check_eq "mutating requests without the token are refused" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "http://127.0.0.1:$DPORT/hs/pause")" "403"
 check_eq "  ... a registration too" \
@@ -136,7 +159,7 @@ grows=$(grep -c "action throttle service=chat" "$T/d.err")
 echo "# throttle actions during the load: $grows"
 # ---- 2. Load gone: drains then cancels
 for _ in $(seq 90); do
-  [ "$(squeue -h -t R,CG -o %i | wc -l)" -le 2 ] && break
+  [ "$(squeue -h -t R,CG -o %i | wc -l)" -le 4 ] && break  # chat's 2 and batch's 2
   sleep 1
 done
 kill $WPID 2>/dev/null
@@ -193,7 +216,7 @@ check_contains "g1 grew to 4 prefill and 4 decode" "$(grep '^max_running' "$T/ch
   check_eq "scale-in drained, then cancelled" ok ok || check_eq "scale-in drained, then cancelled" "$(grep ^drains "$T/checks")" "drains>=1 cancels>=1"
 check_eq "no request failed at the router" "$(awk '$1=="requests" {print $4}' "$T/checks")" "0"
 left=$(squeue -h -t R -o '%k' | sort | uniq -c | awk '{print $1, $4}' | tr '\n' ' ')
-check_eq "back to the minimum: 1 prefill and 1 decode running" "$(squeue -h -t R -o '%k' | grep -c 'role=prefill') $(squeue -h -t R -o '%k' | grep -c 'role=decode')" "1 1"
+check_eq "back to the minimum: 1 prefill and 1 decode running" "$(squeue -h -t R -o '%k' | grep -c 'service=chat role=prefill') $(squeue -h -t R -o '%k' | grep -c 'service=chat role=decode')" "1 1"
 check_eq "the closed group g2 starts nothing any more" "$(squeue -h -o '%k' | grep -c 'group=g2')" "0"
 # 3. The run's recording (every tick's Slurm records, registrations, metric windows, clock)
 #    replays through hs-sim's Controller to the same actions, tick for tick.
