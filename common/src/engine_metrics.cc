@@ -87,6 +87,21 @@ Result<Reading> read(const prom::Scrape& s) {
   return not_found("no vLLM or SGLang engine metrics in the scrape");
 }
 
+const std::vector<std::string_view>& sample_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> n = {kVllmRunning,          kVllmWaiting,
+                                       kVllmKvUsage,          kVllmPromptTokens,
+                                       kVllmGenerationTokens, kVllmPrefixCacheHits,
+                                       kSglangRunning,        kSglangQueue,
+                                       kSglangRealtimeTokens, kSglangGenerationTokens,
+                                       kSglangPromptTokens,   kSglangCachedTokens,
+                                       kSglangTokenUsage};
+    for (std::string_view q : kSglangPdQueues) n.push_back(q);
+    return n;
+  }();
+  return names;
+}
+
 bool idle(const Reading& r, bool prefill) {
   double in = r.in_flight();
   if (std::isnan(in) || in > 0) return false;

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "hs/common/engine_metrics.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/scaler/engine_metrics.h"
 
@@ -116,7 +117,10 @@ std::shared_ptr<const MetricsByService> MetricsStore::add_round(
       log_.debug("scrape " + t.url + " failed: " + res.body.error().to_string());
       continue;
     }
-    auto parsed = prom::parse(*res.body, t.url + "/metrics");
+    // Engines: only what engine_metrics reads (a fraction of their lines); routers whole.
+    auto parsed =
+        t.router ? prom::parse(*res.body, t.url + "/metrics")
+                 : prom::parse_only(*res.body, t.url + "/metrics", engine_metrics::sample_names());
     if (!parsed.ok()) {
       log_.warning("scrape " + t.url + ": " + parsed.error().to_string());
       continue;

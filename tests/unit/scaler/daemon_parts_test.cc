@@ -2,6 +2,9 @@
 // the engine metric mapping, the daemon configuration.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "hs/common/engine_metrics.h"
 #include "hs/common/job_tag.h"
 #include "hs/scaler/daemon_config.h"
 #include "hs/scaler/engine_metrics.h"
@@ -237,6 +240,61 @@ TEST(EngineMetrics, VllmAndSglangNamesMapToOneSample) {
   EXPECT_EQ(b->waiting, 4);
   EXPECT_EQ(instance_sample(*prom::parse("up 1\n", "x"), TimePoint{}).error().code,
             ErrorCode::kNotFound);
+}
+
+// The daemon parses engines with parse_only(sample_names()): it must read what a whole
+// parse reads, for both engines' shapes (labels, data-parallel ranks, P/D queues), while
+// a histogram it does not read may be broken.
+TEST(EngineMetrics, ReadingFromTheNamedSamplesOnlyEqualsTheWholeScrape) {
+  const std::string vllm =
+      "# HELP vllm:num_requests_running Number of requests.\n"
+      "# TYPE vllm:num_requests_running gauge\n"
+      "vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 2\n"
+      "vllm:num_requests_waiting{model_name=\"m\",engine=\"0\"} 3\n"
+      "vllm:kv_cache_usage_perc{model_name=\"m\",engine=\"0\"} 0.25\n"
+      "vllm:kv_cache_usage_perc{model_name=\"m\",engine=\"1\"} 0.5\n"
+      "vllm:prompt_tokens_total{model_name=\"m\",engine=\"0\"} 900\n"
+      "vllm:generation_tokens_total{model_name=\"m\",engine=\"0\"} 100\n"
+      "vllm:prefix_cache_hits_total{model_name=\"m\",engine=\"0\"} 300\n"
+      "vllm:time_to_first_token_seconds_bucket{model_name=\"m\",le=\"0.1\"} 4\n"
+      "vllm:time_to_first_token_seconds_count{model_name=\"m\"} 4\n";
+  const std::string sglang =
+      "sglang:num_running_reqs{dp_rank=\"0\",tp_rank=\"0\"} 2\n"
+      "sglang:num_running_reqs{dp_rank=\"0\",tp_rank=\"1\"} 2\n"
+      "sglang:num_running_reqs{dp_rank=\"1\",tp_rank=\"0\"} 5\n"
+      "sglang:num_queue_reqs{dp_rank=\"0\"} 1\n"
+      "sglang:num_decode_transfer_queue_reqs{dp_rank=\"0\"} 2\n"
+      "sglang:realtime_tokens_total{mode=\"decode\",dp_rank=\"0\"} 70\n"
+      "sglang:realtime_tokens_total{mode=\"prefill_compute\",dp_rank=\"0\"} 40\n"
+      "sglang:prompt_tokens_total 90\n"
+      "sglang:cached_tokens_total 50\n"
+      "sglang:token_usage{dp_rank=\"0\"} 0.3\n";
+  for (const std::string& text : {vllm, sglang}) {
+    auto whole = prom::parse(text, "t");
+    auto only = prom::parse_only(text, "t", engine_metrics::sample_names());
+    ASSERT_TRUE(whole.ok() && only.ok()) << text;
+    auto a = engine_metrics::read(*whole), b = engine_metrics::read(*only);
+    ASSERT_TRUE(a.ok() && b.ok());
+    for (auto f :
+         {&engine_metrics::Reading::generation_tokens, &engine_metrics::Reading::prompt_tokens,
+          &engine_metrics::Reading::prompt_tokens_cached,
+          &engine_metrics::Reading::prompt_tokens_computed, &engine_metrics::Reading::running,
+          &engine_metrics::Reading::waiting, &engine_metrics::Reading::kv_usage}) {
+      EXPECT_FALSE(std::isnan((*a).*f)) << text;
+      EXPECT_EQ((*a).*f, (*b).*f) << text;
+    }
+    if (text == vllm) {
+      EXPECT_LT(only->samples.size(), whole->samples.size());
+    }
+  }
+  // A broken line of a histogram the daemon does not read is skipped; a broken read one fails.
+  auto skipped = prom::parse_only(vllm + "vllm:e2e_request_latency_seconds_bucket{le=0.3} 1\n", "t",
+                                  engine_metrics::sample_names());
+  EXPECT_TRUE(skipped.ok());
+  auto failed = prom::parse_only(vllm + "vllm:num_requests_waiting{ 1\n", "t",
+                                 engine_metrics::sample_names());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().where.find("t:12:"), std::string::npos) << failed.error().to_string();
 }
 
 TEST(DaemonConfig, EveryErrorWithFileLineAndField) {

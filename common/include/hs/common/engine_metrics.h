@@ -18,6 +18,7 @@
 
 #include <limits>
 #include <string_view>
+#include <vector>
 
 #include "hs/common/error.h"
 #include "hs/common/prometheus_text.h"
@@ -70,6 +71,10 @@ struct Reading {
 
 // NotFound when the scrape has none of the families of either engine (not an engine).
 Result<Reading> read(const prom::Scrape& s);
+
+// Every sample name read() looks at: a scrape parsed with prom::parse_only(text, name,
+// sample_names()) reads the same as one parsed whole.
+const std::vector<std::string_view>& sample_names();
 
 // Whether an engine can be stopped without losing work: nothing running or waiting, and (for
 // a prefill) no KV blocks held for a decode that has not read them yet. Unknown values count
