@@ -12,7 +12,8 @@ namespace hs::scaler {
 namespace tick {
 
 ServiceTick::ServiceTick(const ServiceConfig& s, const DaemonSettings& d, const SlurmSnapshot& sn,
-                         const std::vector<Registration>& regs, const ServiceMetrics* m,
+                         const std::vector<const Registration*>& regs,
+                         const std::set<std::string>& unavailable, const ServiceMetrics* m,
                          TimePoint n, TimePoint st_at, int64_t w, ServiceStatus& status)
     : svc(s),
       daemon(d),
@@ -26,14 +27,17 @@ ServiceTick::ServiceTick(const ServiceConfig& s, const DaemonSettings& d, const 
       now(n),
       started(st_at),
       wall(w),
+      unavailable_nodes(unavailable),
       st(status) {
-  for (const auto& r : regs)
-    if (r.service == svc.name && now - r.last_heartbeat <= daemon.heartbeat_timeout)
-      reg_by_id[r.id()] = &r;
-  // Not "not responding" or "unknown": those also follow every slurmctld restart for a
-  // moment, and must not replace a fleet.
-  for (const auto& node : slurm.nodes)
-    if (node.drain || node.fail || node.state == "down") unavailable_nodes.insert(node.name);
+  for (const Registration* r : regs)
+    if (now - r->last_heartbeat <= daemon.heartbeat_timeout) reg_by_id[r->id()] = r;
+}
+
+std::set<std::string> unavailable_nodes(const std::vector<SlurmNode>& nodes) {
+  std::set<std::string> out;
+  for (const auto& node : nodes)
+    if (node.drain || node.fail || node.state == "down") out.insert(node.name);
+  return out;
 }
 
 void ServiceTick::add(Action a, std::vector<Action>* to) {
@@ -222,6 +226,10 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
   });
   // Services that grow or shrink wait for the one placement of all of them; the others' actions
   // go first. (Deques: the ticks and actuations are referred to by address.)
+  std::map<std::string, std::vector<const Registration*>> regs_of;
+  for (const auto& r : regs) regs_of[r.service].push_back(&r);
+  const std::set<std::string> unavailable =
+      slurm ? tick::unavailable_nodes(slurm->nodes) : std::set<std::string>{};
   std::deque<tick::ServiceTick> ticks;
   std::deque<tick::Actuation> waiting;
   std::vector<DeploymentGroup> all_groups;
@@ -242,9 +250,9 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
       continue;
     }
     auto m = metrics.find(sp->name);
-    tick::ServiceTick& t = ticks.emplace_back(*sp, config_.daemon, *slurm, regs,
-                                              m == metrics.end() ? nullptr : &m->second, now,
-                                              started_, wall_unix_s, st);
+    tick::ServiceTick& t = ticks.emplace_back(
+        *sp, config_.daemon, *slurm, regs_of[sp->name], unavailable,
+        m == metrics.end() ? nullptr : &m->second, now, started_, wall_unix_s, st);
     auto& memory = outside_[sp->name];
     if (!memory) memory = std::make_shared<tick::OutsideMemory>();
     tick::note_outside_changes(t, *memory);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "hs/common/text.h"
@@ -31,12 +32,18 @@ class Planner {
           const std::map<std::string, uint32_t>& budget)
       : fabric_(f), nodes_(std::move(nodes)), budget_(budget) {
     for (size_t i = 0; i < nodes_.size(); ++i) index_[nodes_[i].name] = i;
-    // A leaf mixes types if its nodes do.
+    // A leaf mixes types if its nodes do; its nodes are then on a mixed leaf.
+    on_mixed_leaf_.assign(nodes_.size(), false);
     for (const auto& leaf : fabric_.domains(0)) {
+      std::vector<size_t> members;
       std::set<std::string> t;
       for (const auto& n : leaf.nodes)
-        if (auto it = index_.find(n); it != index_.end()) t.insert(nodes_[it->second].gpu_type);
-      if (t.size() > 1) mixed_leaves_.insert(leaf.switch_name);
+        if (auto it = index_.find(n); it != index_.end()) {
+          members.push_back(it->second);
+          t.insert(nodes_[it->second].gpu_type);
+        }
+      if (t.size() > 1)
+        for (size_t i : members) on_mixed_leaf_[i] = true;
     }
   }
 
@@ -76,8 +83,7 @@ class Planner {
         if (it == index_.end()) continue;
         d.nodes.push_back(it->second);
         d.types.insert(nodes_[it->second].gpu_type);
-        for (const auto& leaf : fabric_.leaf_switches_of(n))
-          any_mixed_leaf |= mixed_leaves_.count(leaf) > 0;
+        any_mixed_leaf |= on_mixed_leaf_[it->second];
       }
       d.tier_mixed = any_mixed_leaf ? 4 : 2;
       if (!d.nodes.empty()) out.push_back(std::move(d));
@@ -135,6 +141,17 @@ class Planner {
 
   uint32_t free_in(const Domain& d) const { return d.free; }
 
+  // The domains of an affinity level holding both of a variant's GPU types, built once.
+  const std::vector<const Domain*>& eligible(Affinity a, const Variant& v) {
+    auto key = std::make_tuple(static_cast<int>(a), v.prefill_gpu, v.decode_gpu);
+    auto it = eligible_.find(key);
+    if (it != eligible_.end()) return it->second;
+    std::vector<const Domain*>& out = eligible_[key];
+    for (const auto& d : domains(a))
+      if (d.types.count(v.prefill_gpu) && d.types.count(v.decode_gpu)) out.push_back(&d);
+    return out;
+  }
+
   // The domain of that name at an affinity level whose domains() were built, or nullptr.
   Domain* find(Affinity a, const std::string& name) {
     int key = static_cast<int>(a);
@@ -182,11 +199,12 @@ class Planner {
   const topo::Fabric& fabric_;
   std::vector<NodeInventory> nodes_;
   std::unordered_map<std::string, size_t> index_;
-  std::set<std::string> mixed_leaves_;
+  std::vector<bool> on_mixed_leaf_;  // by node index
   std::map<std::string, uint32_t> budget_;
   std::map<std::string, uint32_t> used_;
   std::map<int, std::vector<Domain>> cache_;
   std::map<int, std::unordered_map<std::string, size_t>> name_index_;
+  std::map<std::tuple<int, std::string, std::string>, std::vector<const Domain*>> eligible_;
   std::unordered_map<size_t, std::vector<std::pair<int, size_t>>> membership_;
 };
 
@@ -223,7 +241,7 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
   for (const PlacementRequest* req : order) {
     const ServiceConfig& sc = *req->service;
     const std::vector<const DeploymentGroup*>& mine = groups_of[sc.name];
-    std::vector<Domain>& domains = plan.domains(sc.affinity);
+    plan.domains(sc.affinity);  // built (and indexed by name) before any lookup
     auto domain_of = [&](const std::string& name) -> const Domain* {
       return plan.find(sc.affinity, name);
     };
@@ -249,31 +267,28 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
         bool done = false;
         for (const Variant& v :
              sc.variants) {  // preference order: fall back only when nothing fits
-          struct Cand {
+          struct Cand {      // trivially copyable: the heap moves these around
             int tier;
             int is_new;
             uint32_t free;
             size_t rank;  // the domain's natural name order
             const Domain* domain;
-            std::string group;
+            const std::string* group;  // nullptr: a new group
           };
           std::vector<Cand> cands;
-          auto add = [&](const Domain& d, int is_new, const std::string& group) {
-            cands.push_back({tier_for(d, v), is_new, plan.free_in(d), d.rank, &d, group});
+          auto add = [&](const Domain& d, const std::string* group) {
+            cands.push_back({tier_for(d, v), group ? 0 : 1, plan.free_in(d), d.rank, &d, group});
           };
           for (const auto* g : mine) {
             if (g->variant != v.name) continue;
-            if (const Domain* d = domain_of(g->domain)) add(*d, 0, g->id);
+            if (const Domain* d = domain_of(g->domain)) add(*d, &g->id);
           }
           for (const auto& [gid, ai] : action_of) {  // groups opened earlier in this decision
             const GroupAction& a = res.actions[ai];
             if (a.kind == GroupAction::Kind::kOpen && a.variant == v.name)
-              if (const Domain* d = domain_of(a.domain)) add(*d, 0, gid);
+              if (const Domain* d = domain_of(a.domain)) add(*d, &gid);
           }
-          for (const auto& d : domains) {
-            if (!d.types.count(v.prefill_gpu) || !d.types.count(v.decode_gpu)) continue;
-            add(d, 1, "");
-          }
+          for (const Domain* d : plan.eligible(sc.affinity, v)) add(*d, nullptr);
           // Best first, as a heap: the first candidate usually takes the unit, so sorting all
           // of a large fabric's domains for every unit would be the tick's main cost.
           auto worse = [](const Cand& a, const Cand& b) {
@@ -281,17 +296,17 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
             if (a.is_new != b.is_new) return a.is_new > b.is_new;
             if (a.free != b.free) return a.free > b.free;
             if (a.rank != b.rank) return a.rank > b.rank;
-            return a.group > b.group;
+            return a.group && b.group && *a.group > *b.group;
           };
           std::make_heap(cands.begin(), cands.end(), worse);
           while (!cands.empty()) {
             std::pop_heap(cands.begin(), cands.end(), worse);
-            Cand c = std::move(cands.back());
+            Cand c = cands.back();
             cands.pop_back();
             const Domain* d = c.domain;
             std::vector<PlacedInstance> inst;
             if (!plan.place_unit(*d, v, inst)) continue;
-            std::string gid = c.group;
+            std::string gid = c.group ? *c.group : "";
             if (gid.empty()) {
               while (ids.count(sc.name + "-g" + std::to_string(next_group))) ++next_group;
               gid = sc.name + "-g" + std::to_string(next_group);
@@ -300,7 +315,7 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
             auto it = action_of.find(gid);
             if (it == action_of.end()) {
               GroupAction a;
-              a.kind = c.group.empty() ? GroupAction::Kind::kOpen : GroupAction::Kind::kGrow;
+              a.kind = c.group ? GroupAction::Kind::kGrow : GroupAction::Kind::kOpen;
               bool existing = false;
               for (const auto* g : mine) existing |= g->id == gid;
               if (existing) a.kind = GroupAction::Kind::kGrow;

@@ -20,9 +20,12 @@ namespace hs::scaler::tick {
 
 // The inputs every phase reads and the actions and status they write.
 struct ServiceTick {
+  // `regs`: this service's registrations; `unavailable`: the tick's, shared by every service
+  // (both found once per tick: scanning them per service was quadratic at scale).
   ServiceTick(const ServiceConfig& svc, const DaemonSettings& daemon, const SlurmSnapshot& slurm,
-              const std::vector<Registration>& regs, const ServiceMetrics* metrics, TimePoint now,
-              TimePoint started, int64_t wall, ServiceStatus& st);
+              const std::vector<const Registration*>& regs,
+              const std::set<std::string>& unavailable, const ServiceMetrics* metrics,
+              TimePoint now, TimePoint started, int64_t wall, ServiceStatus& st);
   const ServiceConfig& svc;
   const DaemonSettings& daemon;
   const SlurmSnapshot& slurm;
@@ -31,8 +34,8 @@ struct ServiceTick {
   TimePoint now, started;
   int64_t wall;
   std::map<std::string, const Registration*> reg_by_id;  // heartbeat fresh
-  // Nodes whose tasks must move: drained, failing or down.
-  std::set<std::string> unavailable_nodes;
+  // Nodes whose tasks must move: drained, failing or down (unavailable_nodes()).
+  const std::set<std::string>& unavailable_nodes;
   ServiceStatus& st;
   std::vector<Action> out;  // this service's actions, in the order they must run
   // Groups with a held array: the admin's until released (outside.cc).
@@ -45,6 +48,10 @@ struct ServiceTick {
   bool registered(const std::string& id) const { return reg_by_id.count(id) > 0; }
   const Registration* registration(const std::string& id) const;
 };
+
+// Nodes whose tasks must move: drained, failing or down. Not "not responding" or "unknown":
+// those also follow every slurmctld restart for a moment, and must not replace a fleet.
+std::set<std::string> unavailable_nodes(const std::vector<SlurmNode>& nodes);
 
 // Timers the Controller keeps across ticks (lost on restart, rebuilt conservatively).
 struct TickTimers {
