@@ -11,7 +11,8 @@ B=$(realpath "${2:-$ROOT/build}")
 OUT=$(mktemp -d /tmp/hs-restart-under-load.XXXXXX)
 HOGS=()
 stop_hogs() { [ ${#HOGS[@]} -gt 0 ] && kill "${HOGS[@]}" 2>/dev/null; HOGS=(); }
-trap stop_hogs EXIT
+# The logs of failed runs stay; an empty directory does not.
+trap 'stop_hogs; rmdir "$OUT" 2>/dev/null' EXIT
 for _ in $(seq "$(nproc)"); do
   (trap 'exit 0' TERM; while :; do :; done) &
   HOGS+=($!)

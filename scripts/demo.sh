@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-source "$ROOT/scripts/lib/testlib.sh"  # free_port_base
+source "$ROOT/scripts/lib/testlib.sh"  # free_port_base, start_server, hs_tag, hs_submit_pool
 bash scripts/install-deps.sh
 BUILD=${HS_BUILD_DIR:-$ROOT/build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -20,11 +20,11 @@ HS_TOPO="$BUILD/topo/hs-topo"
 DATA="$ROOT/tests/data"
 OUT=$(mktemp -d /tmp/heteroscale-demo.XXXXXX)
 CLUSTER="$OUT/cluster"
-SP_PIDS=()
+PIDS=()
 cleanup() {
   # Never stop half way: some processes may be gone already (kill then fails).
   set +e
-  [ ${#SP_PIDS[@]} -gt 0 ] && kill "${SP_PIDS[@]}" 2>/dev/null
+  [ ${#PIDS[@]} -gt 0 ] && kill "${PIDS[@]}" 2>/dev/null
   [ -d "$CLUSTER/etc" ] && bash "$ROOT/scripts/cluster.sh" down "$CLUSTER" >/dev/null 2>&1
   return 0
 }
@@ -137,30 +137,21 @@ daemon:
       environment: [HS_BIN=$BUILD/launcher, HS_HOST=127.0.0.1, "HS_SCALER=http://127.0.0.1:$DPORT",
                     HS_HEARTBEAT=2, HS_SIM_SCALE=10, HS_TOKEN_FILE=$L/token]
 YAML
-sp_start() {  # NAME CMD...: sets SP_PORT (the server prints its port first)
-  local name=$1; shift
-  "$@" >"$L/$name.port" 2>"$L/$name.log" &
-  SP_PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$L/$name.port" ] && break; sleep 0.05; done
-  SP_PORT=$(head -1 "$L/$name.port")
-}
-sp_start router "$BUILD/router/hs-router" --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" --health-interval 0.5
-RP=$SP_PORT
+start_server router "$L" "$BUILD/router/hs-router" --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" --health-interval 0.5
+RP=$PORT
 sed -i "s/@RPORT@/$RP/" "$L/heteroscale.yaml"
-sp_start daemon "$BUILD/scaler/heteroscaled" --config "$L/heteroscale.yaml"
+start_server daemon "$L" "$BUILD/scaler/heteroscaled" --config "$L/heteroscale.yaml"
 echo "heteroscaled on 127.0.0.1:$DPORT (config $L/heteroscale.yaml), hs-router on 127.0.0.1:$RP"
 echo "The operator submits the service's two pools with plain sbatch (slurm-conf/examples/):"
 for r in prefill:h100 decode:l40s; do
   role=${r%:*} gpu=${r#*:}
-  cmd=(sbatch --parsable --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1
-    --export=ALL,HS_GROUP=g1,HS_BIN=$BUILD/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=10,HS_TOKEN_FILE=$L/token
-    --comment="heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s" --hs-role=$role -D "$L" -o "$L/job-%A_%a.out"
-    "$ROOT/slurm-conf/examples/chat-$role.sbatch")
-  echo "  \$ sbatch --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --comment=\"heteroscale/v1 service=chat role=$role group=g1 variant=h100-l40s\" ... chat-$role.sbatch"
-  echo "    -> array $("${cmd[@]}")"
+  echo "  \$ sbatch --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --comment=\"$(hs_tag chat "$role" g1 h100-l40s)\" ... chat-$role.sbatch"
+  echo "    -> array $(hs_submit_pool chat "$role" g1 h100-l40s "$ROOT/slurm-conf/examples/chat-$role.sbatch" \
+    --array=0-31%1 --gres=gpu:$gpu:1 --constraint=leaf1 --hs-role=$role -D "$L" -o "$L/job-%A_%a.out" \
+    --export=ALL,HS_GROUP=g1,HS_BIN=$BUILD/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=10,HS_TOKEN_FILE=$L/token)"
 done
 # The router is ready once a group has a healthy prefill and decode.
-wait_until 120 curl -sf "http://127.0.0.1:$RP/ready" || echo "  (the router is not ready after 120 s; see $L/router.log)"
+wait_until 120 curl -sf "http://127.0.0.1:$RP/ready" || echo "  (the router is not ready after 120 s; see $L/router.err)"
 squeue -o '  %.10i %.8T %.8N %k' | cut -c1-120
 echo
 echo "Replaying the day (4 minutes). One line per 4 s: elapsed, offered load, decode tokens/s (the"
@@ -168,7 +159,7 @@ echo "signal), instances per deployment group (prefill/decode), TTFT and TBT p99
 rm -f "$L/stop"
 python3 "$ROOT/scripts/lib/demo_monitor.py" "http://127.0.0.1:$DPORT" "http://127.0.0.1:$RP" chat 4 "$L/timeline.csv" "$L/stop" &
 MON=$!
-SP_PIDS+=($MON)
+PIDS+=($MON)
 "$BUILD/router/hs-loadgen" --trace "$L/trace.jsonl" --url "http://127.0.0.1:$RP" --out "$L/loadgen" \
   --no-progress --ttft-slo 2 --tbt-slo 0.1 2>"$L/loadgen.log" || true
 # The evening's scale-in: drains, then cancels, back to one prefill and one decode.
@@ -209,10 +200,10 @@ unset multiplot
 GP
   echo "  plot: $L/loop.png"
 fi
-echo "  logs: daemon $L/daemon.log, router $L/router.log, engines $L/job-*.out, Slurm $CLUSTER/log/"
-kill "${SP_PIDS[@]}" 2>/dev/null
-wait "${SP_PIDS[@]}" 2>/dev/null || true
-SP_PIDS=()
+echo "  logs: daemon $L/daemon.err, router $L/router.err, engines $L/job-*.out, Slurm $CLUSTER/log/"
+kill "${PIDS[@]}" 2>/dev/null
+wait "${PIDS[@]}" 2>/dev/null || true
+PIDS=()
 bash "$ROOT/scripts/cluster.sh" down "$CLUSTER"
 
 step "Outputs"

@@ -71,3 +71,59 @@ start_server() {
 # http_get URL: the body of a GET (fails on a non-2xx status); http_status URL: the status.
 http_get() { curl -sf --max-time 10 "$1"; }
 http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$1"; }
+
+# ---- A test's temporary directory, clusters, processes and cleanup ------------------------
+_HS_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# hs_setup NAME [MODE]: T = a new directory /tmp/hs-NAME.XXXXXX (MODE, default 755: jobs of
+# other users write there), PIDS=(), and an EXIT trap that kills (-9) every PID in PIDS,
+# runs the hs_on_exit hooks, takes down every cluster hs_cluster_up started and removes T
+# (kept when KEEP is set, to look at afterwards).
+hs_setup() {
+  T=$(mktemp -d "/tmp/hs-$1.XXXXXX") || exit 1
+  chmod "${2:-755}" "$T"
+  PIDS=()
+  _HS_HOOKS=()
+  _HS_CLUSTERS=()
+  trap _hs_cleanup EXIT
+}
+# hs_on_exit 'COMMAND': evaluated at exit, after PIDS are killed and before clusters go down
+# (single quotes: variables are read then, e.g. a daemon's PID set later).
+hs_on_exit() { _HS_HOOKS+=("$1"); }
+_hs_cleanup() {
+  local p h c
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for h in "${_HS_HOOKS[@]}"; do eval "$h"; done
+  for c in "${_HS_CLUSTERS[@]}"; do bash "$_HS_SRC/scripts/cluster.sh" down "$c" >/dev/null 2>&1; done
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+
+# hs_cluster_up DIR [cluster.sh up ARGS...]: a loopback Slurm cluster in DIR (output in
+# DIR.out), SLURM_CONF exported, taken down at exit. When it does not come up: a failed
+# check with its output, the counts, exit 1.
+hs_cluster_up() {
+  local dir=$1
+  shift
+  _HS_CLUSTERS+=("$dir")
+  if ! bash "$_HS_SRC/scripts/cluster.sh" up "$dir" "$@" >"$dir.out" 2>&1; then
+    _hs_bad "the loopback cluster in $dir comes up" "$(tail -20 "$dir.out")"
+    finish
+    exit 1
+  fi
+  export SLURM_CONF=$dir/etc/slurm.conf
+}
+
+# hs_tag SERVICE ROLE GROUP VARIANT: the job comment that makes an array a heteroscale pool
+# (the contract is common/job_tag.h; the daemon rejects anything else, by job id, in its log).
+hs_tag() { echo "heteroscale/v1 service=$1 role=$2 group=$3 variant=$4"; }
+
+# hs_submit_pool SERVICE ROLE GROUP VARIANT SCRIPT [SBATCH ARGS...]: submits a tagged pool
+# (an array: pass --array) with plain sbatch, as an operator does; prints the array job id.
+# With HS_SUBMIT_USER set, submits as that user (setpriv, which execs: no shell in between).
+hs_submit_pool() {
+  local svc=$1 role=$2 group=$3 variant=$4 script=$5 as=()
+  shift 5
+  [ -n "${HS_SUBMIT_USER:-}" ] && as=(setpriv --reuid="$HS_SUBMIT_USER" --regid=nogroup
+    --clear-groups env SLURM_CONF="$SLURM_CONF")
+  "${as[@]}" sbatch --parsable "$@" --comment="$(hs_tag "$svc" "$role" "$group" "$variant")" "$script"
+}

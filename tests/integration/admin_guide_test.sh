@@ -5,13 +5,10 @@
 set -uo pipefail
 B=$(realpath "$1") SRC=$(realpath "$2")
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d /tmp/hs-guide-test.XXXXXX)
-chmod 755 "$T"
+hs_setup guide-test
 DPID=
-cleanup() { [ -n "$DPID" ] && kill -9 $DPID 2>/dev/null; bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 >/dev/null || exit 1
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+hs_on_exit '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null'
+hs_cluster_up "$T/cluster" --nodes 4 --leaves 2
 export HS_ETC=$T/etc HS_EXAMPLES=$SRC/slurm-conf/examples HS_BIN=$B/launcher
 export IB_CAPTURE=$SRC/tests/data/fabric/psmn-x5_ibnetdiscover.txt IB_MAP=$SRC/tests/data/fabric/psmn-x5_guid2host.map
 export HS_PORT=$(free_port_base 1)
@@ -20,7 +17,7 @@ mkdir -p "$HS_ETC"
 sed "s/listen: 127.0.0.1:8470/listen: 127.0.0.1:$HS_PORT/" "$SRC/slurm-conf/examples/heteroscale.yaml" >"$HS_ETC/heteroscale.yaml"
 heteroscaled --config "$HS_ETC/heteroscale.yaml" >"$T/d.out" 2>"$T/d.err" &
 DPID=$!
-for _ in $(seq 100); do [ -s "$T/d.out" ] && break; sleep 0.05; done
+wait_until 60 test -s "$T/d.out"
 python3 - "$SRC/docs/admin-guide.md" "$T/blocks" <<'PY'
 import sys, re, os
 text = open(sys.argv[1]).read()

@@ -7,9 +7,7 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d)
-PIDS=()
-trap 'kill -9 "${PIDS[@]}" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+hs_setup dashboard 700
 start() { local n=$1; shift; start_server "$n" "$T" "$@"; }
 export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 start p "$B/launcher/hs-engine-sim" --role prefill --gpu-type h100 --model llama-8b --time-scale 10; P=$PORT

@@ -13,8 +13,7 @@ if [ ! -d "$SHARED/diurnal/servegen/language/m-large" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+hs_setup evaluation-slice 700
 bash "$ROOT/scripts/evaluate.sh" --quick --build "$BUILD" --out "$T/runs" --doc "$T/slice.md" 2>"$T/log"
 check_rc "scripts/evaluate.sh --quick runs" $? 0
 committed=$(sed -n '/^## CI slice/,$p' "$ROOT/docs/evaluation.md")

@@ -32,20 +32,11 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d /tmp/hs-restart-test.XXXXXX)
-chmod 1777 "$T"
+hs_setup restart-test 1777
 U=nobody
-PIDS=()
 DPID=
-cleanup() {
-  for p in "${PIDS[@]}" $DPID; do kill -9 "$p" 2>/dev/null; done
-  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 8 --leaves 2 >"$T/cluster.out" 2>&1 ||
-  { cat "$T/cluster.out"; exit 1; }
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+hs_on_exit '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null'
+hs_cluster_up "$T/cluster" --nodes 8 --leaves 2
 DPORT=$(free_port_base 1)
 # setpriv execs (runuser would stay as a parent and take our signals).
 as_user() { setpriv --reuid=$U --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" "$@"; }
@@ -88,7 +79,7 @@ start_daemon() {  # [CRASH_POINT]
   setpriv --reuid=$U --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" \
     HS_TEST_CRASH_AT="${1:-}" "$B/scaler/heteroscaled" --config "$T/hs.yaml" >"$T/d$N.out" 2>"$T/d$N.err" &
   DPID=$!
-  for _ in $(seq 100); do [ -s "$T/d$N.out" ] && break; sleep 0.05; done
+  wait_until 60 test -s "$T/d$N.out"
 }
 wait_dead() { wait_until 60 bash -c "! kill -0 $1 2>/dev/null"; }
 crash_start() {  # POINT: starts the daemon with that crash point and waits for the crash
@@ -194,10 +185,10 @@ config 1
 start_daemon
 check_eq "heteroscaled runs as $U and listens" "$(head -1 "$T/d$N.out") $(ps -o user= -p $DPID)" "$DPORT $U"
 submit() {  # ROLE GPU
-  as_user sbatch --parsable --array=0-3%1 --gres=gpu:$2:1 --constraint=leaf1 \
+  HS_SUBMIT_USER=$U hs_submit_pool chat "$1" g1 h100-l40s "$SRC/slurm-conf/examples/chat-$1.sbatch" \
+    --array=0-3%1 --gres=gpu:$2:1 --constraint=leaf1 \
     --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=1 \
-    --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
-    -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
+    -o "$T/job-%A_%a.out" -D "$T"
 }
 AP=$(submit prefill h100)
 AD=$(submit decode l40s)
@@ -300,9 +291,9 @@ check_eq "down to 3 + 3 before the stuck group" "$(running)" "3 3"
 kill -9 $DPID; wait_dead $DPID
 START_TIMEOUT=5 config 3
 for r in prefill:h100 decode:l40s; do
-  as_user sbatch --parsable --array=0-3%1 --gres=gpu:${r#*:}:1 --constraint=leaf2 --begin=now+3600 \
-    --comment="heteroscale/v1 service=chat role=${r%:*} group=g3 variant=h100-l40s" \
-    -o /dev/null -D "$T" "$SRC/slurm-conf/examples/chat-${r%:*}.sbatch" >/dev/null
+  HS_SUBMIT_USER=$U hs_submit_pool chat "${r%:*}" g3 h100-l40s "$SRC/slurm-conf/examples/chat-${r%:*}.sbatch" \
+    --array=0-3%1 --gres=gpu:${r#*:}:1 --constraint=leaf2 --begin=now+3600 \
+    -o /dev/null -D "$T" >/dev/null
 done
 crash_start after-cancel-array
 check_contains "crash point after-cancel-array reached (a group pending past start_timeout)" "$(cat "$T/d$N.err")" "rollback: pending past start_timeout"
@@ -345,24 +336,21 @@ check_contains "slurmctld back: the daemon says so" "$(cat "$T/d$N.err")" "slurm
 check_eq "  ... and scales in to the new schedule" "$(running)" "1 1"
 
 # ---- 6. An engine killed with SIGKILL
-for _ in $(seq 50); do [ "$(squeue -h -o %i | wc -l)" -le 4 ] && break; sleep 0.2; done
+few_jobs() { [ "$(squeue -h -o %i | wc -l)" -le 4 ]; }
+wait_until 60 few_jobs
 dec=$(curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print([e["url"] for e in json.load(sys.stdin) if e["role"]=="decode"][0])')
 port=${dec##*:}
 epid=$(pgrep -f "hs-engine-sim .*--port $port" | head -1)
 [ -n "$epid" ] || epid=$(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 kill -9 "$epid"
+dec_gone() { ! curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | grep -q "\"$dec\""; }
 gone=no
-for _ in $(seq 50); do
-  curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | grep -q "\"$dec\"" || { gone=yes; break; }
-  sleep 0.2
-done
+wait_until 60 dec_gone && gone=yes
 check_eq "SIGKILLed engine leaves the endpoint set" "$gone" "yes"
-new=
-for _ in $(seq 100); do
-  new=$(curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(" ".join(e["url"] for e in json.load(sys.stdin) if e["role"]=="decode"))')
-  [ -n "$new" ] && [ "$new" != "$dec" ] && break
-  sleep 0.2
-done
+decodes() { curl -s "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(" ".join(e["url"] for e in json.load(sys.stdin) if e["role"]=="decode"))'; }
+replaced() { local n; n=$(decodes); [ -n "$n" ] && [ "$n" != "$dec" ]; }
+wait_until 60 replaced
+new=$(decodes)
 check_eq "  ... and a replacement decode registers" "$([ -n "$new" ] && [ "$new" != "$dec" ] && echo yes)" "yes"
 check_eq "  ... running 1 + 1 again" "$(running)" "1 1"
 

@@ -16,18 +16,8 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d /tmp/hs-daemon-test.XXXXXX)
-chmod 755 "$T"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 >"$T/cluster.out" 2>&1 ||
-  { cat "$T/cluster.out"; exit 1; }
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+hs_setup daemon-test
+hs_cluster_up "$T/cluster" --nodes 4 --leaves 2
 DPORT=$(free_port_base 2)
 K=4 SK=8
 
@@ -80,24 +70,20 @@ daemon:
 YAML
 
 # The router first (its port goes into the daemon's config).
-"$B/router/hs-router" --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" \
-  --health-interval 0.5 >"$T/router.out" 2>"$T/router.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T/router.out" ] && break; sleep 0.05; done
-RPORT=$(head -1 "$T/router.out")
+start_server router "$T" "$B/router/hs-router" \
+  --scaler "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" --health-interval 0.5
+RPORT=$PORT
 sed -i "s/@RPORT@/$RPORT/" "$T/hs.yaml"
 
-"$B/scaler/heteroscaled" --config "$T/hs.yaml" --log-level debug --record "$T/rec" >"$T/d.out" 2>"$T/d.err" &
-DPID=$!
-PIDS+=($DPID)
-for _ in $(seq 100); do [ -s "$T/d.out" ] && break; sleep 0.05; done
-check_eq "heteroscaled listens on its configured port" "$(head -1 "$T/d.out")" "$DPORT"
+start_server d "$T" "$B/scaler/heteroscaled" --config "$T/hs.yaml" --log-level debug --record "$T/rec"
+DPID=$PID
+check_eq "heteroscaled listens on its configured port" "$PORT" "$DPORT"
 
 submit() {  # ROLE GPU
-  sbatch --parsable --array=0-15%1 --gres=gpu:$2:1 --constraint=leaf1 \
+  hs_submit_pool chat "$1" g1 h100-l40s "$SRC/slurm-conf/examples/chat-$1.sbatch" \
+    --array=0-15%1 --gres=gpu:$2:1 --constraint=leaf1 \
     --export=ALL,HS_GROUP=g1,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token,HS_ENGINE_VERSION=0.17.0 \
-    --comment="heteroscale/v1 service=chat role=$1 group=g1 variant=h100-l40s" \
-    -o "$T/job-%A_%a.out" -D "$T" "$SRC/slurm-conf/examples/chat-$1.sbatch"
+    -o "$T/job-%A_%a.out" -D "$T"
 }
 AP=$(submit prefill h100)
 AD=$(submit decode l40s)
@@ -105,13 +91,14 @@ AD=$(submit decode l40s)
 # chat's second group.
 for role in prefill decode; do
   sed "s/--service chat/--service batch/" "$SRC/slurm-conf/examples/chat-$role.sbatch" >"$T/batch-$role.sbatch"
-  sbatch --parsable --array=0-3%1 --gres=gpu:l40s:1 --constraint=leaf2 \
+  hs_submit_pool batch $role b1 l40s-l40s "$T/batch-$role.sbatch" \
+    --array=0-3%1 --gres=gpu:l40s:1 --constraint=leaf2 \
     --export=ALL,HS_GROUP=b1,HS_GPU_TYPE=l40s,HS_BIN=$B/launcher,HS_HOST=127.0.0.1,HS_SCALER=http://127.0.0.1:$DPORT,HS_HEARTBEAT=2,HS_SIM_SCALE=$SK,HS_TOKEN_FILE=$T/token \
-    --comment="heteroscale/v1 service=batch role=$role group=b1 variant=l40s-l40s" \
-    -o "$T/job-%A_%a.out" -D "$T" "$T/batch-$role.sbatch" >/dev/null
+    -o "$T/job-%A_%a.out" -D "$T" >/dev/null
 done
 eps() { python3 -c "import json,sys,urllib.request; e=json.load(urllib.request.urlopen(sys.argv[1],timeout=5)); print(sum(1 for x in e if x['role']=='prefill' and not x['draining']), sum(1 for x in e if x['role']=='decode' and not x['draining']))" "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" 2>/dev/null; }
-for _ in $(seq 200); do [ "$(eps)" == "1 1" ] && break; sleep 0.1; done
+one_each() { [ "$(eps)" == "1 1" ]; }
+wait_until 60 one_each
 check_eq "the operator's sbatch arrays register 1 prefill + 1 decode" "$(eps)" "1 1"
 CTL="$B/scaler/hs-ctl --url http://127.0.0.1:$DPORT"
 batch_rated() { $CTL explain batch | grep -q "/ 2000.0 tok/s per unit"; }

@@ -5,10 +5,7 @@
 set -uo pipefail
 SIM=$1
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
-T=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
+hs_setup engine-sim 700
 # vLLM's NIXL side channel: an IP address; port 0 lets each simulated engine take a free one.
 export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 

@@ -6,10 +6,8 @@
 set -uo pipefail
 LAUNCH=$1 ROUTER=$2
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
-T=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; pkill -9 -P $$ 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
+hs_setup launch 700
+hs_on_exit 'pkill -9 -P $$ 2>/dev/null; wait 2>/dev/null'
 post() {  # PORT BODY -> "status body"
   python3 - "$@" <<'PY'
 import sys, urllib.request, urllib.error

@@ -5,8 +5,7 @@ set -uo pipefail
 HS_SIM=$1
 DATA=$2
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+hs_setup sim-cli 700
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 "$HS_SIM" compare --trace "$DATA/traces/azure2023_AzureLLMInferenceTrace_code.csv" --duration 900 --out "$T/a" --no-progress >"$T/out" 2>"$T/err"

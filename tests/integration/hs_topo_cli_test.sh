@@ -5,8 +5,8 @@ set -uo pipefail
 HS_TOPO=$1
 DATA=$2
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+hs_setup topo-cli 700
+TMP=$T
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 # --- this machine: GPU-less and RDMA-less here; counts checked against /sys, not hwloc.

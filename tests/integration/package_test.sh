@@ -6,10 +6,7 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d /tmp/hs-package-test.XXXXXX)
-chmod 755 "$T"
-cleanup() { bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
+hs_setup package-test
 (cd "$B" && cpack -G DEB -B "$T/pkg" >"$T/cpack.log" 2>&1)
 check_rc "cpack builds the .deb" $? 0
 DEB=$(ls "$T"/pkg/heteroscale_*_amd64.deb 2>/dev/null | head -1)
@@ -54,9 +51,7 @@ done
 
 # The unpacked plugin, with the shipped plugstack line's arguments, in a real cluster.
 line=$(grep -v '^#' "$T/root/etc/slurm/plugstack.conf.d/heteroscale.conf" | grep . | sed "s|/usr/lib|$T/root/usr/lib|")
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 2 --plugstack "$line topology_cache=$T/cluster/topology.xml" >"$T/cluster.out" 2>&1 ||
-  { cat "$T/cluster.out"; }
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+hs_cluster_up "$T/cluster" --nodes 2 --plugstack "$line topology_cache=$T/cluster/topology.xml"
 check_contains "srun --help lists the unpacked plugin's option" "$(srun --help 2>&1)" "--hs-role"
 got=$(cd "$T/cluster/jobs" && srun -N1 --gres=gpu:h100:1 --hs-role=decode bash -c 'echo "role=$HS_ROLE"' 2>&1)
 check_contains "a job runs with the unpacked plugin loaded (the shipped optional line)" "$got" "role=decode"

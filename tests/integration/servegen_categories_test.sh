@@ -13,8 +13,7 @@ if [ ! -d "$SG/language/m-mid" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+hs_setup servegen 700
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 compare() {  # name category args...
   local name=$1 cat=$2; shift 2

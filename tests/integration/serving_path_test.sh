@@ -7,10 +7,8 @@
 set -uo pipefail
 SIM=$1 ROUTER=$2 LOADGEN=$3 DATA=$4
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
-T=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
+hs_setup serving-path 700
+hs_on_exit 'wait 2>/dev/null'
 TRACE=$DATA/traces/mooncake_conversation_first1500.jsonl
 K=10
 # vLLM's NIXL side channel: an IP address; port 0 lets each simulated engine take a free one.

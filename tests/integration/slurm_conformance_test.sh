@@ -8,16 +8,10 @@
 # Usage: slurm_conformance_test.sh CONFORMANCE_BIN SOURCE_DIR PLUGIN.so
 set -uo pipefail
 BIN=$1 SRC=$2 PLUGIN=$3
-T=$(mktemp -d /tmp/hs-conformance.XXXXXX)
-cleanup() {
-  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 4 --leaves 2 \
-  --plugstack "optional $PLUGIN default_pin=off topology_cache=$T/topology.xml" >"$T/cluster.out" 2>&1 ||
-  { cat "$T/cluster.out"; exit 1; }
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+source "$SRC/scripts/lib/testlib.sh"
+hs_setup conformance 700
+hs_cluster_up "$T/cluster" --nodes 4 --leaves 2 \
+  --plugstack "optional $PLUGIN default_pin=off topology_cache=$T/topology.xml"
 "$BIN"
 rc=$?
 [ "$rc" -eq 0 ] || exit "$rc"
@@ -25,7 +19,6 @@ rc=$?
 # The daemon's submissions go through sbatch: the same template submitted by hand (plus the
 # daemon's options) and by the daemon's path gives the same job, except the fields the daemon
 # owns or that differ per submission; a template with the plugin's SPANK option is accepted.
-source "$SRC/scripts/lib/testlib.sh"
 cat >"$T/tpl.sbatch" <<'TPL'
 #!/bin/bash
 #SBATCH --cpus-per-task=2

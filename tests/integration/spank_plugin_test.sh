@@ -9,26 +9,26 @@ HS_TOPO=$(realpath "$2")
 DATA=$(realpath "$3")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/scripts/lib/testlib.sh"
-D=$(mktemp -d /tmp/hs_spank_test.XXXXXX)
-trap 'bash "$ROOT/scripts/cluster.sh" down "$D" >/dev/null 2>&1; rm -rf "$D"' EXIT
-T="$DATA/topo"
+hs_setup spank-test 700
+D=$T/c  # the cluster's directory
+mkdir -p "$D"
+TOPO="$DATA/topo"
 
 # Each fake node gets a real export and a GPU index map whose order is not PCI order.
 mkdir -p "$D/topo"
-cp "$T/thishost-2core-4xh100-2mlx5-derived.xml" "$D/topo/node1.xml"
+cp "$TOPO/thishost-2core-4xh100-2mlx5-derived.xml" "$D/topo/node1.xml"
 printf '0 0000:23:00.0\n1 0000:13:00.0\n2 0000:24:00.0\n3 0000:14:00.0\n' >"$D/topo/node1.gpumap"
-cp "$T/dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml" "$D/topo/node2.xml"
+cp "$TOPO/dell-xe8640-2s-snc4-4xh100-4mlx5-pciesw.xml" "$D/topo/node2.xml"
 printf '0 0000:5f:00.0\n1 0000:4e:00.0\n2 0000:db:00.0\n3 0000:cb:00.0\n' >"$D/topo/node2.gpumap"
-cp "$T/amd-epyc-2s-8xmi50-1mlx5-pciesw.xml" "$D/topo/node3.xml"
+cp "$TOPO/amd-epyc-2s-8xmi50-1mlx5-pciesw.xml" "$D/topo/node3.xml"
 printf '0 0000:03:00.0\n1 0000:27:00.0\n2 0000:83:00.0\n3 0000:a3:00.0\n' >"$D/topo/node3.gpumap"
-cp "$T/ibm-ac922-power9-2s-4xv100-4mlx5.xml" "$D/topo/node4.xml"
+cp "$TOPO/ibm-ac922-power9-2s-4xv100-4mlx5.xml" "$D/topo/node4.xml"
 printf '0 0004:04:00.0\n1 0004:05:00.0\n2 0035:03:00.0\n3 0035:04:00.0\n' >"$D/topo/node4.gpumap"
 # Sections 1-8 pin every GPU task and let heteroscale's NIC choice win (the old defaults);
 # section 9 checks the shipped defaults: only tasks that ask are touched.
 GOOD="required $PLUGIN topology_xml=$D/topo/%n.xml gpu_map=$D/topo/%n.gpumap default_pin=all nic_env=overwrite"
 
-bash "$ROOT/scripts/cluster.sh" up "$D" --nodes 4 --plugstack "$GOOD" || { echo "0 passed, 1 failed"; exit 1; }
-export SLURM_CONF="$D/etc/slurm.conf"
+hs_cluster_up "$D" --nodes 4 --plugstack "$GOOD"
 cd "$D/jobs"
 ALLOWED=$(grep Cpus_allowed_list /proc/self/status | awk '{print $2}')
 REPORT='echo "gpus=$SLURM_STEP_GPUS role=${HS_ROLE-} cpus=${HS_CPUS-} numa=${HS_NUMA_NODE-} nic=${HS_NIC-} bus=${HS_GPU_PCI_BUS_ID-} nccl=${NCCL_IB_HCA-} ucx=${UCX_NET_DEVICES-} order=${CUDA_DEVICE_ORDER-} allowed=$(grep Cpus_allowed_list /proc/self/status | cut -f2)"'
@@ -87,7 +87,8 @@ check_contains "--hs-pin=off: untouched" "$out" "cpus= numa= nic= bus= nccl= ucx
 # 3. Two array tasks on one node, different GPUs, different correct plans.
 sbatch -Q -w node1 --array=0-1 --gres=gpu:h100:1 -o "$D/jobs/arr-%a.out" \
   --wrap "sleep 1; srun --hs-role=decode bash -c '$REPORT'" >/dev/null
-for _ in $(seq 1 100); do [ "$(cat "$D"/jobs/arr-*.out 2>/dev/null | grep -c gpus=)" -eq 2 ] && break; sleep 0.1; done
+two_reports() { [ "$(cat "$D"/jobs/arr-*.out 2>/dev/null | grep -c gpus=)" -eq 2 ]; }
+wait_until 60 two_reports
 arr=$(cat "$D"/jobs/arr-*.out)
 check_contains "array: one task on GPU 0 pinned near it" "$arr" "gpus=0 role=decode cpus=1 numa=0 nic=mlx5_1 bus=0000:23:00.0"
 check_contains "array: the other on GPU 1 pinned near it" "$arr" "gpus=1 role=decode cpus=0 numa=0 nic=mlx5_0 bus=0000:13:00.0"
@@ -100,7 +101,7 @@ dirty=$(CUDA_VISIBLE_DEVICES=3 SLURM_STEP_GPUS=3 SLURM_JOB_GPUS=3 HS_NIC=evil HS
   srun -Q -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
 check_eq "user-set GPU/HS_/NIC variables are overwritten or ignored" "${dirty/role=x/role=}" "$clean"
 SLURM_STEP_GPUS=3 sbatch -Q -w node1 --gres=gpu:h100:1 -o "$D/jobs/batch.out" --wrap "echo jobgpus=\$SLURM_JOB_GPUS; $REPORT" >/dev/null
-for _ in $(seq 1 100); do grep -q allowed= "$D/jobs/batch.out" 2>/dev/null && break; sleep 0.1; done
+wait_until 60 grep -q allowed= "$D/jobs/batch.out"
 b=$(cat "$D/jobs/batch.out")
 jg=$(grep -o 'jobgpus=[0-9]*' <<<"$b" | cut -d= -f2)
 want_bus=$(awk -v i="$jg" '$1 == i {print $2}' "$D/topo/node1.gpumap")
@@ -126,7 +127,8 @@ check_contains "bad --hs-role: names the value" "$err" "expected prefill, decode
 # 7. A bad plugstack argument: named everywhere, nothing running harmed.
 sbatch -Q -w node4 --gres=gpu:l40s:1 -o "$D/jobs/long.out" --wrap "sleep 300" >/dev/null
 sbatch -Q -H -w node4 --gres=gpu:l40s:1 -o "$D/jobs/held.out" --wrap "echo started" >/dev/null
-for _ in $(seq 1 100); do [ "$(squeue -h -t R -w node4 | wc -l)" -ge 1 ] && break; sleep 0.1; done
+node4_runs() { [ "$(squeue -h -t R -w node4 | wc -l)" -ge 1 ]; }
+wait_until 60 node4_runs
 long=$(squeue -h -t R -w node4 -o %i | head -1)
 held=$(squeue -h -t PD -o %i | head -1)
 BAD="$GOOD pin_default=strict"
@@ -138,16 +140,22 @@ err=$(sbatch -Q --wrap true 2>&1); rc=$?
 check_rc "bad argument: sbatch refuses" $(( rc != 0 )) 1
 check_contains "bad argument: sbatch names it" "$err" "(pin_default): unknown key"
 scontrol release "$held"
-for _ in $(seq 1 100); do grep -q . "$D/jobs/held.out" 2>/dev/null && break; sleep 0.1; done
+wait_until 60 grep -q . "$D/jobs/held.out"
 check_contains "bad argument: the job's own error names it" "$(cat "$D/jobs/held.out" 2>/dev/null)" "(pin_default): unknown key"
 check_contains "bad argument: slurmd's log names it" "$(cat "$D/log/slurmd-node4.log")" "(pin_default): unknown key"
 check_eq "bad argument: the running job still runs" "$(squeue -h -j "$long" -o %T)" "RUNNING"
 # Restart node4's slurmd with the bad arguments in place.
+slurmd_gone() { ! kill -0 "$(cat "$D/run/slurmd-$1.pid" 2>/dev/null)" 2>/dev/null; }
 kill -TERM "$(cat "$D/run/slurmd-node4.pid")"
-for _ in $(seq 1 60); do kill -0 "$(cat "$D/run/slurmd-node4.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+wait_until 60 slurmd_gone node4
 slurmd -f "$SLURM_CONF" -N node4
-for _ in $(seq 1 100); do sinfo -h -N -n node4 -o %T | grep -qE 'mixed|allocated|idle' && [ -s "$D/run/slurmd-node4.pid" ] && break; sleep 0.1; done
-sleep 0.5
+# Up again: Slurm shows the node serving and the restarted slurmd has logged the plugin's
+# verdict on its arguments (what the next checks read).
+node4_back() {
+  sinfo -h -N -n node4 -o %T | grep -qE 'mixed|allocated|idle' && [ -s "$D/run/slurmd-node4.pid" ] &&
+    grep -q 'new job steps will fail' "$D/log/slurmd-node4.log"
+}
+wait_until 60 node4_back
 check_eq "bad argument: restarted slurmd stays up" "$(kill -0 "$(cat "$D/run/slurmd-node4.pid")" 2>/dev/null && echo up)" "up"
 check_contains "bad argument: restarted slurmd logs it" "$(grep 'new job steps will fail' "$D/log/slurmd-node4.log")" "(pin_default): unknown key"
 check_eq "bad argument: the running job survives the slurmd restart" "$(squeue -h -j "$long" -o %T)" "RUNNING"
@@ -162,11 +170,12 @@ scancel "$long"
 CACHED="required $PLUGIN topology_cache=$D/cache/topology-%n.xml gpu_map=$D/topo/%n.gpumap default_pin=all"
 echo "$CACHED" >"$D/etc/plugstack.conf"
 kill -TERM "$(cat "$D/run/slurmd-node3.pid")"
-for _ in $(seq 1 60); do kill -0 "$(cat "$D/run/slurmd-node3.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+wait_until 60 slurmd_gone node3
 slurmd -f "$SLURM_CONF" -N node3
-for _ in $(seq 1 100); do [ -s "$D/cache/topology-node3.xml" ] && break; sleep 0.1; done
+wait_until 60 test -s "$D/cache/topology-node3.xml"
 check_eq "slurmd init wrote the cache, root-owned 0644" "$(stat -c '%U %a' "$D/cache/topology-node3.xml" 2>&1)" "root 644"
-for _ in $(seq 1 100); do sinfo -h -N -n node3 -o %T | grep -qE '^(idle|mixed|allocated)$' && break; sleep 0.1; done
+node3_back() { sinfo -h -N -n node3 -o %T | grep -qE '^(idle|mixed|allocated)$'; }
+wait_until 60 node3_back
 srun -w node3 --gres=gpu:h100:1 true >/dev/null 2>&1
 check_contains "task launch read the cache" "$(grep 'heteroscale: job' "$D/log/slurmd-node3.log" | tail -1)" "[topology: cache $D/cache/topology-node3.xml]"
 echo "$GOOD" >"$D/etc/plugstack.conf"

@@ -15,24 +15,14 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d /tmp/hs-stop-matrix.XXXXXX)
-chmod 755 "$T"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  bash "$SRC/scripts/cluster.sh" down "$T/cluster" >/dev/null 2>&1
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+hs_setup stop-matrix
+hs_on_exit 'wait 2>/dev/null'
 GRACE=30 KILLWAIT=30
-bash "$SRC/scripts/cluster.sh" up "$T/cluster" --nodes 8 --leaves 1 \
+hs_cluster_up "$T/cluster" --nodes 8 --leaves 1 \
   --set PreemptType=preempt/partition_prio --set PreemptMode=CANCEL \
   --set SlurmctldParameters=preempt_send_user_signal --set KillWait=$KILLWAIT \
   --partition "PartitionName=gpu Nodes=@NODES@ Default=YES MaxTime=INFINITE State=UP PriorityTier=1 GraceTime=$GRACE" \
-  --partition "PartitionName=urgent Nodes=@NODES@ MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF" \
-  >"$T/cluster.out" 2>&1 || { cat "$T/cluster.out"; exit 1; }
-export SLURM_CONF=$T/cluster/etc/slurm.conf
+  --partition "PartitionName=urgent Nodes=@NODES@ MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF"
 LAUNCH=$B/launcher/hs-launch EPS=$T/eps.json
 echo '[]' >"$EPS"
 chmod 666 "$EPS"

@@ -8,20 +8,21 @@ HS_TOPO=$1
 DATA=$2
 source "$(dirname "$0")/../../scripts/lib/testlib.sh"
 command -v slurmctld >/dev/null || { echo "slurmctld not installed (scripts/install-deps.sh)"; echo "0 passed, 1 failed"; exit 1; }
-TMP=$(mktemp -d)
-# Every slurmctld started here writes TMP/*/run/slurmctld.pid; stop each by its pid.
-cleanup() {
+hs_setup topology-conf 700
+TMP=$T
+# Every slurmctld started here writes TMP/*/run/slurmctld.pid; stop each by its pid (TERM,
+# then KILL if it has not gone within 5 s).
+stop_ctlds() {
   local p f
   for f in "$TMP"/*/run/slurmctld.pid; do
     [ -s "$f" ] || continue
     p=$(cat "$f")
     kill -TERM "$p" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    wait_until 5 bash -c "! kill -0 $p"
     kill -KILL "$p" 2>/dev/null
   done
-  rm -rf "$TMP"
 }
-trap cleanup EXIT
+hs_on_exit stop_ctlds
 F="$DATA/fabric"
 
 # run_ctld NAME TOPOLOGY_CONF: starts slurmctld on a fresh port with every node of the
@@ -55,7 +56,7 @@ NodeName=$nodes NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN
 PartitionName=all Nodes=ALL Default=YES State=UP
 CONF
   SLURM_CONF="$d/etc/slurm.conf" slurmctld -f "$d/etc/slurm.conf" -i 2>"$d/log/stderr"
-  for _ in $(seq 1 50); do [ -s "$d/run/slurmctld.pid" ] && break; sleep 0.1; done
+  wait_until 60 test -s "$d/run/slurmctld.pid"
   echo "$d"
 }
 
@@ -64,18 +65,16 @@ CONF
 check_rc "emit from capture" $? 0
 
 d=$(run_ctld emitted "$TMP/emitted.conf")
-topo=""
-for _ in $(seq 1 50); do
-  topo=$(SLURM_CONF="$d/etc/slurm.conf" scontrol show topology 2>&1) && break
-  sleep 0.1
-done
+show_topology() { SLURM_CONF="$d/etc/slurm.conf" scontrol show topology 2>&1; }
+wait_until 60 show_topology
+topo=$(show_topology)
 check_eq "slurmctld reports all 11 switches of the emitted file" "$(grep -c '^SwitchName=' <<<"$topo")" "11"
 check_contains "slurmctld sees the top switch at level 2" "$topo" "SwitchName=S-0008f105001086a2 Level=2"
 check_contains "slurmctld sees a leaf with its nodes" "$topo" "SwitchName=S-0008f105002036b4 Level=0"
 check_not_contains "slurmctld log has no topology error" "$(cat "$d/log/slurmctld.log")" "not a tree"
 
 d=$(run_ctld published "$F/psmn-x5_topology.conf")
-for _ in $(seq 1 50); do grep -q "fatal" "$d/log/slurmctld.log" 2>/dev/null && break; sleep 0.1; done
+wait_until 60 grep -q "fatal" "$d/log/slurmctld.log"
 check_contains "slurmctld refuses the published (mutual-listing) file" "$(cat "$d/log/slurmctld.log")" "Switch configuration is not a tree"
 
 finish

@@ -13,10 +13,8 @@
 set -uo pipefail
 B=$1 SRC=$2
 source "$SRC/scripts/lib/testlib.sh"
-T=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
+hs_setup vllm-protocol 700
+hs_on_exit 'wait 2>/dev/null'
 SIM=$B/launcher/hs-engine-sim ROUTER=$B/router/hs-router
 export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 post() {  # URL BODY [HEADER...] -> "status body"

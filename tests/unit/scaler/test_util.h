@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,10 +55,20 @@ inline Histogram latency_hist(double value, double n,
 // d.sbatch, each other key of `subs` its value. The directory is this process's own: ctest
 // runs each test as its own process, in parallel, and a shared file would be truncated under
 // another test's config load.
+// The directories are removed when the test process exits (the config may read its
+// templates until then).
 inline DaemonConfig daemon_config_for_test(std::string text,
                                            const std::map<std::string, std::string>& subs = {}) {
+  struct Dirs {
+    std::vector<std::string> made;
+    ~Dirs() {
+      for (const auto& d : made) std::filesystem::remove_all(d);
+    }
+  };
+  static Dirs dirs;
   std::string dir = ::testing::TempDir() + "hs-tpl-XXXXXX";
   if (!mkdtemp(dir.data())) ADD_FAILURE() << "mkdtemp " << dir;
+  dirs.made.push_back(dir);
   for (const char* f : {"/p.sbatch", "/d.sbatch"}) {
     FILE* fp = std::fopen((dir + f).c_str(), "w");
     std::fputs("#!/bin/bash\nexec hs-launch\n", fp);
