@@ -214,6 +214,187 @@ uint32_t full_units(const DeploymentGroup& g, const Ratio& r) {
   return std::min(p / r.prefill, d / r.decode);
 }
 
+// One service's growth by `delta` units of its preferred variant's capacity, unit by unit
+// (the scoring in placement.h), deducting the GPUs each unit takes.
+void grow(Planner& plan, const ServiceConfig& sc, const std::vector<const DeploymentGroup*>& mine,
+          int64_t delta, PlacementResult& res) {
+  auto domain_of = [&](const std::string& name) -> const Domain* {
+    return plan.find(sc.affinity, name);
+  };
+  std::map<std::string, size_t> action_of;  // group id -> action index
+  int next_group = 1;
+  std::set<std::string> ids;
+  for (const auto* g : mine) ids.insert(g->id);
+  // Requests count the preferred variant's units; a fallback unit covers the decode
+  // capacity it brings, so a request is met when that capacity is.
+  const Variant& pref = sc.preferred();
+  const double pref_cap = pref.ratio.decode * pref.decode_tps_per_instance;
+  double need = static_cast<double>(delta), covered = 0;
+  int64_t placed = 0;
+  std::string why;
+  while (covered + 1e-9 < need) {
+    bool done = false;
+    for (const Variant& v : sc.variants) {  // preference order: fall back only when nothing fits
+      struct Cand {                         // trivially copyable: the heap moves these around
+        int tier;
+        int is_new;
+        uint32_t free;
+        size_t rank;  // the domain's natural name order
+        const Domain* domain;
+        const std::string* group;  // nullptr: a new group
+      };
+      std::vector<Cand> cands;
+      auto add = [&](const Domain& d, const std::string* group) {
+        cands.push_back({tier_for(d, v), group ? 0 : 1, plan.free_in(d), d.rank, &d, group});
+      };
+      for (const auto* g : mine) {
+        if (g->variant != v.name) continue;
+        if (const Domain* d = domain_of(g->domain)) add(*d, &g->id);
+      }
+      for (const auto& [gid, ai] : action_of) {  // groups opened earlier in this decision
+        const GroupAction& a = res.actions[ai];
+        if (a.kind == GroupAction::Kind::kOpen && a.variant == v.name)
+          if (const Domain* d = domain_of(a.domain)) add(*d, &gid);
+      }
+      for (const Domain* d : plan.eligible(sc.affinity, v)) add(*d, nullptr);
+      // Best first, as a heap: the first candidate usually takes the unit, so sorting all
+      // of a large fabric's domains for every unit would be the tick's main cost.
+      auto worse = [](const Cand& a, const Cand& b) {
+        if (a.tier != b.tier) return a.tier > b.tier;
+        if (a.is_new != b.is_new) return a.is_new > b.is_new;
+        if (a.free != b.free) return a.free > b.free;
+        if (a.rank != b.rank) return a.rank > b.rank;
+        return a.group && b.group && *a.group > *b.group;
+      };
+      std::make_heap(cands.begin(), cands.end(), worse);
+      while (!cands.empty()) {
+        std::pop_heap(cands.begin(), cands.end(), worse);
+        Cand c = cands.back();
+        cands.pop_back();
+        const Domain* d = c.domain;
+        std::vector<PlacedInstance> inst;
+        if (!plan.place_unit(*d, v, inst)) continue;
+        std::string gid = c.group ? *c.group : "";
+        if (gid.empty()) {
+          while (ids.count(sc.name + "-g" + std::to_string(next_group))) ++next_group;
+          gid = sc.name + "-g" + std::to_string(next_group);
+          ids.insert(gid);
+        }
+        auto it = action_of.find(gid);
+        if (it == action_of.end()) {
+          GroupAction a;
+          a.kind = c.group ? GroupAction::Kind::kGrow : GroupAction::Kind::kOpen;
+          bool existing = false;
+          for (const auto* g : mine) existing |= g->id == gid;
+          if (existing) a.kind = GroupAction::Kind::kGrow;
+          a.service = sc.name;
+          a.group = gid;
+          a.variant = v.name;
+          a.domain = d->name;
+          a.tier = c.tier;
+          res.actions.push_back(a);
+          it = action_of.emplace(gid, res.actions.size() - 1).first;
+        }
+        GroupAction& a = res.actions[it->second];
+        a.units += 1;
+        a.placed.insert(a.placed.end(), inst.begin(), inst.end());
+        covered += pref_cap > 0 ? v.ratio.decode * v.decode_tps_per_instance / pref_cap : 1.0;
+        done = true;
+        break;
+      }
+      if (done) break;
+    }
+    if (!done) {
+      why = "no " + std::string(to_string(sc.affinity)) +
+            " domain has free GPUs for another unit of any variant";
+      break;
+    }
+  }
+  placed = covered + 1e-9 >= need ? delta : static_cast<int64_t>(covered + 1e-9);
+  res.placed_units[sc.name] += placed;
+  if (placed < delta)
+    res.shortfalls.push_back("service " + sc.name + ": " + std::to_string(placed) + " of " +
+                             std::to_string(delta) + " units placed: " + why);
+}
+
+// One service's shrink by -`delta` units: scarcest tier first, then the newest group; its
+// newest instances.
+void shrink(Planner& plan, const ServiceConfig& sc, const std::vector<const DeploymentGroup*>& mine,
+            int64_t delta, PlacementResult& res) {
+  auto domain_of = [&](const std::string& name) -> const Domain* {
+    return plan.find(sc.affinity, name);
+  };
+  auto variant_of = [&](const std::string& name) -> const Variant* {
+    for (const auto& v : sc.variants)
+      if (v.name == name) return &v;
+    return nullptr;
+  };
+  // Shrink: scarcest tier first, then the newest group; its newest instances.
+  struct Live {
+    const DeploymentGroup* g;
+    int tier;
+    std::vector<GroupInstance> inst;
+  };
+  std::vector<Live> live;
+  for (const auto* g : mine) {
+    const Variant* v = variant_of(g->variant);
+    const Domain* d = domain_of(g->domain);
+    live.push_back({g, v && d ? tier_for(*d, *v) : 1, g->instances});
+  }
+  int64_t removed = 0;
+  std::map<std::string, size_t> action_of;
+  for (int64_t u = 0; u < -delta; ++u) {
+    Live* pick = nullptr;
+    for (auto& l : live) {
+      const Variant* v = variant_of(l.g->variant);
+      if (!v) continue;
+      DeploymentGroup tmp = *l.g;
+      tmp.instances = l.inst;
+      if (full_units(tmp, v->ratio) == 0) continue;
+      if (!pick || l.tier > pick->tier ||
+          (l.tier == pick->tier && l.g->created_seq > pick->g->created_seq))
+        pick = &l;
+    }
+    if (!pick) break;
+    const Variant* v = variant_of(pick->g->variant);
+    std::sort(pick->inst.begin(), pick->inst.end(),
+              [](const GroupInstance& a, const GroupInstance& b) { return a.seq > b.seq; });
+    std::vector<std::string> gone;
+    uint32_t need_p = v->ratio.prefill, need_d = v->ratio.decode;
+    std::vector<GroupInstance> keep;
+    for (const auto& i : pick->inst) {
+      uint32_t& need = i.role == Role::kPrefill ? need_p : need_d;
+      if (need > 0) {
+        gone.push_back(i.id);
+        --need;
+      } else {
+        keep.push_back(i);
+      }
+    }
+    pick->inst = keep;
+    auto it = action_of.find(pick->g->id);
+    if (it == action_of.end()) {
+      GroupAction a;
+      a.kind = GroupAction::Kind::kShrink;
+      a.service = sc.name;
+      a.group = pick->g->id;
+      a.variant = pick->g->variant;
+      a.domain = pick->g->domain;
+      a.tier = pick->tier;
+      res.actions.push_back(a);
+      it = action_of.emplace(pick->g->id, res.actions.size() - 1).first;
+    }
+    GroupAction& a = res.actions[it->second];
+    a.units -= 1;
+    a.remove.insert(a.remove.end(), gone.begin(), gone.end());
+    ++removed;
+  }
+  res.placed_units[sc.name] -= removed;
+  if (removed < -delta)
+    res.shortfalls.push_back("service " + sc.name + ": only " + std::to_string(removed) + " of " +
+                             std::to_string(-delta) +
+                             " units could be removed (groups hold fewer whole units)");
+}
 }  // namespace
 
 PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nodes,
@@ -240,180 +421,11 @@ PlacementResult place(const topo::Fabric& fabric, std::vector<NodeInventory> nod
 
   for (const PlacementRequest* req : order) {
     const ServiceConfig& sc = *req->service;
-    const std::vector<const DeploymentGroup*>& mine = groups_of[sc.name];
     plan.domains(sc.affinity);  // built (and indexed by name) before any lookup
-    auto domain_of = [&](const std::string& name) -> const Domain* {
-      return plan.find(sc.affinity, name);
-    };
-    auto variant_of = [&](const std::string& name) -> const Variant* {
-      for (const auto& v : sc.variants)
-        if (v.name == name) return &v;
-      return nullptr;
-    };
-
-    if (req->delta_units > 0) {
-      std::map<std::string, size_t> action_of;  // group id -> action index
-      int next_group = 1;
-      std::set<std::string> ids;
-      for (const auto* g : mine) ids.insert(g->id);
-      // Requests count the preferred variant's units; a fallback unit covers the decode
-      // capacity it brings, so a request is met when that capacity is.
-      const Variant& pref = sc.preferred();
-      const double pref_cap = pref.ratio.decode * pref.decode_tps_per_instance;
-      double need = static_cast<double>(req->delta_units), covered = 0;
-      int64_t placed = 0;
-      std::string why;
-      while (covered + 1e-9 < need) {
-        bool done = false;
-        for (const Variant& v :
-             sc.variants) {  // preference order: fall back only when nothing fits
-          struct Cand {      // trivially copyable: the heap moves these around
-            int tier;
-            int is_new;
-            uint32_t free;
-            size_t rank;  // the domain's natural name order
-            const Domain* domain;
-            const std::string* group;  // nullptr: a new group
-          };
-          std::vector<Cand> cands;
-          auto add = [&](const Domain& d, const std::string* group) {
-            cands.push_back({tier_for(d, v), group ? 0 : 1, plan.free_in(d), d.rank, &d, group});
-          };
-          for (const auto* g : mine) {
-            if (g->variant != v.name) continue;
-            if (const Domain* d = domain_of(g->domain)) add(*d, &g->id);
-          }
-          for (const auto& [gid, ai] : action_of) {  // groups opened earlier in this decision
-            const GroupAction& a = res.actions[ai];
-            if (a.kind == GroupAction::Kind::kOpen && a.variant == v.name)
-              if (const Domain* d = domain_of(a.domain)) add(*d, &gid);
-          }
-          for (const Domain* d : plan.eligible(sc.affinity, v)) add(*d, nullptr);
-          // Best first, as a heap: the first candidate usually takes the unit, so sorting all
-          // of a large fabric's domains for every unit would be the tick's main cost.
-          auto worse = [](const Cand& a, const Cand& b) {
-            if (a.tier != b.tier) return a.tier > b.tier;
-            if (a.is_new != b.is_new) return a.is_new > b.is_new;
-            if (a.free != b.free) return a.free > b.free;
-            if (a.rank != b.rank) return a.rank > b.rank;
-            return a.group && b.group && *a.group > *b.group;
-          };
-          std::make_heap(cands.begin(), cands.end(), worse);
-          while (!cands.empty()) {
-            std::pop_heap(cands.begin(), cands.end(), worse);
-            Cand c = cands.back();
-            cands.pop_back();
-            const Domain* d = c.domain;
-            std::vector<PlacedInstance> inst;
-            if (!plan.place_unit(*d, v, inst)) continue;
-            std::string gid = c.group ? *c.group : "";
-            if (gid.empty()) {
-              while (ids.count(sc.name + "-g" + std::to_string(next_group))) ++next_group;
-              gid = sc.name + "-g" + std::to_string(next_group);
-              ids.insert(gid);
-            }
-            auto it = action_of.find(gid);
-            if (it == action_of.end()) {
-              GroupAction a;
-              a.kind = c.group ? GroupAction::Kind::kGrow : GroupAction::Kind::kOpen;
-              bool existing = false;
-              for (const auto* g : mine) existing |= g->id == gid;
-              if (existing) a.kind = GroupAction::Kind::kGrow;
-              a.service = sc.name;
-              a.group = gid;
-              a.variant = v.name;
-              a.domain = d->name;
-              a.tier = c.tier;
-              res.actions.push_back(a);
-              it = action_of.emplace(gid, res.actions.size() - 1).first;
-            }
-            GroupAction& a = res.actions[it->second];
-            a.units += 1;
-            a.placed.insert(a.placed.end(), inst.begin(), inst.end());
-            covered += pref_cap > 0 ? v.ratio.decode * v.decode_tps_per_instance / pref_cap : 1.0;
-            done = true;
-            break;
-          }
-          if (done) break;
-        }
-        if (!done) {
-          why = "no " + std::string(to_string(sc.affinity)) +
-                " domain has free GPUs for another unit of any variant";
-          break;
-        }
-      }
-      placed = covered + 1e-9 >= need ? req->delta_units : static_cast<int64_t>(covered + 1e-9);
-      res.placed_units[sc.name] += placed;
-      if (placed < req->delta_units)
-        res.shortfalls.push_back("service " + sc.name + ": " + std::to_string(placed) + " of " +
-                                 std::to_string(req->delta_units) + " units placed: " + why);
-    } else {
-      // Shrink: scarcest tier first, then the newest group; its newest instances.
-      struct Live {
-        const DeploymentGroup* g;
-        int tier;
-        std::vector<GroupInstance> inst;
-      };
-      std::vector<Live> live;
-      for (const auto* g : mine) {
-        const Variant* v = variant_of(g->variant);
-        const Domain* d = domain_of(g->domain);
-        live.push_back({g, v && d ? tier_for(*d, *v) : 1, g->instances});
-      }
-      int64_t removed = 0;
-      std::map<std::string, size_t> action_of;
-      for (int64_t u = 0; u < -req->delta_units; ++u) {
-        Live* pick = nullptr;
-        for (auto& l : live) {
-          const Variant* v = variant_of(l.g->variant);
-          if (!v) continue;
-          DeploymentGroup tmp = *l.g;
-          tmp.instances = l.inst;
-          if (full_units(tmp, v->ratio) == 0) continue;
-          if (!pick || l.tier > pick->tier ||
-              (l.tier == pick->tier && l.g->created_seq > pick->g->created_seq))
-            pick = &l;
-        }
-        if (!pick) break;
-        const Variant* v = variant_of(pick->g->variant);
-        std::sort(pick->inst.begin(), pick->inst.end(),
-                  [](const GroupInstance& a, const GroupInstance& b) { return a.seq > b.seq; });
-        std::vector<std::string> gone;
-        uint32_t need_p = v->ratio.prefill, need_d = v->ratio.decode;
-        std::vector<GroupInstance> keep;
-        for (const auto& i : pick->inst) {
-          uint32_t& need = i.role == Role::kPrefill ? need_p : need_d;
-          if (need > 0) {
-            gone.push_back(i.id);
-            --need;
-          } else {
-            keep.push_back(i);
-          }
-        }
-        pick->inst = keep;
-        auto it = action_of.find(pick->g->id);
-        if (it == action_of.end()) {
-          GroupAction a;
-          a.kind = GroupAction::Kind::kShrink;
-          a.service = sc.name;
-          a.group = pick->g->id;
-          a.variant = pick->g->variant;
-          a.domain = pick->g->domain;
-          a.tier = pick->tier;
-          res.actions.push_back(a);
-          it = action_of.emplace(pick->g->id, res.actions.size() - 1).first;
-        }
-        GroupAction& a = res.actions[it->second];
-        a.units -= 1;
-        a.remove.insert(a.remove.end(), gone.begin(), gone.end());
-        ++removed;
-      }
-      res.placed_units[sc.name] -= removed;
-      if (removed < -req->delta_units)
-        res.shortfalls.push_back("service " + sc.name + ": only " + std::to_string(removed) +
-                                 " of " + std::to_string(-req->delta_units) +
-                                 " units could be removed (groups hold fewer whole units)");
-    }
+    if (req->delta_units > 0)
+      grow(plan, sc, groups_of[sc.name], req->delta_units, res);
+    else
+      shrink(plan, sc, groups_of[sc.name], req->delta_units, res);
   }
   return res;
 }
