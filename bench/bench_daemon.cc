@@ -176,6 +176,16 @@ std::map<std::string, ServiceMetrics> parse_all(const World& w) {
   return out;
 }
 
+// What the Slurm thread hands the tick: the view of every tagged job, and the nodes.
+SlurmSnapshot slurm_snapshot(const World& w) {
+  SlurmSnapshot snap;
+  snap.seq = 1;
+  snap.view = build_view(w.jobs);
+  snap.nodes = w.nodes;
+  snap.read_at = w.now;
+  return snap;
+}
+
 // What the scrape thread does with one round as the daemon runs it (MetricsStore::add_round):
 // parse 10,000 bodies, append one sample each, trim to the kept window and build every
 // service's window, in steady state (the store already holds 2 minutes of rounds).
@@ -209,11 +219,7 @@ BENCHMARK(BM_Parse10kScrapes)->Unit(benchmark::kMillisecond);
 void BM_Tick200Services10kInstances(benchmark::State& state) {
   World& w = world();
   auto metrics = parse_all(w);
-  SlurmSnapshot snap;
-  snap.seq = 1;
-  snap.view = build_view(w.jobs);
-  snap.nodes = w.nodes;
-  snap.read_at = w.now;
+  SlurmSnapshot snap = slurm_snapshot(w);
   size_t actions = 0;
   for (auto _ : state) {
     // A fresh Controller each round (so every round makes the same scale-out decision);
@@ -249,11 +255,7 @@ BENCHMARK(BM_ControllerStart)->Unit(benchmark::kMillisecond);
 void BM_EndpointsReadDuringTicks(benchmark::State& state) {
   World& w = world();
   auto metrics = parse_all(w);
-  SlurmSnapshot snap;
-  snap.seq = 1;
-  snap.view = build_view(w.jobs);
-  snap.nodes = w.nodes;
-  snap.read_at = w.now;
+  SlurmSnapshot snap = slurm_snapshot(w);
   Registrations regs;  // GETs read the published view only
   SteadyClock clock;
   DaemonApi api(regs, clock, Logger("bench", LogLevel::kOff, null_sink()), "");
