@@ -97,7 +97,10 @@ step "The whole loop: heteroscaled resizing prefill and decode Slurm arrays unde
 L="$OUT/loop"
 mkdir -p "$L"
 chmod 755 "$OUT" "$L"
-bash "$ROOT/scripts/cluster.sh" up "$CLUSTER" --nodes 6 --leaves 2
+# The plugin as a site loads it (the shipped line's defaults: optional, only tasks that ask
+# are pinned), so the pools' --hs-role is accepted.
+bash "$ROOT/scripts/cluster.sh" up "$CLUSTER" --nodes 6 --leaves 2 \
+  --plugstack "optional $BUILD/plugin/spank_heteroscale.so topology_cache=$CLUSTER/topology-%n.xml"
 export SLURM_CONF="$CLUSTER/etc/slurm.conf"
 sinfo -N -o '  %N %T %G %f'
 DPORT=$(free_port_base 1)
