@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace hs::scaler {
 
@@ -49,7 +50,44 @@ Decision begin_decision(std::string_view policy, const ServiceConfig& c, const S
   d.ttft_q = sig.ttft.quantile_s;
   d.tbt_q = sig.tbt.quantile_s;
   d.prefill_waiting = sig.prefill_waiting;
+  d.decode_waiting = sig.decode_waiting;
   return d;
+}
+
+// The safety stage: whether a scale-in from `cur` to `target` units may go ahead, and why.
+// The forecast is first order: each survivor carries cur/target of today's per-unit load, and
+// TTFT and TBT grow in proportion (they grow faster near saturation, so this errs towards
+// keeping capacity only when latency is already close to the tier).
+// Returns (refused, why), the forecast always in `why`.
+std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, uint32_t target,
+                                            double tps_per_unit) {
+  int tier = std::max(sig.ttft.tier, sig.tbt.tier);
+  if (tier >= 0)
+    return {true, "latency tier " + std::to_string(tier + 1) + " breached (TTFT " +
+                      num(sig.ttft.quantile_s, 3) + " s, TBT " + num(sig.tbt.quantile_s, 3) +
+                      " s)"};
+  double pw = missing(sig.prefill_waiting) ? 0 : sig.prefill_waiting;
+  double dw = missing(sig.decode_waiting) ? 0 : sig.decode_waiting;
+  if (pw >= 1 || dw >= 1)
+    return {true, "requests waiting (prefill_waiting " + num(pw, 0) + ", decode_waiting " +
+                      num(dw, 0) + ")"};
+  const double grow = target > 0 ? static_cast<double>(cur) / target : INFINITY;
+  std::string forecast =
+      "forecast at " + std::to_string(target) + " units (x" + num(grow, 2) + " per unit):";
+  bool refuse = false;
+  if (sig.decode_known && tps_per_unit > 0) {
+    double load = (sig.decode_tps + sig.decode_capacity_missing) / (target * tps_per_unit);
+    forecast += " decode " + num(load * 100, 0) + "% of capacity";
+    refuse |= load > 1.0 + 1e-9;  // the proportional stage sizes to exactly 100%
+  }
+  for (const auto* ls : {&sig.ttft, &sig.tbt}) {
+    if (!ls->known || missing(ls->quantile_s) || ls->tier_edge_s.empty()) continue;
+    double f = ls->quantile_s * grow;
+    forecast += std::string(ls == &sig.ttft ? ", TTFT " : ", TBT ") + num(f, 3) + " s vs tier 1 " +
+                num(ls->tier_edge_s.front(), 3) + " s";
+    refuse |= f > ls->tier_edge_s.front();
+  }
+  return {refuse, forecast};
 }
 
 }  // namespace
@@ -80,7 +118,8 @@ std::string Decision::to_log_line() const {
                   std::to_string(desired_prefill) + " decode=" + std::to_string(current_decode) +
                   "->" + std::to_string(desired_decode) + " decode_tps=" + num(decode_tps) +
                   " coverage=" + num(coverage, 2) + " ttft_q=" + num(ttft_q, 3) +
-                  " tbt_q=" + num(tbt_q, 4) + " prefill_waiting=" + num(prefill_waiting, 0);
+                  " tbt_q=" + num(tbt_q, 4) + " prefill_waiting=" + num(prefill_waiting, 0) +
+                  " decode_waiting=" + num(decode_waiting, 0);
   if (!stages.empty()) l += " by=" + deciding_stage().stage;
   for (const auto& s : stages)
     l += " " + s.stage + "=" + std::to_string(s.prefill) + "/" + std::to_string(s.decode) + ":" +
@@ -291,6 +330,20 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   }
   stage("step_limit", step, step_reason);
 
+  // 8b. Safety (not in `paper`): a scale-in must not make a breach, a queue or a shortage.
+  // An exact schedule is the operator's order (as it overrides stabilization): not refused.
+  if (!paper_ && !(entry && c.schedule_mode == ScheduleMode::kExact)) {
+    uint32_t safe = step;
+    std::string why = "no scale-in proposed";
+    if (step < cur) {
+      auto [refused, because] = scale_in_check(sig, cur, step, tps_per_unit);
+      if (refused) safe = cur;
+      why = (refused ? "scale-in refused: " : "scale-in allowed: ") + because;
+    }
+    stage("safety", safe, why);
+    step = safe;
+  }
+
   // 9. Bounds, in whole ratio units.
   uint32_t bounded = std::clamp(step, c.min_units(), c.max_units());
   stage("bounds", bounded,
@@ -421,6 +474,7 @@ Decision StaticPolicy::decide(const ServiceConfig& c, const Signals& s, const Po
 
 std::unique_ptr<Policy> make_policy(std::string_view n) {
   if (n == "heteroscale") return std::make_unique<HeteroScalePolicy>();
+  if (n == "paper") return std::make_unique<HeteroScalePolicy>(/*paper=*/true);
   if (n == "hpa-util") return std::make_unique<HpaUtilizationPolicy>();
   if (n == "hpa-queue") return std::make_unique<HpaQueuePolicy>();
   return nullptr;

@@ -272,8 +272,9 @@ int run_policies(const Common& c, std::vector<std::string> names) {
     else
       pol = scaler::make_policy(n);
     if (!pol)
-      return fail(invalid_argument("unknown policy " + n +
-                                   " (heteroscale, hpa-util, hpa-queue, static-peak, oracle)"));
+      return fail(
+          invalid_argument("unknown policy " + n +
+                           " (heteroscale, paper, hpa-util, hpa-queue, static-peak, oracle)"));
     if (c.progress)
       std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), orc.requests);
     sim::SimOptions po = o;
@@ -348,7 +349,7 @@ int run_policies(const Common& c, std::vector<std::string> names) {
 
 int cmd_compare(const std::vector<std::string>& args, bool single) {
   Common c;
-  std::string policies = "heteroscale,hpa-util,hpa-queue,static-peak,oracle", policy;
+  std::string policies = "heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle", policy;
   po::options_description o(
       single
           ? "Usage: hs-sim run --trace PATH --policy NAME --out DIR [options]\n\nOptions"
@@ -359,10 +360,11 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
   o.add_options()("out", po::value(&c.out)->value_name("DIR"), "output directory");
   if (single)
     o.add_options()("policy", po::value(&policy)->value_name("NAME"),
-                    "heteroscale, hpa-util, hpa-queue or static-peak");
+                    "heteroscale, paper, hpa-util, hpa-queue or static-peak");
   else
-    o.add_options()("policies", po::value(&policies)->value_name("LIST"),
-                    "comma list (default all: heteroscale,hpa-util,hpa-queue,static-peak,oracle)");
+    o.add_options()(
+        "policies", po::value(&policies)->value_name("LIST"),
+        "comma list (default all: heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle)");
   po::variables_map vm;
   if (int rc = parse_options(args, o, vm); rc >= 0) return rc;
   if (c.trace.empty() || c.out.empty()) {

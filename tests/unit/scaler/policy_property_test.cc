@@ -168,8 +168,9 @@ struct Tick {
 
 // Runs the loop: each tick the plant serves load(t), then the policy decides and the plant
 // applies it. Checks the per-decision safety properties as it goes.
-std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, double seconds) {
-  HeteroScalePolicy policy;
+std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, double seconds,
+                      bool paper = false) {
+  HeteroScalePolicy policy(paper);
   PolicyMemory mem;
   std::vector<Tick> out;
   const bool failed_before = ::testing::Test::HasFailure();
@@ -187,6 +188,16 @@ std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, d
     if (!sig.decode_known) {
       EXPECT_NE(d.direction, Direction::kIn) << "scale-in without data: " << d.to_log_line();
     }
+    // The default's safety stage (not the paper's): no scale-in while a tier is breached or
+    // requests wait at any engine.
+    const bool breached = std::max(sig.ttft.tier, sig.tbt.tier) >= 0;
+    const bool waiting = (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1) ||
+                         (!missing(sig.decode_waiting) && sig.decode_waiting >= 1);
+    if (!paper && (breached || waiting)) {
+      EXPECT_NE(d.direction, Direction::kIn)
+          << "scale-in while " << (breached ? "a tier is breached" : "requests wait") << ": "
+          << d.to_log_line();
+    }
     plant.apply(d);
     out.push_back({plant.t, sig, d, plant.prefill_bound});
     if (!failed_before && ::testing::Test::HasFailure()) break;  // one report per run is enough
@@ -194,35 +205,51 @@ std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, d
   return out;
 }
 
-TEST(PolicyProperties, RandomLoadsGapsAndNanKeepEveryInvariant) {
-  for (uint32_t seed = 1; seed <= 6; ++seed) {
+// Piecewise-constant load: levels of 1,000-30,000 tok/s, each held 10-60 minutes.
+std::function<double(double)> random_steps(uint32_t seed, double seconds) {
+  std::mt19937 rng(seed * 7919);
+  std::vector<std::pair<double, double>> segments;  // (start, level)
+  for (double s = 0; s < seconds;) {
+    segments.push_back({s, std::uniform_real_distribution<double>(1000, 30000)(rng)});
+    s += std::uniform_real_distribution<double>(600, 3600)(rng);
+  }
+  return [segments](double t) {
+    double l = segments.front().second;
+    for (auto [s, v] : segments)
+      if (s <= t) l = v;
+    return l;
+  };
+}
+
+// Six hours of random steps with scrape gaps and NaNs: every per-decision invariant of run()
+// holds, and the loop really scales both ways and really sees missing data.
+void random_loads_keep_every_invariant(uint32_t seeds, bool paper) {
+  for (uint32_t seed = 1; seed <= seeds; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Plant plant(seed, 3);
     plant.gap_prob = 0.01;
     plant.nan_prob = 0.02;
-    std::mt19937 rng(seed * 7919);
-    std::vector<std::pair<double, double>> segments;  // (start, level)
-    for (double s = 0; s < 6 * 3600;) {
-      segments.push_back({s, std::uniform_real_distribution<double>(1000, 30000)(rng)});
-      s += std::uniform_real_distribution<double>(600, 3600)(rng);
-    }
-    auto load = [&](double t) {
-      double l = segments.front().second;
-      for (auto [s, v] : segments)
-        if (s <= t) l = v;
-      return l;
-    };
-    auto ticks = run(plant, load, 6 * 3600);
+    auto ticks = run(plant, random_steps(seed, 6 * 3600), 6 * 3600, paper);
     size_t ins = 0, outs = 0, unknown = 0;
     for (const auto& k : ticks) {
       ins += k.d.direction == Direction::kIn;
       outs += k.d.direction == Direction::kOut;
       unknown += !k.sig.decode_known;
+      EXPECT_EQ(k.d.policy, paper ? "paper" : "heteroscale");
     }
     EXPECT_GT(outs, 0u);
     EXPECT_GT(ins, 0u);
     EXPECT_GT(unknown, 0u) << "the gaps must actually produce missing data";
   }
+}
+
+TEST(PolicyProperties, RandomLoadsGapsAndNanKeepEveryInvariant) {
+  random_loads_keep_every_invariant(6, /*paper=*/false);
+}
+
+// `paper` (the published guard, without the safety stage) keeps today's invariants.
+TEST(PolicyProperties, ThePaperPolicyKeepsTheInvariantsOnRandomLoads) {
+  random_loads_keep_every_invariant(3, /*paper=*/true);
 }
 
 TEST(PolicyProperties, NoReversalInsideTheStabilizationWindowUnderTenPercentNoise) {

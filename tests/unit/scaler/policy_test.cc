@@ -30,6 +30,9 @@ struct Case {
   std::vector<std::pair<double, uint32_t>> recs = {};  // (seconds ago, units)
   std::function<void(ServiceConfig&)> tweak = nullptr;
   int64_t wall = 1700000000;  // 2023-11-14 22:13 UTC, a Tuesday
+  double decode_waiting = 0;
+  double ttft_q = kMissing, tbt_q = kMissing;  // the window's quantiles (tier 1 edge: 0.5 s)
+  bool paper = false;                          // the published policy, without safety
   uint32_t want = 0;
   const char* by = "";
   const char* reason = "";
@@ -57,13 +60,16 @@ void run(const Case& c) {
   s.ttft.rising = c.ttft_rising;
   s.prefill_queue_growing = c.queue_growing;
   s.prefill_waiting = c.prefill_waiting;
+  s.decode_waiting = c.decode_waiting;
+  s.ttft.quantile_s = c.ttft_q;
+  s.tbt.quantile_s = c.tbt_q;
   PoolState pool{c.cur, c.cur * 2, c.cur, c.cur * 2, c.starting, 0, from_seconds(c.ready_age)};
   PolicyMemory mem;
   if (c.last_out_ago) mem.last_out = at(1000 - *c.last_out_ago);
   if (c.last_in_ago) mem.last_in = at(1000 - *c.last_in_ago);
   for (auto [ago, u] : c.recs) mem.recs.push_back({at(1000 - ago), u, u * 2});
   PolicyMemory mem2 = mem;
-  HeteroScalePolicy p;
+  HeteroScalePolicy p(c.paper);
   Decision d = p.decide(cfg, s, pool, at(1000), c.wall, mem);
   EXPECT_EQ(d.desired_decode, c.want * 2) << d.to_log_line();
   EXPECT_EQ(d.desired_prefill * 2, d.desired_decode) << "P and D keep the ratio";
@@ -121,6 +127,49 @@ TEST(HeteroScalePolicy, Stages) {
        .want = 10,
        .by = "cooldown",
        .reason = "scale-in cooldown"},
+      // Safety (the default, not the paper's policy): a breach without load pressure is
+      // "not a capacity problem" for the guard, but no scale-in happens under it.
+      {.name = "a breach without load pressure refuses a scale-in",
+       .cur = 10,
+       .tps = 6000,
+       .ttft_tier = 1,
+       .recs = {{400, 10}},
+       .want = 10,
+       .by = "safety",
+       .reason = "scale-in refused: latency tier 2 breached"},
+      {.name = "  ... which the paper's policy makes",
+       .cur = 10,
+       .tps = 6000,
+       .ttft_tier = 1,
+       .recs = {{400, 10}},
+       .paper = true,
+       .want = 9,
+       .by = "step_limit",
+       .reason = "scale-in limited to -1 units"},
+      {.name = "requests waiting for decode refuse a scale-in",
+       .cur = 10,
+       .tps = 12000,
+       .recs = {{400, 10}},
+       .decode_waiting = 3,
+       .want = 10,
+       .by = "safety",
+       .reason = "decode_waiting 3"},
+      {.name = "a survivors' TBT forecast past tier 1 refuses a scale-in",
+       .cur = 10,
+       .tps = 12000,
+       .recs = {{400, 10}},
+       .tbt_q = 0.48,
+       .want = 10,
+       .by = "safety",
+       .reason = "TBT 0.533 s vs tier 1 0.500 s"},
+      {.name = "a scale-in the forecast allows says what it forecast",
+       .cur = 10,
+       .tps = 12000,
+       .recs = {{400, 10}},
+       .tbt_q = 0.3,
+       .want = 9,
+       .by = "step_limit",
+       .reason = "scale-in limited to -1 units"},
       {.name = "scale-out cooldown",
        .cur = 4,
        .tps = 12000,

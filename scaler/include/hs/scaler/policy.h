@@ -52,7 +52,7 @@ struct Decision {
   std::vector<StageResult> stages;
   // The inputs it used, for the log line.
   double decode_tps = kMissing, coverage = 0, ttft_q = kMissing, tbt_q = kMissing,
-         prefill_waiting = kMissing;
+         prefill_waiting = kMissing, decode_waiting = kMissing;
 
   // One structured line: key=value pairs, reasons quoted. Stable field names.
   std::string to_log_line() const;
@@ -84,12 +84,21 @@ class Policy {
 
 // HeteroScale: decode tokens/s sizes both pools at the ratio. Stages, in order:
 //  signal -> proportional -> latency guard -> tolerance -> schedule -> stabilization ->
-//  cooldown -> step limits -> bounds -> in-flight -> coordinate (P and D together).
+//  cooldown -> step limits -> safety -> bounds -> in-flight -> coordinate (P and D together).
+// Safety (not in `paper`, the published design kept for comparison) refuses a scale-in while
+// any latency tier is breached, while requests wait at any engine (prefill or decode), or
+// when the survivors' forecast (today's per-unit load times cur/target) would exceed their
+// decode capacity or push TTFT or TBT past the first guard tier. An exact schedule (the
+// operator's order) is not refused.
 class HeteroScalePolicy final : public Policy {
  public:
-  std::string_view name() const override { return "heteroscale"; }
+  explicit HeteroScalePolicy(bool paper = false) : paper_(paper) {}
+  std::string_view name() const override { return paper_ ? "paper" : "heteroscale"; }
   Decision decide(const ServiceConfig& config, const Signals& signals, const PoolState& pool,
                   TimePoint now, int64_t wall_utc_s, PolicyMemory& memory) const override;
+
+ private:
+  bool paper_;
 };
 
 // Baselines for the simulator, each scaling P and D independently as Kubernetes' HPA would
@@ -133,7 +142,7 @@ class StaticPolicy final : public Policy {
 // The schedule entry in force at `wall_utc_s`, if the service has a schedule.
 std::optional<ScheduleEntry> active_schedule_entry(const ServiceConfig& c, int64_t wall_utc_s);
 
-// By name: "heteroscale", "hpa-util", "hpa-queue"; nullptr for anything else.
+// By name: "heteroscale", "paper", "hpa-util", "hpa-queue"; nullptr for anything else.
 std::unique_ptr<Policy> make_policy(std::string_view name);
 
 }  // namespace hs::scaler
