@@ -5,7 +5,7 @@ import json, os, sys
 
 quick = "--quick" in sys.argv
 out = [a for a in sys.argv[1:] if a != "--quick"][0]
-POL = ["heteroscale", "hpa-util", "hpa-queue", "static-peak", "oracle"]
+POL = ["heteroscale", "paper", "hpa-util", "hpa-queue", "static-peak", "oracle"]
 
 def load(name):
     return json.load(open(os.path.join(out, name, "summary.json")))
@@ -169,8 +169,11 @@ else:
             if p not in old.get(key, {}):
                 continue
             g, b, a = old[key][p]
-            x = d[p]
-            print(f"| {key} | {p} | {g:.1f} → {x['gpu_hours']:.1f} ({x['gpu_hours'] / g:.2f}x) | {b:.4f} → "
+            # The pipeline that was "heteroscale" then is "paper" now (without the safety stage).
+            now = "paper" if p == "heteroscale" and "paper" in d else p
+            x = d[now]
+            label = "heteroscale then, `paper` now" if now != p else p
+            print(f"| {key} | {label} | {g:.1f} → {x['gpu_hours']:.1f} ({x['gpu_hours'] / g:.2f}x) | {b:.4f} → "
                   f"{x['slo_attainment']['both']:.4f} | {a} → {x['scaling_actions']} |")
     print("""
 Why they moved. (1) A drained instance now runs, and is paid for, until the daemon cancels it:
@@ -206,6 +209,20 @@ instance kept longer is still there to be put back or revived, warm, by the next
 of a cold start. The default is not changed here (hs-launch's own drain timeout and the sites'
 KillWait are sized to it); it is an open question for the policy work.
 """)
+print("## The safety stage: heteroscale against the paper's pipeline\n")
+print("Policy `paper` is the published pipeline; `heteroscale` adds the safety stage (docs/scaling-policy.md): "
+      "no scale-in under a breached tier, while requests wait at an engine, or when the survivors' forecast breaks. "
+      "Scale-ins counted over the whole run (summary.json `scale_ins`), on the signals each was decided on:\n")
+print("| run | policy | GPU-hours | SLO both | TTFT p99 (s) | scale-ins | under a breached tier | with requests waiting | ticks the safety stage refused one |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for name in ("mooncake", "azure", "mlarge-14d", "mlarge-day"):
+    d = load(name)["policies"]
+    for p in ("paper", "heteroscale"):
+        x = d[p]
+        si = x["scale_ins"]
+        n, b, w, r = si["total"], si["under_breached_tier"], si["with_requests_waiting"], si["refused_by_safety"]
+        print(f"| {name} | {p} | {x['gpu_hours']:.1f} | {x['slo_attainment']['both']:.4f} | {x['ttft_p99_s']:.3f} | {n} | {b} | {w} | {r} |")
+print()
 print("## Simulator speed\n")
 d = load("mlarge-14d")["policies"]["heteroscale"]
 print(f"The 14-day ServeGen run simulated {d['requests']:,} requests in {d['wall_s']:.1f} s of wall time for heteroscale "

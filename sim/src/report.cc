@@ -55,6 +55,10 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
       p["slurm_actions"] = r.slurm_actions;
       p["slurm_action_failures"] = r.slurm_action_failures;
       p["lost"] = r.lost;
+      p["scale_ins"] = {{"total", r.scale_ins.total},
+                        {"under_breached_tier", r.scale_ins.under_breach},
+                        {"with_requests_waiting", r.scale_ins.with_waiting},
+                        {"refused_by_safety", r.scale_ins.refused}};
       p["completed"] = r.completed;
       p["unfinished"] = r.unfinished;
       p["abandoned"] = r.abandoned;

@@ -71,7 +71,18 @@ void Sim::record_tick(const scaler::Signals& sig, bool changed_slurm) {
         res_.decisions.size() < o_.keep_decisions)
       res_.decisions.push_back("t=" + std::to_string(static_cast<int64_t>(now_)) + " " + line);
   };
-  if (st.decided) keep(d.to_log_line(), d.direction != scaler::Direction::kHold);
+  if (st.decided) {
+    keep(d.to_log_line(), d.direction != scaler::Direction::kHold);
+    auto& si = res_.scale_ins;
+    if (d.direction == scaler::Direction::kIn) {
+      ++si.total;
+      si.under_breach += std::max(sig.ttft.tier, sig.tbt.tier) >= 0;
+      si.with_waiting += (!scaler::missing(sig.prefill_waiting) && sig.prefill_waiting >= 1) ||
+                         (!scaler::missing(sig.decode_waiting) && sig.decode_waiting >= 1);
+    }
+    for (const auto& stage : d.stages)
+      si.refused += stage.stage == "safety" && stage.reason.rfind("scale-in refused", 0) == 0;
+  }
   for (const auto& a : st.actions) keep("action " + a, true);
   SeriesPoint p;
   p.t = now_;

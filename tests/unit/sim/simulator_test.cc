@@ -165,6 +165,12 @@ TEST(Simulator, ScalingGoesThroughTheDaemonsActionsOnSimulatedSlurm) {
   EXPECT_GT(r->scaling_actions, 0u);
   EXPECT_LT(r->series.back().decode, 4u);
   EXPECT_EQ(r->completed, reqs.size());
+  // The scale-ins are counted over the whole run, as the decision lines show them.
+  size_t ins = 0;
+  for (const auto& d : r->decisions) ins += d.find(" decision=scale_in ") != std::string::npos;
+  EXPECT_GT(r->scale_ins.total, 0u);
+  EXPECT_EQ(r->scale_ins.total, ins);
+  EXPECT_EQ(r->scale_ins.under_breach, 0u);
 }
 
 TEST(Simulator, SameSeedSameResult) {

@@ -98,6 +98,11 @@ struct PolicyResult {
   size_t lost = 0;
   size_t slurm_actions = 0, slurm_action_failures = 0;  // done by the daemon's ActionExecutor
   size_t max_in_flight = 0;                             // requests held at once
+  // Scale-in decisions, and how many came while a latency tier was breached or requests
+  // waited at an engine (the signals they were decided on); and those the safety stage refused.
+  struct ScaleIns {
+    size_t total = 0, under_breach = 0, with_waiting = 0, refused = 0;
+  } scale_ins;
   std::vector<SeriesPoint> series;
   std::vector<std::string> decisions;
   double simulated_s = 0;
