@@ -14,19 +14,24 @@ namespace hs::scaler {
 
 using nlohmann::json;
 
+Registration registration_from(const endpoint_set::RegistrationBody& b, TimePoint at) {
+  Registration r;
+  r.url = b.url;
+  r.role = b.role;
+  r.service = b.service;
+  r.group = b.group;
+  r.gpu_type = b.gpu_type;
+  r.job_id = b.job_id;
+  r.array_task_id = b.array_task_id;
+  r.registered = at;
+  r.last_heartbeat = at;
+  return r;
+}
+
 Status Registrations::upsert_json(const std::string& body, TimePoint now) {
   auto b = endpoint_set::parse_registration(body);
   if (!b.ok()) return b.error();
-  Registration r;
-  r.url = b->url;
-  r.role = b->role;
-  r.service = b->service;
-  r.group = b->group;
-  r.gpu_type = b->gpu_type;
-  r.job_id = b->job_id;
-  r.array_task_id = b->array_task_id;
-  r.registered = now;
-  r.last_heartbeat = now;
+  Registration r = registration_from(*b, now);
   std::lock_guard lock(mu_);
   by_url_[r.url] = std::move(r);
   return {};

@@ -131,14 +131,7 @@ json reg(const Registration& r) {
 Registration reg_of(const json& j) {
   auto b = endpoint_set::parse_registration(j.at("body").dump());
   if (!b.ok()) throw json::other_error::create(501, "registration: " + b.error().to_string(), &j);
-  Registration r;
-  r.url = b->url;
-  r.role = b->role;
-  r.service = b->service;
-  r.group = b->group;
-  r.gpu_type = b->gpu_type;
-  r.job_id = b->job_id;
-  r.array_task_id = b->array_task_id;
+  Registration r = registration_from(*b, TimePoint{});
   r.self_draining = j.at("stopping");
   r.registered = at_ns(j.at("registered"));
   r.last_heartbeat = at_ns(j.at("heartbeat"));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hs/common/clock.h"
+#include "hs/common/endpoint_set.h"
 #include "hs/common/error.h"
 #include "hs/common/role.h"
 #include "hs/scaler/pools.h"
@@ -25,6 +26,10 @@ struct Registration {
   TimePoint registered, last_heartbeat;
   std::string id() const { return job_id + "_" + array_task_id; }
 };
+
+// A registration from the body hs-launch posted (common/endpoint_set.h, the one contract),
+// registered and last heard from at `at`.
+Registration registration_from(const endpoint_set::RegistrationBody& b, TimePoint at);
 
 // Thread-safe; HTTP handlers write, the tick reads a copy.
 class Registrations {
