@@ -20,12 +20,16 @@ done
 pass=0
 for i in $(seq "$N"); do
   t0=$(date +%s)
-  if bash "$ROOT/tests/integration/heteroscaled_restart_test.sh" "$B" "$ROOT" >"$OUT/run$i.log" 2>&1; then
+  # Each run's directory (daemon logs, Slurm's logs) is kept: removed below if the run
+  # passes, left to read if it fails. Traversable: the test runs the daemon as nobody.
+  mkdir -p "$OUT/run$i"
+  chmod 755 "$OUT" "$OUT/run$i"
+  if KEEP=1 HS_TEST_TMP=$OUT/run$i bash "$ROOT/tests/integration/heteroscaled_restart_test.sh" "$B" "$ROOT" >"$OUT/run$i.log" 2>&1; then
     pass=$((pass + 1))
     echo "run $i: passed in $(($(date +%s) - t0)) s ($(grep -E "^[0-9]+ passed, [0-9]+ failed" "$OUT/run$i.log"))"
-    [ -n "${KEEP:-}" ] || rm -f "$OUT/run$i.log"
+    [ -n "${KEEP:-}" ] || rm -rf "$OUT/run$i.log" "$OUT/run$i"
   else
-    echo "run $i: FAILED in $(($(date +%s) - t0)) s; see $OUT/run$i.log:"
+    echo "run $i: FAILED in $(($(date +%s) - t0)) s; see $OUT/run$i.log and the run's files in $OUT/run$i:"
     grep -A2 '^FAIL' "$OUT/run$i.log" | head -20 | sed 's/^/    /'
   fi
 done

@@ -75,12 +75,12 @@ http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$1"; }
 # ---- A test's temporary directory, clusters, processes and cleanup ------------------------
 _HS_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-# hs_setup NAME [MODE]: T = a new directory /tmp/hs-NAME.XXXXXX (MODE, default 755: jobs of
-# other users write there), PIDS=(), and an EXIT trap that kills (-9) every PID in PIDS,
-# runs the hs_on_exit hooks, takes down every cluster hs_cluster_up started and removes T
-# (kept when KEEP is set, to look at afterwards).
+# hs_setup NAME [MODE]: T = a new directory hs-NAME.XXXXXX under HS_TEST_TMP (default /tmp;
+# MODE default 755: jobs of other users write there), PIDS=(), and an EXIT trap that kills
+# (-9) every PID in PIDS, runs the hs_on_exit hooks, takes down every cluster hs_cluster_up
+# started and removes T (kept when KEEP is set, to look at afterwards).
 hs_setup() {
-  T=$(mktemp -d "/tmp/hs-$1.XXXXXX") || exit 1
+  T=$(mktemp -d "${HS_TEST_TMP:-/tmp}/hs-$1.XXXXXX") || exit 1
   chmod "${2:-755}" "$T"
   PIDS=()
   _HS_HOOKS=()
