@@ -16,6 +16,7 @@
 #include "hs/common/logger.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/common/router_metrics.h"
+#include "hs/router/offered_load.h"
 #include "hs/router/pd_protocol.h"
 #include "hs/router/sse.h"
 
@@ -43,6 +44,7 @@ struct Router::Impl {
   std::map<std::string, uint64_t> outcomes;  // "ok", "client_error", "failed", "client_gone"
   uint64_t retries = 0;
   std::map<std::string, prom::Histogram> ttft, tbt, e2e;  // per deployment group
+  OfferedLoad offered;  // the service's demand as clients ask it (offered_load.h)
   std::deque<json> records;
 
   // Re-reads the endpoints file when it changed (or polls heteroscaled's endpoint set); a bad
@@ -144,6 +146,7 @@ struct Router::Impl {
   struct Prefilled {
     Endpoint prefill;
     json kv_params;
+    double prompt_tokens = -1;  // the prefill's usage.prompt_tokens, if it had one
   };
   // Runs the prefill half on an instance not in `tried`. On a client error (4xx) `reply` holds
   // the engine's answer to pass back; on no capacity or a failure, an error response.
@@ -186,7 +189,11 @@ struct Router::Impl {
             "bad_gateway");
         return std::nullopt;
       }
-      return Prefilled{p.ep, j["kv_transfer_params"]};
+      double used = -1;
+      if (j.contains("usage") && j["usage"].is_object() && j["usage"].contains("prompt_tokens") &&
+          j["usage"]["prompt_tokens"].is_number())
+        used = j["usage"]["prompt_tokens"].get<double>();
+      return Prefilled{p.ep, j["kv_transfer_params"], used};
     }
     reply = http::error_response(
         502, "prefill failed on " + std::to_string(attempts) + " instances", "bad_gateway");
@@ -202,6 +209,8 @@ struct Router::Impl {
     std::string rid, client_rid, group, outcome, prefill, decode;
     Steady::time_point start;
     int attempts = 0;
+    OfferedLoad::Ticket ticket;
+    double output_tokens = -1;  // a non-streamed answer's usage.completion_tokens
   };
   void finish(const Outcome& x, const SseTokenClock* tc) {
     std::lock_guard<std::mutex> lk(mu);
@@ -223,6 +232,8 @@ struct Router::Impl {
       rec["token_events"] = tc->chunks().size();
     }
     if (x.outcome == rm::kOutcomeOk)
+      offered.finished(x.ticket, tc ? static_cast<double>(tc->tokens()) : x.output_tokens);
+    if (x.outcome == rm::kOutcomeOk)
       e2e.try_emplace(x.group, prom::vllm_e2e_buckets()).first->second.observe(end);
     records.push_back(std::move(rec));
     if (records.size() > 100000) records.pop_front();
@@ -238,9 +249,17 @@ struct Router::Impl {
     x.rid = request_ids.next();
     if (auto h = req.headers.find("x-request-id"); h != req.headers.end()) x.client_rid = h->second;
     const std::string path = req.path();
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      x.ticket = offered.arrive(body);
+    }
     std::set<std::string> tried_p;
     http::Response reply;
     auto pf = prefill(body, path, x.rid, tried_p, x.attempts, reply);
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      offered.prefilled(x.ticket, pf ? pf->prompt_tokens : -1);
+    }
     if (!pf) {
       x.outcome = reply.status < 500 ? rm::kOutcomeClientError : rm::kOutcomeFailed;
       finish(x, nullptr);
@@ -336,6 +355,12 @@ struct Router::Impl {
       if (w && !forwarded && r.ok() && r->status != 200)
         error(r->status, "decode answered " + std::to_string(r->status), "");
       bool engine_ok = r.ok() && r->status == 200;
+      if (engine_ok && !w) {
+        json a = json::parse(r->body, nullptr, false);
+        if (a.is_object() && a.contains("usage") && a["usage"].is_object() &&
+            a["usage"].contains("completion_tokens") && a["usage"]["completion_tokens"].is_number())
+          x.output_tokens = a["usage"]["completion_tokens"].get<double>();
+      }
       if (client_gone)
         x.outcome = rm::kOutcomeClientGone;
       else if (engine_ok && !failed)
@@ -389,6 +414,7 @@ struct Router::Impl {
     hist(rm::kTtft, "End-to-end time to first token per deployment group.", ttft);
     hist(rm::kTbt, "Time between tokens per deployment group (per token).", tbt);
     hist(rm::kE2e, "End-to-end latency of successful requests per deployment group.", e2e);
+    offered.write(w);
     return w.text();
   }
 

@@ -107,6 +107,13 @@ check_eq "the router's request ids are its own and unique" "$(c fresh_ids)" "Tru
 check_eq "drained decode got no new requests" "$(c drain_no_new)" "True"
 check_eq "drained decode had work (the check is not vacuous)" "$(c drained_had_work)" "True"
 check_contains "router metrics: TTFT histogram per group" "$(get "$RURL/metrics")" 'hs_router_ttft_seconds_count{group="g0"}'
+# Offered load (common/router_metrics.h): every arrival counted, the backlog empty once all
+# prefills answered, token-id prompts counted exactly (no text to estimate).
+rmetric() { get "$RURL/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+check_eq "router offered requests == requests sent" "$(rmetric hs_router_offered_requests_total | cut -d. -f1)" "$(c requests)"
+check_eq "router backlog empty after the run" "$(rmetric hs_router_backlog_requests)" "0"
+check_eq "router prompt backlog empty after the run" "$(rmetric hs_router_backlog_prompt_tokens)" "0"
+check_eq "token-id prompts: no text estimate error" "$(rmetric hs_router_prompt_estimate_error)" "0"
 
 # ---- 2. bad input to a running router: nothing lost
 bad=$(python3 -c "

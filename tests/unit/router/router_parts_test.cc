@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include "../../../router/src/endpoint_table.h"
+#include "hs/common/router_metrics.h"
 #include "hs/router/endpoints.h"
 #include "hs/router/loadgen.h"
+#include "hs/router/offered_load.h"
 #include "hs/router/pd_protocol.h"
 #include "hs/router/sse.h"
 
@@ -124,6 +126,53 @@ TEST(PdProtocol, PrefillAsVllmsProxyBuildsItDecodeGetsTheWholeTransferParams) {
   std::string x = a.next(), y = a.next(), z = b.next();
   EXPECT_NE(x, y);
   EXPECT_NE(x, z);  // two routers, two prefixes
+}
+
+TEST(OfferedLoad, TokenIdsExactTextLearnedBacklogUntilPrefilled) {
+  double ids = 0, bytes = 0;
+  prompt_size({{"prompt", {1, 2, 3}}}, &ids, &bytes);
+  EXPECT_EQ(ids, 3);
+  prompt_size({{"prompt", {{1, 2}, {3, 4, 5}}}}, &ids, &bytes);
+  EXPECT_EQ(ids, 5);
+  prompt_size({{"prompt", {"abcd", "ef"}}}, &ids, &bytes);
+  EXPECT_EQ(ids, 0);
+  EXPECT_EQ(bytes, 6);
+  nlohmann::json chat = {
+      {"messages",
+       {{{"role", "user"}, {"content", "hello"}},
+        {{"role", "user"},
+         {"content", {{{"type", "text"}, {"text", "abc"}}, {{"type", "image_url"}}}}}}}};
+  prompt_size(chat, &ids, &bytes);
+  EXPECT_EQ(bytes, 8);
+
+  OfferedLoad o;
+  auto a = o.arrive({{"prompt", {1, 2, 3, 4}}, {"max_tokens", 100}});
+  EXPECT_EQ(o.prompt_tokens(), 4);
+  EXPECT_EQ(o.decode_tokens(), 100);  // no output seen yet: max_tokens as asked
+  EXPECT_EQ(o.backlog_prompt_tokens(), 4);
+  o.prefilled(a, 4);
+  o.prefilled(a, 4);  // once only
+  EXPECT_EQ(o.backlog_prompt_tokens(), 0);
+  EXPECT_EQ(o.backlog_requests(), 0);
+  o.finished(a, 25);  // a quarter of max_tokens
+  o.arrive({{"prompt", {1}}, {"max_tokens", 100}});
+  EXPECT_EQ(o.decode_tokens(), 125);
+  o.arrive({{"prompt", {1}}});  // no max_tokens: the mean real output
+  EXPECT_EQ(o.decode_tokens(), 150);
+
+  // Text at 0.5 tokens per byte: the estimate moves from 4 bytes per token towards it and
+  // its error is measured against each prefill's usage.prompt_tokens.
+  for (int i = 0; i < 200; ++i) {
+    auto t = o.arrive({{"prompt", std::string(100, 'x')}});
+    o.prefilled(t, 50);
+  }
+  EXPECT_NEAR(o.tokens_per_byte(), 0.5, 0.01);
+  EXPECT_LT(o.estimate_error(), 0.02);
+  prom::Writer w;
+  o.write(w);
+  auto s = prom::parse(w.text(), "router");
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->find(router_metrics::kOfferedRequests)[0]->value, 203);
 }
 
 TEST(EndpointTable, NewInstancesWaitForAPassingCheckAndReadinessNeedsAGroup) {

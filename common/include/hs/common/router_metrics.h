@@ -8,6 +8,17 @@
 //  - kTtft / kTbt / kE2e{group}: histograms (vLLM's buckets, common/prometheus_text.h) of the
 //    end-to-end time to first token, the time between tokens (per token) and the latency of
 //    successful requests, per deployment group.
+// Offered load, counted when a request arrives (before any instance is picked, so requests
+// refused for want of capacity count too), the service's demand as the scaler sizes it:
+//  - kOfferedRequests: requests that arrived (valid JSON bodies);
+//  - kOfferedPromptTokens: their prompt tokens; token-id prompts exactly, text prompts as
+//    bytes x the tokens-per-byte ratio learned from the prefills' usage.prompt_tokens
+//    (kPromptTokensPerByte; kPromptEstimateError is the mean relative error of that
+//    estimate over recent text prompts, 0 until one was measured);
+//  - kOfferedDecodeTokens: output tokens they will ask of decode: max_tokens scaled by the
+//    learned ratio of real output to max_tokens, or the running mean output when absent;
+//  - kBacklogPromptTokens / kBacklogRequests: gauges of the requests whose prefill has not
+//    answered yet (queued or computing at a prefill instance, or being retried).
 #pragma once
 
 #include <string_view>
@@ -22,6 +33,13 @@ inline constexpr std::string_view kRetries = "hs_router_retries_total";
 inline constexpr std::string_view kTtft = "hs_router_ttft_seconds";
 inline constexpr std::string_view kTbt = "hs_router_tbt_seconds";
 inline constexpr std::string_view kE2e = "hs_router_e2e_seconds";
+inline constexpr std::string_view kOfferedRequests = "hs_router_offered_requests_total";
+inline constexpr std::string_view kOfferedPromptTokens = "hs_router_offered_prompt_tokens_total";
+inline constexpr std::string_view kOfferedDecodeTokens = "hs_router_offered_decode_tokens_total";
+inline constexpr std::string_view kBacklogPromptTokens = "hs_router_backlog_prompt_tokens";
+inline constexpr std::string_view kBacklogRequests = "hs_router_backlog_requests";
+inline constexpr std::string_view kPromptTokensPerByte = "hs_router_prompt_tokens_per_byte";
+inline constexpr std::string_view kPromptEstimateError = "hs_router_prompt_estimate_error";
 
 inline constexpr std::string_view kLabelInstance = "instance";
 inline constexpr std::string_view kLabelRole = "role";
