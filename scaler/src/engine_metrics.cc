@@ -76,6 +76,23 @@ std::map<std::string, GroupLatencySample> router_group_latency(const prom::Scrap
   return out;
 }
 
+std::optional<OfferedSample> router_offered(const prom::Scrape& s, TimePoint t) {
+  auto one = [&](std::string_view name) {
+    double v = kMissing;
+    for (const prom::Sample* x : s.find(name)) v = (std::isnan(v) ? 0 : v) + x->value;
+    return v;
+  };
+  OfferedSample o;
+  o.t = t;
+  o.requests = one(rm::kOfferedRequests);
+  if (std::isnan(o.requests)) return std::nullopt;  // a router from before offered load
+  o.prompt_tokens = one(rm::kOfferedPromptTokens);
+  o.decode_tokens = one(rm::kOfferedDecodeTokens);
+  o.backlog_prompt_tokens = one(rm::kBacklogPromptTokens);
+  o.backlog_requests = one(rm::kBacklogRequests);
+  return o;
+}
+
 std::map<std::string, double> router_outstanding(const prom::Scrape& s) {
   std::map<std::string, double> out;
   for (const prom::Sample* x : s.find(rm::kInstanceOutstanding))

@@ -133,6 +133,11 @@ std::shared_ptr<const MetricsByService> MetricsStore::add_round(
         ser.group = g;
         ser.samples.push_back(gs);
       }
+      if (auto o = router_offered(*parsed, now)) {
+        OfferedSeries& ser = offered_[t.service][t.url];
+        ser.source = t.url;
+        ser.samples.push_back(*o);
+      }
       continue;
     }
     auto sample = instance_sample(*parsed, now);
@@ -165,11 +170,16 @@ std::shared_ptr<const MetricsByService> MetricsStore::add_round(
   }
   for (auto& [svc, gs] : groups_)
     for (auto& [g, ser] : gs) drop_old(ser.samples);
+  for (auto& [svc, os] : offered_)
+    for (auto& [u, ser] : os) drop_old(ser.samples);
   for (const auto& r : regs)
     if (auto it = instances_.find(r.id()); it != instances_.end())
       (*latest)[r.service].window.instances.push_back(it->second);
   for (const auto& [svc, gs] : groups_)
     for (const auto& [g, ser] : gs) (*latest)[svc].window.groups.push_back(ser);
+  for (const auto& [svc, os] : offered_)
+    for (const auto& [u, ser] : os)
+      if (!ser.samples.empty()) (*latest)[svc].window.offered.push_back(ser);
   return latest;
 }
 

@@ -86,8 +86,8 @@ std::vector<const InstanceSample*> fresh_samples(const InstanceSeries& s, TimePo
   return out;
 }
 
-template <typename Get>
-double rate_of(const std::vector<const InstanceSample*>& xs, Get get) {
+template <typename Sample, typename Get>
+double rate_of(const std::vector<const Sample*>& xs, Get get) {
   if (xs.size() < 2) return kMissing;
   std::vector<std::pair<TimePoint, double>> series;
   for (const auto* x : xs) series.emplace_back(x->t, get(*x));
@@ -166,6 +166,36 @@ LatencySignal latency_signal(const MetricsWindow& w, bool ttft, const ServiceCon
   return s;
 }
 
+// The routers' offered load: counter rates over the window summed across routers, backlog
+// gauges at their newest sample. Unknown when no router reports it fresh (a stale or silent
+// router would under-count demand, and demand is what scale-in is checked against).
+OfferedSignal offered_signal(const std::vector<OfferedSeries>& routers, const ServiceConfig& c,
+                             TimePoint now) {
+  OfferedSignal o;
+  if (routers.empty()) return o;
+  double rps = 0, ptps = 0, dtps = 0, bp = 0, br = 0;
+  for (const auto& r : routers) {
+    std::vector<const OfferedSample*> xs;
+    for (const auto& x : r.samples)
+      if (x.t > now - c.scaling.window && x.t <= now) xs.push_back(&x);
+    if (xs.size() < 2 || now - xs.back()->t > c.scaling.stale_after) return o;
+    double a = rate_of(xs, [](const OfferedSample& x) { return x.requests; });
+    double p = rate_of(xs, [](const OfferedSample& x) { return x.prompt_tokens; });
+    double d = rate_of(xs, [](const OfferedSample& x) { return x.decode_tokens; });
+    if (missing(a) || missing(p) || missing(d)) return o;
+    rps += a, ptps += p, dtps += d;
+    bp += missing(xs.back()->backlog_prompt_tokens) ? 0 : xs.back()->backlog_prompt_tokens;
+    br += missing(xs.back()->backlog_requests) ? 0 : xs.back()->backlog_requests;
+  }
+  o.known = true;
+  o.rps = rps;
+  o.prompt_tps = ptps;
+  o.decode_tps = dtps;
+  o.backlog_prompt_tokens = bp;
+  o.backlog_requests = br;
+  return o;
+}
+
 }  // namespace
 
 Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoint now,
@@ -184,7 +214,7 @@ Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoin
   std::set<std::string> expected(expected_decode.begin(), expected_decode.end());
   std::set<std::string> reporting;
   double decode_tps = 0, early_tps = 0, late_tps = 0, pf_tps = 0, pf_comp = 0, pf_wait = 0,
-         d_wait = 0;
+         d_wait = 0, d_run = kMissing;
   double pf_wait_early = 0, pf_wait_late = 0, util_p = 0, util_d = 0;
   size_t n_util_p = 0, n_util_d = 0, early_n = 0, late_n = 0;
   bool any_pf_tps = false, any_pf_comp = false, any_pf_wait = false, any_d_wait = false,
@@ -224,6 +254,8 @@ Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoin
       }
       if (!xs.empty() && !missing(xs.back()->waiting))
         d_wait += xs.back()->waiting, any_d_wait = true;
+      if (!xs.empty() && !missing(xs.back()->running))
+        d_run = (missing(d_run) ? 0 : d_run) + xs.back()->running;
       if (util_n) util_d += util_sum / util_n, ++n_util_d;
     }
     if (prefill) {
@@ -274,12 +306,14 @@ Signals compute_signals(const MetricsWindow& w, const ServiceConfig& c, TimePoin
   if (any_pf_comp) s.prefill_tps_computed = pf_comp;
   if (any_pf_wait) s.prefill_waiting = pf_wait;
   if (any_d_wait) s.decode_waiting = d_wait;
+  s.decode_running = d_run;
   s.prefill_queue_growing = pf_trend && pf_wait_late >= 1.0 &&
                             pf_wait_late > pf_wait_early + std::max(0.5, 0.1 * pf_wait_early);
   if (n_util_p) s.prefill_gpu_util = util_p / n_util_p;
   if (n_util_d) s.decode_gpu_util = util_d / n_util_d;
   s.ttft = latency_signal(w, true, c, now, s.notes);
   s.tbt = latency_signal(w, false, c, now, s.notes);
+  s.offered = offered_signal(w.offered, c, now);
   return s;
 }
 

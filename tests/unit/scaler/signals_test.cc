@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hs/common/router_metrics.h"
+#include "hs/scaler/engine_metrics.h"
 #include "test_util.h"
 
 namespace hs::scaler {
@@ -9,6 +11,42 @@ namespace {
 
 using testing::at;
 using testing::latency_hist;
+
+// Offered load from the routers' text as hs-router writes it (common/router_metrics.h),
+// summed over two routers; one stale router makes it unknown rather than half the demand.
+TEST(Signals, OfferedLoadSummedOverRoutersUnknownWhenOneIsStale) {
+  auto sample = [](double t, double reqs, double prompt, double decode, double backlog) {
+    std::string text =
+        std::string(router_metrics::kOfferedRequests) + " " + std::to_string(reqs) + "\n" +
+        std::string(router_metrics::kOfferedPromptTokens) + " " + std::to_string(prompt) + "\n" +
+        std::string(router_metrics::kOfferedDecodeTokens) + " " + std::to_string(decode) + "\n" +
+        std::string(router_metrics::kBacklogPromptTokens) + " " + std::to_string(backlog) + "\n" +
+        std::string(router_metrics::kBacklogRequests) + " 2\n";
+    auto s = prom::parse(text, "router");
+    EXPECT_TRUE(s.ok());
+    return *router_offered(*s, at(t));
+  };
+  ServiceConfig c = testing::service();
+  MetricsWindow w;
+  w.offered.resize(2);
+  for (int i = 0; i <= 4; ++i) {
+    double t = 940 + 15 * i;
+    w.offered[0].samples.push_back(sample(t, 10 * i, 1000 * i, 300 * i, 500));
+    w.offered[1].samples.push_back(sample(t, 5 * i, 500 * i, 150 * i, 100));
+  }
+  Signals s = compute_signals(w, c, at(1000), {});
+  ASSERT_TRUE(s.offered.known);
+  EXPECT_NEAR(s.offered.rps, 15.0 / 15, 1e-9);
+  EXPECT_NEAR(s.offered.prompt_tps, 1500.0 / 15, 1e-9);
+  EXPECT_NEAR(s.offered.decode_tps, 450.0 / 15, 1e-9);
+  EXPECT_EQ(s.offered.backlog_prompt_tokens, 600);
+  EXPECT_EQ(s.offered.backlog_requests, 4);
+  w.offered[1].samples.resize(1);  // the second router's newest sample is 60 s old
+  w.offered[1].samples[0].t = at(840);
+  EXPECT_FALSE(compute_signals(w, c, at(1000), {}).offered.known);
+  auto none = prom::parse("hs_router_ready 1\n", "old router");
+  EXPECT_FALSE(router_offered(*none, at(0)).has_value());
+}
 
 TEST(Signals, CounterIncreaseIsResetSafe) {
   struct Case {

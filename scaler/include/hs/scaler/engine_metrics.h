@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "hs/common/error.h"
@@ -17,6 +18,9 @@ Result<InstanceSample> instance_sample(const prom::Scrape& s, TimePoint t);
 
 // router_metrics::kTtft / kTbt by the group label.
 std::map<std::string, GroupLatencySample> router_group_latency(const prom::Scrape& s, TimePoint t);
+
+// router_metrics::kOffered* and kBacklog*: nullopt when the router exports none (an older one).
+std::optional<OfferedSample> router_offered(const prom::Scrape& s, TimePoint t);
 
 // router_metrics::kInstanceOutstanding by the instance label (the engine's URL).
 std::map<std::string, double> router_outstanding(const prom::Scrape& s);

@@ -62,9 +62,26 @@ struct GroupSeries {
   std::vector<GroupLatencySample> samples;  // ascending t
 };
 
+// One router's offered-load counters and backlog gauges at one moment
+// (common/router_metrics.h, kOffered* and kBacklog*).
+struct OfferedSample {
+  TimePoint t;
+  double requests = kMissing;               // counter
+  double prompt_tokens = kMissing;          // counter
+  double decode_tokens = kMissing;          // counter
+  double backlog_prompt_tokens = kMissing;  // gauge
+  double backlog_requests = kMissing;       // gauge
+};
+
+struct OfferedSeries {
+  std::string source;                  // the router's URL
+  std::vector<OfferedSample> samples;  // ascending t
+};
+
 struct MetricsWindow {
   std::vector<InstanceSeries> instances;
   std::vector<GroupSeries> groups;
+  std::vector<OfferedSeries> offered;  // one per router of the service
 };
 
 }  // namespace hs::scaler

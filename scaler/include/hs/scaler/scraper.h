@@ -65,8 +65,9 @@ class MetricsStore {
 
  private:
   Logger log_;
-  std::map<std::string, InstanceSeries> instances_;                   // by instance id
-  std::map<std::string, std::map<std::string, GroupSeries>> groups_;  // service -> group
+  std::map<std::string, InstanceSeries> instances_;                      // by instance id
+  std::map<std::string, std::map<std::string, GroupSeries>> groups_;     // service -> group
+  std::map<std::string, std::map<std::string, OfferedSeries>> offered_;  // service -> router URL
 };
 
 // The longest window any service uses, twice (what the store keeps).

@@ -28,6 +28,17 @@ struct LatencySignal {
   int tier = -1;  // highest breached tier, or -1
 };
 
+// Demand as the routers see it (common/router_metrics.h), summed over the service's routers:
+// known only when every router reports fresh offered-load samples over the window.
+struct OfferedSignal {
+  bool known = false;
+  double rps = kMissing;         // requests arriving per second
+  double prompt_tps = kMissing;  // prompt tokens arriving per second (all, before any cache)
+  double decode_tps = kMissing;  // output tokens the arrivals will ask of decode, per second
+  double backlog_prompt_tokens = kMissing;  // prompt tokens whose prefill has not answered
+  double backlog_requests = kMissing;
+};
+
 struct Signals {
   TimePoint now;
   // Decode throughput (tokens/s) of the instances that reported fresh samples.
@@ -43,11 +54,13 @@ struct Signals {
   double prefill_tps_computed = kMissing;
   // Queues (sum over fresh instances, latest sample) and whether the prefill queue grows.
   double prefill_waiting = kMissing, decode_waiting = kMissing;
+  double decode_running = kMissing;  // sequences in the decode batches (latest sample, summed)
   bool prefill_queue_growing = false;
   size_t prefill_reporting = 0;
   // Mean GPU utilization per role (0..1), for the HPA baseline.
   double prefill_gpu_util = kMissing, decode_gpu_util = kMissing;
   LatencySignal ttft, tbt;
+  OfferedSignal offered;
   std::vector<std::string> notes;  // e.g. "instance 12_3 stale (last sample 95 s old)"
 };
 
