@@ -53,7 +53,7 @@ const Fleet& fleet() {
     for (int s = 0; s < kServices; ++s) {
       ServiceConfig c;
       c.name = "svc" + std::to_string(s);
-      c.variants = {{"h100-l40s", "h100", "l40s", {1, 2}, 1000, 1, 1}};
+      c.variants = {{"h100-l40s", "h100", "l40s", {1, 2}, 1000, 0, 1, 1}};
       c.min_prefill = 1, c.min_decode = 2, c.max_prefill = 40, c.max_decode = 80;
       c.priority = s % 5;
       fl.configs.push_back(c);

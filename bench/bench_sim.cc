@@ -14,7 +14,7 @@ hs::scaler::ServiceConfig service() {
   hs::scaler::ServiceConfig s;
   s.name = "bench";
   s.where = "bench";
-  s.variants = {{"h100-l40s", "h100", "l40s", {1, 1}, 1400, 1, 1}};
+  s.variants = {{"h100-l40s", "h100", "l40s", {1, 1}, 1400, 0, 1, 1}};
   s.min_prefill = s.min_decode = 1;
   s.max_prefill = s.max_decode = 64;
   return s;

@@ -1,57 +1,23 @@
-#include "hs/scaler/policy.h"
-
+// HeteroScale's pipeline (policy `heteroscale`, and `paper` without its own stages).
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <utility>
+
+#include "hs/scaler/policy.h"
+#include "policy_detail.h"
 
 namespace hs::scaler {
 
-std::string_view to_string(Direction d) {
-  switch (d) {
-    case Direction::kHold:
-      return "hold";
-    case Direction::kOut:
-      return "scale_out";
-    case Direction::kIn:
-      return "scale_in";
-  }
-  return "hold";
-}
+using detail::begin_decision;
+using detail::num;
+using detail::secs;
 
 namespace {
-
-std::string num(double v, int prec = 1) {
-  if (missing(v)) return "nan";
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
-
-std::string secs(Duration d) { return num(to_seconds(d), 0) + " s"; }
 
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
 
 void prune(PolicyMemory& m, TimePoint now, Duration keep) {
   while (!m.recs.empty() && m.recs.front().t < now - keep) m.recs.pop_front();
-}
-
-// A decision's header: which service and policy, when, from what pool and signals.
-Decision begin_decision(std::string_view policy, const ServiceConfig& c, const Signals& sig,
-                        const PoolState& pool, TimePoint now) {
-  Decision d;
-  d.service = c.name;
-  d.policy = std::string(policy);
-  d.at = now;
-  d.current_prefill = pool.prefill;
-  d.current_decode = pool.decode;
-  d.decode_tps = sig.decode_tps;
-  d.coverage = sig.coverage;
-  d.ttft_q = sig.ttft.quantile_s;
-  d.tbt_q = sig.tbt.quantile_s;
-  d.prefill_waiting = sig.prefill_waiting;
-  d.decode_waiting = sig.decode_waiting;
-  return d;
 }
 
 // The safety stage: whether a scale-in from `cur` to `target` units may go ahead, and why.
@@ -60,7 +26,7 @@ Decision begin_decision(std::string_view policy, const ServiceConfig& c, const S
 // keeping capacity only when latency is already close to the tier).
 // Returns (refused, why), the forecast always in `why`.
 std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, uint32_t target,
-                                            double tps_per_unit) {
+                                            double tps_per_unit, const ServiceConfig& c) {
   int tier = std::max(sig.ttft.tier, sig.tbt.tier);
   if (tier >= 0)
     return {true, "latency tier " + std::to_string(tier + 1) + " breached (TTFT " +
@@ -71,6 +37,22 @@ std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, ui
   if (pw >= 1 || dw >= 1)
     return {true, "requests waiting (prefill_waiting " + num(pw, 0) + ", decode_waiting " +
                       num(dw, 0) + ")"};
+  // Served below offered: prompt tokens arrive faster than the engines prefill them (10% and
+  // half an instance of slack for counting noise), or the routers' backlog would take more
+  // than half the TTFT SLO to clear at today's prefill rate (Little's law: the time a prompt
+  // spends before its first token).
+  if (sig.offered.known && !missing(sig.prefill_tps)) {
+    const double slack = 0.5 * c.preferred().prefill_tps_per_instance;
+    if (sig.offered.prompt_tps > 1.1 * sig.prefill_tps + slack)
+      return {true, "served below offered load (prompt tokens arriving " +
+                        num(sig.offered.prompt_tps, 0) + "/s, prefilled " +
+                        num(sig.prefill_tps, 0) + "/s)"};
+    double clear_s = sig.prefill_tps > 0 ? sig.offered.backlog_prompt_tokens / sig.prefill_tps
+                                         : (sig.offered.backlog_prompt_tokens > 0 ? INFINITY : 0);
+    if (clear_s > c.slo.ttft_s / 2)
+      return {true, "router backlog of " + num(sig.offered.backlog_prompt_tokens, 0) +
+                        " prompt tokens takes " + num(clear_s, 2) + " s to clear (> TTFT SLO / 2)"};
+  }
   const double grow = target > 0 ? static_cast<double>(cur) / target : INFINITY;
   std::string forecast =
       "forecast at " + std::to_string(target) + " units (x" + num(grow, 2) + " per unit):";
@@ -90,60 +72,69 @@ std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, ui
   return {refuse, forecast};
 }
 
+// Demand beyond what is served (not in `paper`): the routers' offered load and backlog, and
+// the engines' waiting queues, in ratio units. Decode: the output tokens arriving per
+// second (the routers' estimate) or those served, whichever is more; requests waiting at
+// decode mean served understates it by (running + waiting) / running. Prefill: the prompt
+// tokens arriving that miss the prefix cache, or enough to clear the prompt tokens not yet
+// prefilled within the TTFT SLO (Little's law: a backlog of B tokens at capacity C waits B/C,
+// so C >= B / TTFT SLO), whichever is more. The larger of the two sizes the service.
+struct Demand {
+  uint32_t units = 0;
+  uint32_t decode_units = 0, prefill_units = 0;
+  double decode_tps = kMissing, prefill_tps = kMissing;
+  std::string reason;
+};
+
+Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState& pool, uint32_t cur,
+                    double decode_tps_per_unit) {
+  const Variant& v = c.preferred();
+  Demand d;
+  if (sig.decode_known) {
+    double tps = sig.decode_tps;
+    if (sig.offered.known) tps = std::max(tps, sig.offered.decode_tps);
+    // Requests queued for a decode slot (KV memory or batch full) are demand served tokens/s
+    // cannot show: the engines are full before their tokens/s reaches the calibrated target
+    // when contexts run longer than calibrated.
+    if (!missing(sig.decode_waiting) && sig.decode_waiting >= 1 && !missing(sig.decode_running) &&
+        sig.decode_running >= 1)
+      tps = std::max(
+          tps, sig.decode_tps * (sig.decode_running + sig.decode_waiting) / sig.decode_running);
+    d.decode_tps = tps;
+    d.decode_units = static_cast<uint32_t>(std::ceil(tps / decode_tps_per_unit - 1e-9));
+  }
+  const double p_unit = pool.prefill_capacity_tps > 0 && cur > 0
+                            ? pool.prefill_capacity_tps / cur
+                            : v.ratio.prefill * v.prefill_tps_per_instance;
+  std::string p_why = "prefill not calibrated";
+  if (p_unit > 0) {
+    double miss = 1.0;  // the share of prompt tokens the engines compute (prefix-cache misses)
+    if (!missing(sig.prefill_tps) && !missing(sig.prefill_tps_computed) && sig.prefill_tps > 0)
+      miss = std::clamp(sig.prefill_tps_computed / sig.prefill_tps, 0.0, 1.0);
+    double need = missing(sig.prefill_tps_computed)
+                      ? (missing(sig.prefill_tps) ? 0 : sig.prefill_tps)
+                      : sig.prefill_tps_computed;
+    p_why = "served " + num(need, 0);
+    if (sig.offered.known) {
+      double arriving = sig.offered.prompt_tps * miss;
+      double drain = sig.offered.backlog_prompt_tokens * miss / c.slo.ttft_s;
+      need = std::max({need, arriving, drain});
+      p_why += ", arriving " + num(arriving, 0) + ", backlog " +
+               num(sig.offered.backlog_prompt_tokens, 0) + " tokens / " + num(c.slo.ttft_s, 1) +
+               " s = " + num(drain, 0);
+    }
+    d.prefill_tps = need;
+    d.prefill_units = static_cast<uint32_t>(std::ceil(need / p_unit - 1e-9));
+    p_why += " -> " + std::to_string(d.prefill_units) + " units at " + num(p_unit, 0) +
+             " tok/s per unit";
+  }
+  d.units = std::max(d.decode_units, d.prefill_units);
+  d.reason = "decode " + num(d.decode_tps, 0) + " tok/s -> " + std::to_string(d.decode_units) +
+             " units; prefill " + p_why;
+  return d;
+}
+
 }  // namespace
-
-const StageResult& Decision::deciding_stage() const {
-  const StageResult* last_change = nullptr;
-  uint32_t p = current_prefill, d = current_decode;
-  for (const auto& s : stages) {
-    if (s.prefill != p || s.decode != d) last_change = &s;
-    p = s.prefill;
-    d = s.decode;
-  }
-  return last_change ? *last_change : stages.back();
-}
-
-std::string Decision::to_log_line() const {
-  auto q = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
-  std::string l = "service=" + service + " policy=" + policy +
-                  " decision=" + std::string(to_string(direction)) +
-                  " prefill=" + std::to_string(current_prefill) + "->" +
-                  std::to_string(desired_prefill) + " decode=" + std::to_string(current_decode) +
-                  "->" + std::to_string(desired_decode) + " decode_tps=" + num(decode_tps) +
-                  " coverage=" + num(coverage, 2) + " ttft_q=" + num(ttft_q, 3) +
-                  " tbt_q=" + num(tbt_q, 4) + " prefill_waiting=" + num(prefill_waiting, 0) +
-                  " decode_waiting=" + num(decode_waiting, 0);
-  if (!stages.empty()) l += " by=" + deciding_stage().stage;
-  for (const auto& s : stages)
-    l += " " + s.stage + "=" + std::to_string(s.prefill) + "/" + std::to_string(s.decode) + ":" +
-         q(s.reason);
-  return l;
-}
-
-std::optional<ScheduleEntry> active_schedule_entry(const ServiceConfig& c, int64_t wall) {
-  if (c.schedule.empty()) return std::nullopt;
-  // 1970-01-01 was a Thursday (day 3 with Monday = 0).
-  int64_t day = wall >= 0 ? wall / 86400 : (wall - 86399) / 86400;
-  int64_t minute = (wall - day * 86400) / 60;
-  for (int back = 0; back <= 7; ++back) {
-    int weekday = static_cast<int>(((day - back) % 7 + 7 + 3) % 7);
-    const ScheduleEntry* best = nullptr;
-    for (const auto& e : c.schedule) {
-      if (!(e.days & (1u << weekday))) continue;
-      if (back == 0 && e.start_minute > minute) continue;
-      if (!best || e.start_minute > best->start_minute) best = &e;
-    }
-    if (best) return *best;
-  }
-  return std::nullopt;
-}
 
 Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
                                    const PoolState& pool, TimePoint now, int64_t wall,
@@ -197,6 +188,23 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
     stage("proportional", cur, "no signal: keep " + std::to_string(cur) + " units");
   }
 
+  // 2b. Demand (not in `paper`): size for the offered load and the backlog, not only for what
+  //     is served; scale in only to what both roles' demand allows. An increase it makes is
+  //     deficit-sized: not damped by the out-stabilization window or the out-cooldown.
+  uint32_t deficit = 0;
+  if (!paper_ && sig.decode_known) {
+    Demand dm = demand_units(c, sig, pool, cur, tps_per_unit);
+    uint32_t u = prop;
+    if (dm.units > std::max(prop, cur)) {
+      u = dm.units;
+      deficit = u;
+    } else if (prop < cur) {
+      u = std::min(cur, std::max(prop, dm.units));
+    }
+    stage("demand", u, dm.reason);
+    prop = u;
+  }
+
   // 3. Latency guard: stepwise growth when the client-side SLO is at risk (scale-out only);
   //    it also vetoes any scale-in while TTFT rises or the prefill queue grows, because decode
   //    tokens/s measures served load and falls exactly when prefill is the bottleneck.
@@ -204,12 +212,14 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   std::string guard_reason = "latency within SLO";
   int tier = std::max(sig.ttft.tier, sig.tbt.tier);
   const double load = capacity > 0 && sig.decode_known ? sig.decode_tps / capacity : 0;
+  const bool decode_queue = !paper_ && !missing(sig.decode_waiting) && sig.decode_waiting >= 1;
   const bool pressure = load >= sc.guard_min_load || sig.prefill_queue_growing ||
-                        (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1);
+                        (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1) || decode_queue;
   if (tier >= 0 && !pressure) {
     guard_reason = "latency above tier " + std::to_string(tier + 1) +
                    " but no load pressure (decode at " + num(load * 100, 0) +
-                   "% of capacity, prefill queue empty): not a capacity problem";
+                   "% of capacity, prefill queue empty" + (paper_ ? "" : ", decode queue empty") +
+                   "): not a capacity problem";
   } else if (tier >= 0) {
     const GuardTier& t = sc.guard[static_cast<size_t>(tier)];
     guard_floor =
@@ -278,6 +288,10 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
     stab = std::max(cur, lo);
     stab_reason =
         "lowest recommendation over " + secs(sc.out_stabilization) + ": " + std::to_string(lo);
+    if (deficit > stab) {
+      stab = std::min(deficit, sched);
+      stab_reason += "; deficit-sized " + std::to_string(stab) + " not damped";
+    }
   } else if (sched < cur) {
     uint32_t hi = sched;
     for (const auto& rec : mem.recs)
@@ -295,7 +309,9 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   // 7. Cooldowns.
   uint32_t cool = stab;
   std::string cool_reason = "none active";
-  if (stab > cur && mem.last_out && now - *mem.last_out < sc.out_cooldown) {
+  if (stab > cur && deficit >= stab) {
+    cool_reason = "deficit-sized: no out-cooldown";
+  } else if (stab > cur && mem.last_out && now - *mem.last_out < sc.out_cooldown) {
     cool = cur;
     cool_reason = "scale-out cooldown: last scale-out " + secs(now - *mem.last_out) + " ago < " +
                   secs(sc.out_cooldown);
@@ -314,8 +330,12 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   uint32_t step = cool;
   std::string step_reason = "within limits";
   if (cool > cur) {
+    // max(step_min, step_frac x current): max_step_out_units and max_step_out_fraction. The
+    // paper's rounding (floor) is kept for `paper`; ours rounds up.
+    double frac = cur * sc.max_step_out_fraction;
     uint32_t max_add = std::max<uint32_t>(
-        sc.max_step_out_units, static_cast<uint32_t>(std::floor(cur * sc.max_step_out_fraction)));
+        sc.max_step_out_units,
+        static_cast<uint32_t>(paper_ ? std::floor(frac) : std::ceil(frac - 1e-9)));
     if (cool - cur > max_add) {
       step = cur + max_add;
       step_reason = "scale-out limited to +" + std::to_string(max_add) + " units";
@@ -336,7 +356,7 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
     uint32_t safe = step;
     std::string why = "no scale-in proposed";
     if (step < cur) {
-      auto [refused, because] = scale_in_check(sig, cur, step, tps_per_unit);
+      auto [refused, because] = scale_in_check(sig, cur, step, tps_per_unit, c);
       if (refused) safe = cur;
       why = (refused ? "scale-in refused: " : "scale-in allowed: ") + because;
     }
@@ -388,96 +408,6 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   if (d.direction == Direction::kOut) mem.last_out = now;
   if (d.direction == Direction::kIn) mem.last_in = now;
   return d;
-}
-
-namespace {
-
-// One pool under HPA's rules: tolerance 0.1; scale-down on the max recommendation of the last
-// 300 s; scale-up at most max(2x, +4) per decision.
-uint32_t hpa_pool(uint32_t cur, double desired_raw, uint32_t lo, uint32_t hi, TimePoint now,
-                  std::deque<std::pair<TimePoint, uint32_t>>& recs, std::string& reason) {
-  uint32_t desired = cur;
-  if (!missing(desired_raw)) {
-    double ratio = cur > 0 ? desired_raw / cur : (desired_raw > 0 ? 2.0 : 1.0);
-    if (std::fabs(ratio - 1.0) > 0.1 || cur == 0)
-      desired = static_cast<uint32_t>(std::ceil(desired_raw - 1e-9));
-    reason = "raw " + num(desired_raw, 2);
-  } else {
-    reason = "no metric: hold";
-  }
-  recs.push_back({now, desired});
-  while (!recs.empty() && recs.front().first < now - std::chrono::seconds(300)) recs.pop_front();
-  if (desired < cur) {
-    uint32_t m = desired;
-    for (const auto& rr : recs) m = std::max(m, rr.second);
-    desired = std::min(cur, m);
-  }
-  if (desired > cur) desired = std::min(desired, std::max(cur * 2, cur + 4));
-  return std::clamp(desired, lo, hi);
-}
-
-Decision hpa_decide(const char* policy, const ServiceConfig& c, const PoolState& pool,
-                    TimePoint now, PolicyMemory& mem, double p_raw, double d_raw,
-                    const Signals& sig) {
-  Decision d = begin_decision(policy, c, sig, pool, now);
-  // Per-role recommendation history in the shared deque: prefill in .prefill, decode in .decode.
-  std::deque<std::pair<TimePoint, uint32_t>> rp, rd;
-  for (const auto& r : mem.recs) {
-    rp.push_back({r.t, r.prefill});
-    rd.push_back({r.t, r.decode});
-  }
-  std::string why_p, why_d;
-  uint32_t p = hpa_pool(pool.prefill, p_raw, c.min_prefill, c.max_prefill, now, rp, why_p);
-  uint32_t dd = hpa_pool(pool.decode, d_raw, c.min_decode, c.max_decode, now, rd, why_d);
-  mem.recs.clear();
-  for (size_t i = 0; i < rp.size() && i < rd.size(); ++i)
-    mem.recs.push_back({rp[i].first, rp[i].second, rd[i].second});
-  d.desired_prefill = p;
-  d.desired_decode = dd;
-  d.stages.push_back({"hpa_prefill", p, pool.decode, why_p});
-  d.stages.push_back({"hpa_decode", p, dd, why_d});
-  int64_t delta = static_cast<int64_t>(p + dd) - static_cast<int64_t>(pool.prefill + pool.decode);
-  d.direction = delta > 0 ? Direction::kOut : delta < 0 ? Direction::kIn : Direction::kHold;
-  return d;
-}
-
-}  // namespace
-
-Decision HpaUtilizationPolicy::decide(const ServiceConfig& c, const Signals& s,
-                                      const PoolState& pool, TimePoint now, int64_t,
-                                      PolicyMemory& mem) const {
-  double p_raw =
-      missing(s.prefill_gpu_util) ? kMissing : pool.prefill * s.prefill_gpu_util / target_;
-  double d_raw = missing(s.decode_gpu_util) ? kMissing : pool.decode * s.decode_gpu_util / target_;
-  return hpa_decide("hpa-util", c, pool, now, mem, p_raw, d_raw, s);
-}
-
-Decision HpaQueuePolicy::decide(const ServiceConfig& c, const Signals& s, const PoolState& pool,
-                                TimePoint now, int64_t, PolicyMemory& mem) const {
-  double p_raw = missing(s.prefill_waiting) ? kMissing : s.prefill_waiting / target_;
-  double d_raw = missing(s.decode_waiting) ? kMissing : s.decode_waiting / target_;
-  return hpa_decide("hpa-queue", c, pool, now, mem, p_raw, d_raw, s);
-}
-
-Decision StaticPolicy::decide(const ServiceConfig& c, const Signals& s, const PoolState& pool,
-                              TimePoint now, int64_t, PolicyMemory&) const {
-  Decision d = begin_decision("static", c, s, pool, now);
-  uint32_t u = std::clamp(units_, c.min_units(), c.max_units());
-  d.desired_prefill = u * c.preferred().ratio.prefill;
-  d.desired_decode = u * c.preferred().ratio.decode;
-  d.stages.push_back({"static", d.desired_prefill, d.desired_decode, std::to_string(u) + " units"});
-  int64_t delta = static_cast<int64_t>(d.desired_prefill + d.desired_decode) -
-                  static_cast<int64_t>(pool.prefill + pool.decode);
-  d.direction = delta > 0 ? Direction::kOut : delta < 0 ? Direction::kIn : Direction::kHold;
-  return d;
-}
-
-std::unique_ptr<Policy> make_policy(std::string_view n) {
-  if (n == "heteroscale") return std::make_unique<HeteroScalePolicy>();
-  if (n == "paper") return std::make_unique<HeteroScalePolicy>(/*paper=*/true);
-  if (n == "hpa-util") return std::make_unique<HpaUtilizationPolicy>();
-  if (n == "hpa-queue") return std::make_unique<HpaQueuePolicy>();
-  return nullptr;
 }
 
 }  // namespace hs::scaler

@@ -140,6 +140,7 @@ void read_service(const YAML::Node& n, const std::string& field, ServiceConfig& 
       else
         read_ratio(r, vf + ".ratio", v.ratio, ctx);
       vm.num("decode_tps_per_instance", v.decode_tps_per_instance, 1e-3, 1e9, true);
+      vm.num("prefill_tps_per_instance", v.prefill_tps_per_instance, 1e-3, 1e9, false);
       vm.count("prefill_gpus", v.prefill_gpus, 1, 64);
       vm.count("decode_gpus", v.decode_gpus, 1, 64);
       vm.finish();

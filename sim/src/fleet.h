@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hs/router/offered_load.h"
 #include "hs/scaler/signals.h"
 #include "hs/workload/profile.h"
 
@@ -39,7 +40,8 @@ struct Req {
   // prefill keeps the blocks until the transfer is done): kNoInst before prefill and after.
   uint32_t src = kNoInst;
   Stage stage = Stage::kRouter;
-  bool abandoned = false;  // the client gave up; dropped where it is next touched
+  bool abandoned = false;               // the client gave up; dropped where it is next touched
+  router::OfferedLoad::Ticket offered;  // its share of the router's offered load and backlog
 };
 
 // In-flight requests by slot; a finished request's slot is reused.

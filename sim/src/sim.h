@@ -18,6 +18,7 @@
 #include "hs/common/clock.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/common/quantiles.h"
+#include "hs/router/offered_load.h"
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/controller.h"
 #include "hs/scaler/sim_slurm.h"
@@ -132,6 +133,11 @@ class Sim {
   double slurm_event_at_ = -1;       // the next kSlurm event queued, if after now
   std::map<uint32_t, std::pair<prom::Histogram, prom::Histogram>> hist_;
   std::map<uint32_t, scaler::GroupSeries> group_series_;
+  // The router's offered load, counted by hs-router's own OfferedLoad: prompts are token ids
+  // here, so counted exactly; traces carry no max_tokens, so a request's output is estimated
+  // as hs-router does without one, by the running mean of real output lengths.
+  router::OfferedLoad offered_;
+  scaler::OfferedSeries offered_series_;
   std::deque<uint32_t> router_wait_, decode_wait_;
   // When each request's client gives up if it has no first token yet: arrival order is
   // deadline order (one timeout for all), so a FIFO holds them.

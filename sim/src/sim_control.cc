@@ -149,6 +149,7 @@ std::map<std::string, scaler::ServiceMetrics> Sim::service_metrics() const {
     m.engine_in_flight[in.url] = in.in_flight();
   }
   for (const auto& [g, s] : group_series_) m.window.groups.push_back(s);
+  m.window.offered.push_back(offered_series_);
   return {{svc_.name, std::move(m)}};
 }
 

@@ -58,6 +58,11 @@ void Sim::scrape() {
         {vt(now_), scaler::signal_histogram(h.first), scaler::signal_histogram(h.second)});
     drop_before(s.samples, vt(now_ - keep));
   }
+  offered_series_.source = "sim-router";
+  offered_series_.samples.push_back({vt(now_), offered_.requests(), offered_.prompt_tokens(),
+                                     offered_.decode_tokens(), offered_.backlog_prompt_tokens(),
+                                     offered_.backlog_requests()});
+  drop_before(offered_series_.samples, vt(now_ - keep));
 }
 
 // The tick's figures, from the Controller's status: its decision (or the counts it holds

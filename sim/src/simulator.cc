@@ -118,9 +118,11 @@ void Sim::arrive_next() {
   q.seq = arrivals_ - 1;
   q.in = std::max<uint32_t>(1, next_.prompt_tokens);
   q.out = std::max<uint32_t>(1, next_.output_tokens);
+  q.offered = offered_.arrive(q.in, 0, 0);
   // Longer than the model's context: refused at once, like vLLM's 400.
   if (context_prof_ && q.in + q.out > context_prof_->max_context) {
     ++res_.rejected;
+    offered_.prefilled(q.offered, -1);  // the prefill's 400 answers it at once
     return;
   }
   ++res_.requests;
@@ -211,6 +213,7 @@ void Sim::prefill_done(uint32_t id) {
   for (uint32_t r : in.batch) {
     in.queued_tokens -= reqs_[r].in;
     in.prompt_total += reqs_[r].in;  // computed even if its client has gone meanwhile
+    offered_.prefilled(reqs_[r].offered, reqs_[r].in);
     if (reqs_[r].abandoned) {
       drop(r);
     } else {
@@ -323,6 +326,7 @@ void Sim::complete(uint32_t r) {
   ok_ttft_ += x;
   ok_tbt_ += y;
   ok_both_ += x && y;
+  offered_.finished(q.offered, q.out);
   reqs_.release(r);
 }
 
@@ -386,6 +390,7 @@ void Sim::abandon(uint32_t r) {
 
 void Sim::drop(uint32_t r) {
   --abandoned_held_;
+  offered_.prefilled(reqs_[r].offered, -1);
   release_kv(reqs_[r]);
   reqs_.release(r);
 }
@@ -396,6 +401,7 @@ void Sim::lose(uint32_t r) {
     return;
   }
   ++res_.lost;
+  offered_.prefilled(reqs_[r].offered, -1);
   release_kv(reqs_[r]);
   reqs_.release(r);
 }

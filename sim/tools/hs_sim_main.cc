@@ -191,8 +191,8 @@ Result<Setup> setup(const Common& c) {
   scaler::ServiceConfig& sv = s.service;
   sv.name = "default";
   sv.variants = {{c.prefill_gpu + "-" + c.decode_gpu, c.prefill_gpu, c.decode_gpu, cal->ratio,
-                  cal->decode_tps_per_instance, ci.prefill->tensor_parallel,
-                  ci.decode->tensor_parallel}};
+                  cal->decode_tps_per_instance, cal->prefill_tokens_per_s,
+                  ci.prefill->tensor_parallel, ci.decode->tensor_parallel}};
   sv.slo = ci.slo;
   uint32_t pg = 0, dg = 0;
   for (const auto& node : s.cluster.nodes) {
@@ -415,10 +415,10 @@ int cmd_calibrate(const std::vector<std::string>& args) {
       c.tbt_slo);
   std::printf(
       "variants:\n  - name: %s\n    prefill_gpu: %s\n    decode_gpu: %s\n    ratio: \"%u:%u\"\n    "
-      "decode_tps_per_instance: %.0f\n"
+      "decode_tps_per_instance: %.0f\n    prefill_tps_per_instance: %.0f\n"
       "    prefill_gpus: %u\n    decode_gpus: %u\n",
       v.name.c_str(), v.prefill_gpu.c_str(), v.decode_gpu.c_str(), v.ratio.prefill, v.ratio.decode,
-      v.decode_tps_per_instance, v.prefill_gpus, v.decode_gpus);
+      v.decode_tps_per_instance, v.prefill_tps_per_instance, v.prefill_gpus, v.decode_gpus);
   return 0;
 }
 

@@ -22,6 +22,7 @@ PoolState pool_state(const ServiceTick& t) {
     pool.decode += cd;
     const Variant* gv = t.svc.variant_named(gp.variant);
     pool.decode_capacity_tps += cd * (gv ? gv : &t.svc.preferred())->decode_tps_per_instance;
+    pool.prefill_capacity_tps += cp * (gv ? gv : &t.svc.preferred())->prefill_tps_per_instance;
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays)
         for (const auto& task : a.tasks)

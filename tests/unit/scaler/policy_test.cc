@@ -33,10 +33,22 @@ struct Case {
   double decode_waiting = 0;
   double ttft_q = kMissing, tbt_q = kMissing;  // the window's quantiles (tier 1 edge: 0.5 s)
   bool paper = false;                          // the published policy, without safety
+  double decode_running = kMissing;
+  std::function<void(Signals&)> signals = nullptr;  // e.g. the routers' offered load
   uint32_t want = 0;
   const char* by = "";
   const char* reason = "";
 };
+
+// The routers' offered load: decode and prompt tokens/s arriving, prompt tokens in backlog.
+void offer(Signals& s, double decode_tps, double prompt_tps, double backlog) {
+  s.offered.known = true;
+  s.offered.rps = 10;
+  s.offered.decode_tps = decode_tps;
+  s.offered.prompt_tps = prompt_tps;
+  s.offered.backlog_prompt_tokens = backlog;
+  s.offered.backlog_requests = backlog > 0 ? 1 : 0;
+}
 
 void run(const Case& c) {
   SCOPED_TRACE(c.name);
@@ -63,6 +75,8 @@ void run(const Case& c) {
   s.decode_waiting = c.decode_waiting;
   s.ttft.quantile_s = c.ttft_q;
   s.tbt.quantile_s = c.tbt_q;
+  s.decode_running = c.decode_running;
+  if (c.signals) c.signals(s);
   PoolState pool{c.cur, c.cur * 2, c.cur, c.cur * 2, c.starting, 0, from_seconds(c.ready_age)};
   PolicyMemory mem;
   if (c.last_out_ago) mem.last_out = at(1000 - *c.last_out_ago);
@@ -276,6 +290,66 @@ TEST(HeteroScalePolicy, Stages) {
        .want = 3,
        .by = "step_limit",
        .reason = "-1 units"},
+      // The demand stage (not in `paper`): offered load and queues, not only what is served.
+      {.name = "offered decode above served: deficit-sized, through the out-cooldown",
+       .tps = 7000,
+       .last_out_ago = 10,
+       .signals = [](Signals& s) { offer(s, 16000, 0, 0); },
+       .want = 8,
+       .by = "demand",
+       .reason = "decode 16000 tok/s -> 8 units"},
+      {.name = "the paper sizes on served tokens only",
+       .tps = 7000,
+       .last_out_ago = 10,
+       .paper = true,
+       .signals = [](Signals& s) { offer(s, 16000, 0, 0); },
+       .want = 4,
+       .by = "coordinate"},
+      {.name = "requests queued at decode: served x (running + waiting) / running",
+       .tps = 7000,
+       .decode_waiting = 100,
+       .decode_running = 100,
+       .want = 7,
+       .by = "demand",
+       .reason = "decode 14000 tok/s -> 7 units"},
+      {.name = "prefill backlog to clear within the TTFT SLO",
+       .tps = 7000,
+       .tweak = [](ServiceConfig& c) { c.variants[0].prefill_tps_per_instance = 10000; },
+       .signals = [](Signals& s) { offer(s, 7000, 30000, 100000); },
+       .want = 5,
+       .by = "demand",
+       .reason = "backlog 100000 tokens / 2.0 s = 50000 -> 5 units"},
+      {.name = "scale-in only as far as both roles agree",
+       .tps = 2000,
+       .tweak = [](ServiceConfig& c) { c.variants[0].prefill_tps_per_instance = 10000; },
+       .signals =
+           [](Signals& s) {
+             offer(s, 2000, 30000, 0);
+             s.prefill_tps = 30000;
+           },
+       .want = 3,
+       .by = "demand",
+       .reason = "-> 3 units at 10000 tok/s per unit"},
+      {.name = "served below offered: scale-in refused",
+       .tps = 2000,
+       .signals =
+           [](Signals& s) {
+             offer(s, 2000, 30000, 0);
+             s.prefill_tps = 10000;
+           },
+       .want = 4,
+       .by = "safety",
+       .reason = "served below offered load"},
+      {.name = "router backlog slow to clear: scale-in refused",
+       .tps = 2000,
+       .signals =
+           [](Signals& s) {
+             offer(s, 2000, 10000, 20000);
+             s.prefill_tps = 10000;
+           },
+       .want = 4,
+       .by = "safety",
+       .reason = "takes 2.00 s to clear"},
       {.name = "empty pool starts at min",
        .cur = 0,
        .known = false,

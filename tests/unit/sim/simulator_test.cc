@@ -26,7 +26,7 @@ scaler::ServiceConfig service(double target, uint32_t p = 1, uint32_t d = 1,
   scaler::ServiceConfig s;
   s.name = "t";
   s.where = "test";
-  s.variants = {{"h100-h100", "h100", "h100", {p, d}, target, 1, 1}};
+  s.variants = {{"h100-h100", "h100", "h100", {p, d}, target, 0, 1, 1}};
   s.min_prefill = p;
   s.min_decode = d;
   s.max_prefill = p * max_units;

@@ -30,6 +30,9 @@ struct PoolState {
   // instances first drain the backlog, so served decode tokens/s briefly exceeds the offered
   // load: no scale-out until they have been ready for half a signal window.
   Duration newest_ready_age = std::chrono::hours(24);
+  // The same for prefill: counted prefill instances x their variant's prefill target (0 when
+  // no variant has one calibrated).
+  double prefill_capacity_tps = 0;
 };
 
 enum class Direction { kHold, kOut, kIn };
@@ -53,6 +56,9 @@ struct Decision {
   // The inputs it used, for the log line.
   double decode_tps = kMissing, coverage = 0, ttft_q = kMissing, tbt_q = kMissing,
          prefill_waiting = kMissing, decode_waiting = kMissing;
+  // Served prefill and the routers' offered load (NaN when no router reports it).
+  double prefill_tps = kMissing, offered_prompt_tps = kMissing, offered_decode_tps = kMissing,
+         backlog_prompt_tokens = kMissing;
 
   // One structured line: key=value pairs, reasons quoted. Stable field names.
   std::string to_log_line() const;

@@ -29,8 +29,11 @@ struct Variant {
   std::string decode_gpu;   // GPU type of decode instances
   Ratio ratio;
   double decode_tps_per_instance = 0;  // decode tokens/s one decode instance sustains at SLO
-  uint32_t prefill_gpus = 1;           // GPUs per prefill instance (tensor parallel size)
-  uint32_t decode_gpus = 1;            // GPUs per decode instance
+  // Prompt tokens/s one prefill instance computes within the TTFT SLO (calibrated); 0 = not
+  // calibrated: prefill demand is then not sized, only the latency guard grows for it.
+  double prefill_tps_per_instance = 0;
+  uint32_t prefill_gpus = 1;  // GPUs per prefill instance (tensor parallel size)
+  uint32_t decode_gpus = 1;   // GPUs per decode instance
 };
 
 // One tier of the latency guard: when the client-side latency quantile exceeds
