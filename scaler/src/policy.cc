@@ -82,6 +82,7 @@ std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, ui
 struct Demand {
   uint32_t units = 0;
   uint32_t decode_units = 0, prefill_units = 0;
+  uint32_t served_units = 0;  // what served load alone sizes (both roles)
   double decode_tps = kMissing, prefill_tps = kMissing;
   std::string reason;
 };
@@ -92,7 +93,8 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
   Demand d;
   if (sig.decode_known) {
     double tps = sig.decode_tps;
-    if (sig.offered.known) tps = std::max(tps, sig.offered.decode_tps);
+    if (sig.offered.known)
+      tps = std::max({tps, sig.offered.decode_tps, sig.offered.decode_tps_recent});
     // Requests queued for a decode slot (KV memory or batch full) are demand served tokens/s
     // cannot show: the engines are full before their tokens/s reaches the calibrated target
     // when contexts run longer than calibrated.
@@ -102,6 +104,7 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
           tps, sig.decode_tps * (sig.decode_running + sig.decode_waiting) / sig.decode_running);
     d.decode_tps = tps;
     d.decode_units = static_cast<uint32_t>(std::ceil(tps / decode_tps_per_unit - 1e-9));
+    d.served_units = static_cast<uint32_t>(std::ceil(sig.decode_tps / decode_tps_per_unit - 1e-9));
   }
   const double p_unit = pool.prefill_capacity_tps > 0 && cur > 0
                             ? pool.prefill_capacity_tps / cur
@@ -115,8 +118,10 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
                       ? (missing(sig.prefill_tps) ? 0 : sig.prefill_tps)
                       : sig.prefill_tps_computed;
     p_why = "served " + num(need, 0);
+    d.served_units =
+        std::max(d.served_units, static_cast<uint32_t>(std::ceil(need / p_unit - 1e-9)));
     if (sig.offered.known) {
-      double arriving = sig.offered.prompt_tps * miss;
+      double arriving = std::max(sig.offered.prompt_tps, sig.offered.prompt_tps_recent) * miss;
       double drain = sig.offered.backlog_prompt_tokens * miss / c.slo.ttft_s;
       need = std::max({need, arriving, drain});
       p_why += ", arriving " + num(arriving, 0) + ", backlog " +
@@ -197,7 +202,9 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
     uint32_t u = prop;
     if (dm.units > std::max(prop, cur)) {
       u = dm.units;
-      deficit = u;
+      // Deficit-sized only when demand beyond what is served sizes it: served load alone
+      // is inflated while new instances drain a backlog, and keeps the ordinary damping.
+      if (dm.units > dm.served_units) deficit = u;
     } else if (prop < cur) {
       u = std::min(cur, std::max(prop, dm.units));
     }
@@ -332,13 +339,15 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   if (cool > cur) {
     // max(step_min, step_frac x current): max_step_out_units and max_step_out_fraction. The
     // paper's rounding (floor) is kept for `paper`; ours rounds up.
-    double frac = cur * sc.max_step_out_fraction;
+    const bool sized = deficit >= cool;
+    double frac = cur * (sized ? sc.deficit_step_fraction : sc.max_step_out_fraction);
     uint32_t max_add = std::max<uint32_t>(
         sc.max_step_out_units,
         static_cast<uint32_t>(paper_ ? std::floor(frac) : std::ceil(frac - 1e-9)));
     if (cool - cur > max_add) {
       step = cur + max_add;
-      step_reason = "scale-out limited to +" + std::to_string(max_add) + " units";
+      step_reason = "scale-out limited to +" + std::to_string(max_add) + " units" +
+                    (sized ? " (deficit-sized)" : "");
     }
   } else if (cool < cur) {
     uint32_t max_rm =
@@ -378,7 +387,13 @@ Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
   //     if the pool is outside them.
   uint32_t fin = bounded;
   bool inside = cur >= c.min_units() && cur <= c.max_units();
-  if (pool.starting > 0 && bounded != cur && inside) {
+  if (deficit >= bounded && bounded > cur && inside) {
+    // Demand beyond every counted instance, the starting ones included: what is on its way
+    // does not cover it, so waiting for it would only delay the rest.
+    stage("in_flight", fin,
+          "deficit-sized: beyond the " + std::to_string(cur) + " units counted, " +
+              std::to_string(pool.starting) + " instance(s) starting");
+  } else if (pool.starting > 0 && bounded != cur && inside) {
     fin = cur;
     stage("in_flight", fin,
           "hold: " + std::to_string(pool.starting) + " instance(s) still starting");

@@ -181,6 +181,7 @@ void read_service(const YAML::Node& n, const std::string& field, ServiceConfig& 
     c.seconds("in_cooldown_s", p.in_cooldown);
     c.count("max_step_out_units", p.max_step_out_units, 1, 100000);
     c.num("max_step_out_fraction", p.max_step_out_fraction, 0, 100);
+    c.num("deficit_step_fraction", p.deficit_step_fraction, 0, 100);
     c.num("max_step_in_fraction", p.max_step_in_fraction, 0, 1);
     c.num("ttft_rise", p.ttft_rise, 0, 10);
     c.num("guard_min_load", p.guard_min_load, 0, 1);

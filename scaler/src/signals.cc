@@ -173,7 +173,7 @@ OfferedSignal offered_signal(const std::vector<OfferedSeries>& routers, const Se
                              TimePoint now) {
   OfferedSignal o;
   if (routers.empty()) return o;
-  double rps = 0, ptps = 0, dtps = 0, bp = 0, br = 0;
+  double rps = 0, ptps = 0, dtps = 0, bp = 0, br = 0, ptps_r = 0, dtps_r = 0;
   for (const auto& r : routers) {
     std::vector<const OfferedSample*> xs;
     for (const auto& x : r.samples)
@@ -184,6 +184,14 @@ OfferedSignal offered_signal(const std::vector<OfferedSeries>& routers, const Se
     double d = rate_of(xs, [](const OfferedSample& x) { return x.decode_tokens; });
     if (missing(a) || missing(p) || missing(d)) return o;
     rps += a, ptps += p, dtps += d;
+    std::vector<const OfferedSample*> late;
+    for (const auto* x : xs)
+      if (x->t > now - c.scaling.window / 4) late.push_back(x);
+    if (late.size() < 2) late.assign(xs.end() - 2, xs.end());
+    double pr = rate_of(late, [](const OfferedSample& x) { return x.prompt_tokens; });
+    double dr = rate_of(late, [](const OfferedSample& x) { return x.decode_tokens; });
+    ptps_r += missing(pr) ? p : pr;
+    dtps_r += missing(dr) ? d : dr;
     bp += missing(xs.back()->backlog_prompt_tokens) ? 0 : xs.back()->backlog_prompt_tokens;
     br += missing(xs.back()->backlog_requests) ? 0 : xs.back()->backlog_requests;
   }
@@ -191,6 +199,8 @@ OfferedSignal offered_signal(const std::vector<OfferedSeries>& routers, const Se
   o.rps = rps;
   o.prompt_tps = ptps;
   o.decode_tps = dtps;
+  o.prompt_tps_recent = ptps_r;
+  o.decode_tps_recent = dtps_r;
   o.backlog_prompt_tokens = bp;
   o.backlog_requests = br;
   return o;

@@ -32,11 +32,17 @@ struct Plant {
   double nan_prob = 0.0;           // per sample: a value is NaN
   double prefill_capacity = 1e18;  // decode tok/s worth of prompts one prefill instance can feed
   double t = 0;
-  std::vector<double> ready_at;     // per unit; > t means still starting
-  std::vector<InstanceSeries> dec;  // 2 per unit
-  std::vector<InstanceSeries> pre;  // 1 per unit
-  std::vector<double> counters;     // generation_tokens per decode instance
+  std::vector<double> ready_at;         // per unit; > t means still starting
+  std::vector<InstanceSeries> dec;      // 2 per unit
+  std::vector<InstanceSeries> pre;      // 1 per unit
+  std::vector<double> counters;         // generation_tokens per decode instance
+  std::vector<double> prompt_counters;  // prompt_tokens per prefill instance (5 per decode token)
   GroupSeries group{"g1", {}};
+  // The router's offered-load counters (200 decode and 1000 prompt tokens per request) and its
+  // backlog (the prefill queue), as hs-router exports them.
+  bool router = true;
+  OfferedSeries router_series{"router", {}};
+  double req_count = 0, prompt_count = 0, decode_count = 0;
   Histogram ttft_cum, tbt_cum;
 
   Plant(uint32_t seed, uint32_t units) : rng(seed) {
@@ -54,12 +60,14 @@ struct Plant {
         counters.push_back(0);
       }
       pre.push_back({"p" + std::to_string(u), Role::kPrefill, "g1", 0, {}});
+      prompt_counters.push_back(0);
     }
     while (ready_at.size() > units) {
       ready_at.pop_back();
       dec.resize(2 * ready_at.size());
       counters.resize(2 * ready_at.size());
       pre.resize(ready_at.size());
+      prompt_counters.resize(ready_at.size());
     }
   }
   uint32_t units() const { return static_cast<uint32_t>(ready_at.size()); }
@@ -88,6 +96,7 @@ struct Plant {
     w.instances = dec;
     w.instances.insert(w.instances.end(), pre.begin(), pre.end());
     w.groups = {group};
+    if (router) w.offered = {router_series};
     return w;
   }
   static void add_obs(Histogram& h, double value, double n) {
@@ -119,8 +128,10 @@ struct Plant {
           prefill_bound && load > prefill_cap;  // over capacity in expectation, not by noise
       double served = std::min(fed, cap * 1.25);
       double util = cap > 0 ? offered / cap : 10;
-      double waiting =
-          std::max(0.0, (offered - prefill_cap) / 500.0) + std::max(0.0, (util - 1.0) * 20);
+      // Waiting at prefill: the queue itself (what the router's backlog also shows), or the
+      // flow beyond capacity in a sample, and decode saturation's spill-over.
+      double waiting = std::max(prefill_queue, std::max(0.0, (offered - prefill_cap) / 500.0)) +
+                       std::max(0.0, (util - 1.0) * 20);
       double ttft = util <= 1 ? 0.3 : 0.3 + (util - 1) * 5;
       if (offered > prefill_cap) ttft += (offered - prefill_cap) / 1000.0;
       double tbt = util <= 1 ? 0.04 : 0.04 * (1 + (util - 1) * 4);
@@ -137,14 +148,22 @@ struct Plant {
           x.waiting = 0;
           dec[2 * u + k].samples.push_back(x);
         }
+        prompt_counters[u] += fed * 5 / r * kSample;
         if (!gap) {
           InstanceSample x;
           x.t = at(now);
           x.waiting = u01(rng) < nan_prob ? kMissing : waiting / r;
+          x.prompt_tokens = prompt_counters[u];
           pre[u].samples.push_back(x);
         }
       }
       if (!gap) group.samples.push_back({at(now), ttft_cum, tbt_cum});
+      req_count += offered / 200 * kSample;
+      prompt_count += offered * 5 * kSample;
+      decode_count += offered * kSample;
+      if (!gap)
+        router_series.samples.push_back(
+            {at(now), req_count, prompt_count, decode_count, prefill_queue * 1000, prefill_queue});
     }
     t += kTick;
     // Keep only what a window can use.
@@ -154,6 +173,7 @@ struct Plant {
     for (auto& is : dec) trim(is.samples);
     for (auto& is : pre) trim(is.samples);
     trim(group.samples);
+    trim(router_series.samples);
   }
 
   void apply(const Decision& d) { resize(d.desired_decode / 2, t + kStartup); }
@@ -161,6 +181,7 @@ struct Plant {
 
 struct Tick {
   double t;
+  uint32_t ready_units;  // ready when the decision was taken
   Signals sig;
   Decision d;
   bool prefill_bound;
@@ -177,6 +198,7 @@ std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, d
   while (plant.t < seconds) {
     plant.advance(load(plant.t));
     Signals sig = compute_signals(plant.window(), plant.cfg, at(plant.t), plant.expected());
+    const uint32_t ready = plant.ready_units(plant.t);
     PolicyMemory copy = mem;
     Decision d = policy.decide(plant.cfg, sig, plant.pool(), at(plant.t), 0, mem);
     Decision again = policy.decide(plant.cfg, sig, plant.pool(), at(plant.t), 0, copy);
@@ -192,14 +214,15 @@ std::vector<Tick> run(Plant& plant, const std::function<double(double)>& load, d
     // requests wait at any engine.
     const bool breached = std::max(sig.ttft.tier, sig.tbt.tier) >= 0;
     const bool waiting = (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1) ||
-                         (!missing(sig.decode_waiting) && sig.decode_waiting >= 1);
+                         (!missing(sig.decode_waiting) && sig.decode_waiting >= 1) ||
+                         (sig.offered.known && sig.offered.backlog_requests >= 1);
     if (!paper && (breached || waiting)) {
       EXPECT_NE(d.direction, Direction::kIn)
           << "scale-in while " << (breached ? "a tier is breached" : "requests wait") << ": "
           << d.to_log_line();
     }
     plant.apply(d);
-    out.push_back({plant.t, sig, d, plant.prefill_bound});
+    out.push_back({plant.t, ready, sig, d, plant.prefill_bound});
     if (!failed_before && ::testing::Test::HasFailure()) break;  // one report per run is enough
   }
   return out;
@@ -316,6 +339,26 @@ TEST(PolicyProperties, StepUpReachesTheTargetWithinBoundedSteps) {
       std::max<uint32_t>(plant.cfg.scaling.max_step_out_units,
                          static_cast<uint32_t>(need * plant.cfg.scaling.max_step_out_fraction));
   EXPECT_LE(peak, need + step_limit) << "overshoot beyond one step limit";
+}
+
+// A 5x step in offered load is covered within one start-up lead time plus one tick: the
+// routers' offered load shows it one scrape after it happens, the increase is deficit-sized
+// (not damped by cooldowns, not capped at +50%) and covers it in one decision. The served
+// signal alone cannot: it saturates at 1.25x capacity (`paper` takes several steps).
+TEST(PolicyProperties, FiveTimesLoadStepCoveredWithinOneLeadTimePlusATick) {
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Plant plant(seed, 3);
+    const double step_at = 1800, before = 5000, after = 5 * before;
+    auto ticks = run(
+        plant, [&](double t) { return t < step_at ? before : after; }, step_at + 1800);
+    const uint32_t need = static_cast<uint32_t>(std::ceil(after / 2000));
+    double covered = -1;
+    for (const auto& k : ticks)
+      if (k.t >= step_at && covered < 0 && k.ready_units >= need) covered = k.t - step_at;
+    ASSERT_GE(covered, 0) << "never covered " << need << " units";
+    EXPECT_LE(covered, kStartup + kTick) << "covered after " << covered << " s";
+  }
 }
 
 TEST(PolicyProperties, SustainedDropScalesInAfterTheWindow) {

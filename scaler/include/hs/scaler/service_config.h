@@ -78,6 +78,10 @@ struct Scaling {
   uint32_t max_step_out_units = 4;  // a scale-out adds at most max(this, fraction x current)
   double max_step_out_fraction = 0.5;
   double max_step_in_fraction = 0.1;  // a scale-in removes at most this x current (>= 1 unit)
+  // A deficit-sized scale-out (demand measured at the routers beyond the current count) adds
+  // at most max(max_step_out_units, ceil(this x current)): 4 lets a 5x load step be covered
+  // in one decision; the GPU budget and bounds still apply.
+  double deficit_step_fraction = 4.0;
   std::vector<GuardTier> guard = {{1.0, 0.10}, {1.2, 0.20}};
   // The guard (and the "TTFT rising" scale-in veto) acts only under load: decode tokens/s at
   // least this fraction of capacity, or a non-empty or growing prefill queue. A breach at low

@@ -35,6 +35,9 @@ struct OfferedSignal {
   double rps = kMissing;         // requests arriving per second
   double prompt_tps = kMissing;  // prompt tokens arriving per second (all, before any cache)
   double decode_tps = kMissing;  // output tokens the arrivals will ask of decode, per second
+  // The same two over the window's last quarter (at least two samples): a step in demand shows
+  // here one scrape after it, where the whole window's rate takes a window to follow.
+  double prompt_tps_recent = kMissing, decode_tps_recent = kMissing;
   double backlog_prompt_tokens = kMissing;  // prompt tokens whose prefill has not answered
   double backlog_requests = kMissing;
 };
