@@ -5,7 +5,8 @@ import json, os, sys
 
 quick = "--quick" in sys.argv
 out = [a for a in sys.argv[1:] if a != "--quick"][0]
-POL = ["heteroscale", "paper", "hpa-util", "hpa-queue", "static-peak", "oracle"]
+POL = ["heteroscale", "paper", "hpa-util", "hpa-queue", "static-peak", "oracle", "oracle-split"]
+BOUNDS = ("oracle", "oracle-split")
 
 def load(name):
     return json.load(open(os.path.join(out, name, "summary.json")))
@@ -16,20 +17,27 @@ def table(name):
     lines = [f"Workload `{os.path.relpath(r['workload'], os.path.dirname(out)) if False else os.path.basename(r['workload'].rstrip('/'))}` "
              f"({r['format']}), rate scale {r['rate_scale']:g}, {r['requests']:,} requests, seed {r['seed']}; "
              f"service {r['service']}, model {r['model']}.", "",
-             "| policy | GPU-hours | vs oracle | prefill GPU-h | decode GPU-h | busy | TTFT p50 / p99 (s) | TBT p50 / p99 (s) | SLO TTFT / TBT / both | actions |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| policy | GPU-hours | vs oracle | vs oracle-split | prefill GPU-h | decode GPU-h | busy | TTFT p50 / p99 (s) | TBT p50 / p99 (s) | SLO TTFT / TBT / both | SLO both, feasible | actions |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    first = next((d["policies"][p] for p in POL if p in d["policies"] and p not in BOUNDS), None)
+    if first is not None and "infeasible_requests" in first:
+        n = first["requests"] + first.get("rejected_too_long", 0)
+        lines[0] += (f" Infeasible requests (docs/simulator.md, Feasibility): {first['infeasible_requests']:,} "
+                     f"({100.0 * first['infeasible_requests'] / max(n, 1):.2f}%).")
     for p in POL:
         if p not in d["policies"]:
             continue
         x = d["policies"][p]
         role = x["gpu_hours_by_role"]
-        if p == "oracle":
-            lines.append(f"| {p} | {x['gpu_hours']:.1f} | 1.00 | {role.get('prefill', 0):.1f} | {role.get('decode', 0):.1f} | – | – | – | (lower bound) | – |")
+        vs_split = f"{x['gpu_hours_vs_oracle_split']:.2f}" if "gpu_hours_vs_oracle_split" in x else "–"
+        if p in BOUNDS:
+            lines.append(f"| {p} | {x['gpu_hours']:.1f} | {x.get('gpu_hours_vs_oracle', 1):.2f} | {vs_split} | {role.get('prefill', 0):.1f} | {role.get('decode', 0):.1f} | – | – | – | (lower bound) | – | – |")
             continue
         s = x["slo_attainment"]
-        lines.append(f"| {p} | {x['gpu_hours']:.1f} | {x.get('gpu_hours_vs_oracle', 0):.2f} | {role.get('prefill', 0):.1f} | {role.get('decode', 0):.1f} | "
+        f = x.get("slo_attainment_feasible", {}).get("both")
+        lines.append(f"| {p} | {x['gpu_hours']:.1f} | {x.get('gpu_hours_vs_oracle', 0):.2f} | {vs_split} | {role.get('prefill', 0):.1f} | {role.get('decode', 0):.1f} | "
                      f"{x['gpu_busy_fraction']:.2f} | {x['ttft_p50_s']:.3f} / {x['ttft_p99_s']:.3f} | {x['tbt_p50_s']:.4f} / {x['tbt_p99_s']:.4f} | "
-                     f"{s['ttft']:.4f} / {s['tbt']:.4f} / {s['both']:.4f} | {x['scaling_actions']} |")
+                     f"{s['ttft']:.4f} / {s['tbt']:.4f} / {s['both']:.4f} | {'–' if f is None else f'{f:.4f}'} | {x['scaling_actions']} |")
     return "\n".join(lines)
 
 def sensitivity(base):
@@ -66,12 +74,19 @@ CI slice at the end is regenerated and compared by the test suite.
 nodes of 8 GPUs. The service: Llama-3-8B class, prefill on H100, decode on L40S, calibrated
 by `hs-sim calibrate` for each workload's average lengths (per-decode target and P:D ratio
 in the tables' headers), SLOs TTFT 2 s (10 s for Mooncake's long-context conversations) and
-TBT 0.1 s at p99, leaf affinity. Policies: **heteroscale** (decode tokens/s sizes both pools
-at the ratio, latency guard, HPA-style stabilization); **hpa-util** (each pool on its own GPU
+TBT 0.1 s at p99, leaf affinity. Policies: **heteroscale** (the default: decode tokens/s and
+the router's offered load, decode queue and prefill backlog size both pools at the ratio, a
+deficit is covered in one decision, latency guard, HPA-style stabilization, the safety stage:
+docs/scaling-policy.md); **paper** (the published pipeline: served decode tokens/s, the guard,
+no demand or safety stage); **hpa-util** (each pool on its own GPU
 utilization, target 0.7, Kubernetes HPA defaults); **hpa-queue** (each pool on waiting
 requests per instance); **static-peak** (the oracle's peak units, all the time); **oracle**
-(per 15 s tick, the fewest units whose calibrated capacity covers the output tokens arriving,
-with perfect foresight and zero start-up: a lower bound, it serves nothing).
+(per 15 s tick, the fewest whole ratio units whose calibrated capacity covers the output and
+prompt tokens arriving, with perfect foresight and zero start-up: a lower bound for a fixed-ratio
+policy, it serves nothing); **oracle-split** (the same with prefill and decode sized each on its
+own: the true lower bound). **Feasibility**: a request is infeasible when its prompt + output
+exceeds the context length or its prefill alone, at batch 1 on the fastest prefill profile,
+exceeds the TTFT SLO (docs/simulator.md); "SLO both, feasible" counts only the others.
 
 **Every policy runs through the daemon.** hs-sim drives heteroscaled's own `Controller` and
 `ActionExecutor` against a simulated Slurm (`SimSlurm`: job arrays, throttles, GPUs per node,
@@ -128,11 +143,13 @@ for w in ("mooncake", "azure", "mlarge-14d"):
             better.append(f"{p} used fewer GPU-hours ({x['gpu_hours'] / h['gpu_hours']:.2f}x) at {x['slo_attainment']['both']:.2%} SLO attainment")
     print(f"- **{w}**: " + ("; ".join(better) if better else "none on either axis") + ".")
 print("""
-On Mooncake the load is prefill-bound (long prompts): heteroscale sizes both pools from decode
-tokens/s at a ratio calibrated on average lengths, so it sees the prefill shortage only through
-the latency guard, which grows both pools; per-pool HPA on utilization grows prefill on its
-own. The P:D ratio is fixed online by design (as in the paper); a workload whose prompt/output
-mix drifts away from the calibration needs recalibration (`hs-sim calibrate`).
+On Mooncake and Azure code the load is prefill-bound (long prompts): heteroscale now sees the
+prefill shortage directly (the router's prompt tokens and backlog against the calibrated
+`prefill_tps_per_instance`) and covers it in one decision, but the P:D ratio is still fixed
+online, so every prefill unit it adds brings its decode instances along: that is the gap to
+`oracle-split`. A ratio free inside a band (issue 18 item 3) is not built yet; until then a
+workload whose prompt/output mix drifts away from the calibration needs recalibration
+(`hs-sim calibrate`).
 """)
 # Where the numbers moved when hs-sim began to run the daemon's Controller (before: the page
 # as generated at BEFORE, when hs-sim mapped decisions to instances itself), read from that
@@ -153,7 +170,7 @@ def before_rows():
             if line.startswith(head):
                 cur = key
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cur and len(cells) == 10 and cells[0] in POL and cells[0] != "oracle":
+        if cur and len(cells) == 10 and cells[0] in POL and cells[0] not in BOUNDS:
             rows.setdefault(cur, {})[cells[0]] = (float(cells[1]), float(cells[8].split("/")[2]), cells[9])
     return rows
 old = before_rows()

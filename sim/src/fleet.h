@@ -41,6 +41,7 @@ struct Req {
   uint32_t src = kNoInst;
   Stage stage = Stage::kRouter;
   bool abandoned = false;               // the client gave up; dropped where it is next touched
+  bool feasible = true;                 // some policy could meet its SLO (hs/sim/feasibility.h)
   router::OfferedLoad::Ticket offered;  // its share of the router's offered load and backlog
 };
 

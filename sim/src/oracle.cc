@@ -8,12 +8,12 @@
 namespace hs::sim {
 
 Result<PolicyResult> oracle(workload::RequestStream& requests, const scaler::ServiceConfig& svc,
-                            const workload::ProfileSet& profiles, const SimOptions& o) {
+                            const workload::ProfileSet& profiles, const SimOptions& o,
+                            OracleMode mode) {
   PolicyResult r;
-  r.policy = "oracle";
+  r.policy = mode == OracleMode::kSplit ? "oracle-split" : "oracle";
   const scaler::Variant& v = svc.preferred();
   double unit_tps = v.ratio.decode * v.decode_tps_per_instance;
-  double unit_gpus = v.ratio.prefill * v.prefill_gpus + v.ratio.decode * v.decode_gpus;
   // A prefill instance's best throughput: full batches of the simulator's token budget.
   const workload::EngineProfile* pp = profiles.find(v.prefill_gpu, o.model);
   double batch = o.prefill_batch_tokens;
@@ -47,21 +47,33 @@ Result<PolicyResult> oracle(workload::RequestStream& requests, const scaler::Ser
     }
     if (requests.error()) return *requests.error();
     double need = tokens / o.tick_s / unit_tps;
-    if (unit_prefill > 0) need = std::max(need, prompt / o.tick_s / unit_prefill);
-    uint32_t units =
-        std::clamp(static_cast<uint32_t>(std::ceil(need - 1e-9)), svc.min_units(), svc.max_units());
+    double need_p = unit_prefill > 0 ? prompt / o.tick_s / unit_prefill : 0;
+    uint32_t np = 0, nd = 0;  // instances
+    if (mode == OracleMode::kUnits) {
+      uint32_t units = std::clamp(static_cast<uint32_t>(std::ceil(std::max(need, need_p) - 1e-9)),
+                                  svc.min_units(), svc.max_units());
+      np = units * v.ratio.prefill;
+      nd = units * v.ratio.decode;
+    } else {
+      // Per instance: a unit's capacity over its instances of that role.
+      np = std::clamp(static_cast<uint32_t>(std::ceil(need_p * v.ratio.prefill - 1e-9)),
+                      svc.min_prefill, svc.max_prefill);
+      nd = std::clamp(static_cast<uint32_t>(std::ceil(need * v.ratio.decode - 1e-9)),
+                      svc.min_decode, svc.max_decode);
+    }
     double span = std::min(o.tick_s, end - t);
-    r.gpu_hours += units * unit_gpus * span / 3600;
-    r.gpu_hours_by_role["prefill"] += units * v.ratio.prefill * v.prefill_gpus * span / 3600;
-    r.gpu_hours_by_role["decode"] += units * v.ratio.decode * v.decode_gpus * span / 3600;
-    r.gpu_hours_by_type[v.prefill_gpu] += units * v.ratio.prefill * v.prefill_gpus * span / 3600;
-    r.gpu_hours_by_type[v.decode_gpu] += units * v.ratio.decode * v.decode_gpus * span / 3600;
+    double hp = np * v.prefill_gpus * span / 3600, hd = nd * v.decode_gpus * span / 3600;
+    r.gpu_hours += hp + hd;
+    r.gpu_hours_by_role["prefill"] += hp;
+    r.gpu_hours_by_role["decode"] += hd;
+    r.gpu_hours_by_type[v.prefill_gpu] += hp;
+    r.gpu_hours_by_type[v.decode_gpu] += hd;
     SeriesPoint p;
     p.t = t + o.tick_s;
     p.arrivals_per_s = n / o.tick_s;
     p.decode_tps = tokens / o.tick_s;
-    p.prefill = p.ready_prefill = units * v.ratio.prefill;
-    p.decode = p.ready_decode = units * v.ratio.decode;
+    p.prefill = p.ready_prefill = np;
+    p.decode = p.ready_decode = nd;
     r.series.push_back(p);
   }
   // Requests after a max_duration cut are still counted, as the vector version counted them.
@@ -74,9 +86,10 @@ Result<PolicyResult> oracle(workload::RequestStream& requests, const scaler::Ser
 
 Result<PolicyResult> oracle(const std::vector<workload::Request>& requests,
                             const scaler::ServiceConfig& service,
-                            const workload::ProfileSet& profiles, const SimOptions& options) {
+                            const workload::ProfileSet& profiles, const SimOptions& options,
+                            OracleMode mode) {
   workload::VectorStream s(requests);
-  return oracle(s, service, profiles, options);
+  return oracle(s, service, profiles, options, mode);
 }
 
 }  // namespace hs::sim

@@ -29,9 +29,11 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
     j["run"]["multimodal_tokens"] = info.stream.multimodal_tokens;
   }
   j["run"]["derived_profiles"] = info.derived_profiles;
-  double oracle_h = 0;
-  for (const auto& r : results)
+  double oracle_h = 0, split_h = 0;
+  for (const auto& r : results) {
     if (r.policy == "oracle") oracle_h = r.gpu_hours;
+    if (r.policy == "oracle-split") split_h = r.gpu_hours;
+  }
   nlohmann::ordered_json ps = nlohmann::ordered_json::object();
   for (const auto& r : results) {
     nlohmann::ordered_json p;
@@ -39,13 +41,18 @@ std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& r
     p["gpu_hours_by_role"] = r.gpu_hours_by_role;
     p["gpu_hours_by_type"] = r.gpu_hours_by_type;
     if (oracle_h > 0) p["gpu_hours_vs_oracle"] = r.gpu_hours / oracle_h;
-    if (r.policy != "oracle") {
+    if (split_h > 0) p["gpu_hours_vs_oracle_split"] = r.gpu_hours / split_h;
+    if (!is_oracle(r.policy)) {
       p["gpu_busy_fraction"] = r.gpu_busy_fraction;
       p["ttft_p50_s"] = r.ttft_p50_s;
       p["ttft_p99_s"] = r.ttft_p99_s;
       p["tbt_p50_s"] = r.tbt_p50_s;
       p["tbt_p99_s"] = r.tbt_p99_s;
       p["slo_attainment"] = {{"ttft", r.slo_ttft}, {"tbt", r.slo_tbt}, {"both", r.slo_both}};
+      p["slo_attainment_feasible"] = {{"ttft", r.slo_ttft_feasible},
+                                      {"tbt", r.slo_tbt_feasible},
+                                      {"both", r.slo_both_feasible}};
+      p["infeasible_requests"] = r.infeasible_requests;
       char sketch[64];
       std::snprintf(sketch, sizeof sketch, "sketch (relative error <= %g%%)",
                     kPercentileRelativeError * 100);
@@ -123,7 +130,7 @@ Status write_outputs(const std::string& dir, const RunInfo& info,
     }
   HS_RETURN_IF_ERROR(write_file_atomic(dir + "/timeseries.csv", csv));
   for (const auto& r : results) {
-    if (r.policy == "oracle") continue;
+    if (is_oracle(r.policy)) continue;
     std::string data = dir + "/series-" + r.policy + ".dat";
     std::string d = "# t_h arrivals_per_s prefill decode ttft_p99_s tbt_p99_s\n";
     for (const auto& p : r.series) {

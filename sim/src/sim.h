@@ -22,6 +22,7 @@
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/controller.h"
 #include "hs/scaler/sim_slurm.h"
+#include "hs/sim/feasibility.h"
 #include "hs/sim/simulator.h"
 #include "hs/workload/stream.h"
 #include "load_heap.h"
@@ -154,6 +155,8 @@ class Sim {
   size_t tick_arrivals_ = 0;
   Quantiles ttft_, tbt_;
   uint64_t ok_ttft_ = 0, ok_tbt_ = 0, ok_both_ = 0;
+  uint64_t ok_ttft_feasible_ = 0, ok_tbt_feasible_ = 0, ok_both_feasible_ = 0;
+  Feasibility feasibility_;
   PolicyResult res_;
   double now_ = 0, end_ = 0, next_progress_ = 0;
   uint64_t seq_ = 0, inst_seq_ = 0;

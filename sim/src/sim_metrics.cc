@@ -134,6 +134,11 @@ void Sim::finish() {
   res_.slo_ttft = static_cast<double>(ok_ttft_) / n;
   res_.slo_tbt = static_cast<double>(ok_tbt_) / n;
   res_.slo_both = static_cast<double>(ok_both_) / n;
+  size_t feasible = res_.requests - res_.infeasible_prefill;
+  double nf = feasible ? static_cast<double>(feasible) : 1;
+  res_.slo_ttft_feasible = static_cast<double>(ok_ttft_feasible_) / nf;
+  res_.slo_tbt_feasible = static_cast<double>(ok_tbt_feasible_) / nf;
+  res_.slo_both_feasible = static_cast<double>(ok_both_feasible_) / nf;
 }
 
 }  // namespace hs::sim

@@ -15,7 +15,13 @@ using scaler::Role;
 
 Sim::Sim(workload::RequestStream& reqs, const scaler::ServiceConfig& svc, const Cluster& cl,
          const workload::ProfileSet& profiles, const scaler::Policy& pol, const SimOptions& o)
-    : svc_(svc), cl_(cl), profiles_(profiles), pol_(pol), o_(o), stream_(reqs) {}
+    : svc_(svc),
+      cl_(cl),
+      profiles_(profiles),
+      pol_(pol),
+      o_(o),
+      stream_(reqs),
+      feasibility_(svc, profiles, o.model) {}
 
 Result<PolicyResult> Sim::run() {
   auto w0 = std::chrono::steady_clock::now();
@@ -120,12 +126,16 @@ void Sim::arrive_next() {
   q.out = std::max<uint32_t>(1, next_.output_tokens);
   q.offered = offered_.arrive(q.in, 0, 0);
   // Longer than the model's context: refused at once, like vLLM's 400.
+  Infeasible why = feasibility_.check(q.in, q.out);
+  res_.infeasible_requests += why != Infeasible::kNo;
   if (context_prof_ && q.in + q.out > context_prof_->max_context) {
     ++res_.rejected;
     offered_.prefilled(q.offered, -1);  // the prefill's 400 answers it at once
     return;
   }
   ++res_.requests;
+  q.feasible = why == Infeasible::kNo;
+  res_.infeasible_prefill += why == Infeasible::kPrefillAlone;
   uint32_t slot = reqs_.add(q);
   if (o_.client_timeout_s > 0) deadlines_.push_back({q.arrival + o_.client_timeout_s, slot, q.seq});
   arrive(slot);
@@ -326,6 +336,11 @@ void Sim::complete(uint32_t r) {
   ok_ttft_ += x;
   ok_tbt_ += y;
   ok_both_ += x && y;
+  if (q.feasible) {
+    ok_ttft_feasible_ += x;
+    ok_tbt_feasible_ += y;
+    ok_both_feasible_ += x && y;
+  }
   offered_.finished(q.offered, q.out);
   reqs_.release(r);
 }

@@ -267,6 +267,14 @@ int run_policies(const Common& c, std::vector<std::string> names) {
       results.push_back(orc);
       continue;
     }
+    if (n == "oracle-split") {
+      auto split_stream = s->workload.stream();
+      if (!split_stream.ok()) return fail(split_stream.error());
+      auto split = sim::oracle(**split_stream, s->service, s->profiles, o, sim::OracleMode::kSplit);
+      if (!split.ok()) return fail(split.error());
+      results.push_back(std::move(*split));
+      continue;
+    }
     if (n == "static-peak")
       pol = std::make_unique<scaler::StaticPolicy>(peak);
     else
@@ -274,7 +282,8 @@ int run_policies(const Common& c, std::vector<std::string> names) {
     if (!pol)
       return fail(
           invalid_argument("unknown policy " + n +
-                           " (heteroscale, paper, hpa-util, hpa-queue, static-peak, oracle)"));
+                           " (heteroscale, paper, hpa-util, hpa-queue, static-peak, oracle, "
+                           "oracle-split)"));
     if (c.progress)
       std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), orc.requests);
     sim::SimOptions po = o;
@@ -329,13 +338,20 @@ int run_policies(const Common& c, std::vector<std::string> names) {
   for (const auto& r : results)
     for (const auto& d : r.decisions) decisions += r.policy + " " + d + "\n";
   (void)write_file_atomic(c.out + "/decisions.log", decisions);
-  std::printf("%-12s %10s %10s %8s %8s %8s %8s %7s\n", "policy", "GPU-h", "vs oracle", "TTFTp99",
-              "TBTp99", "SLO", "actions", "busy");
+  std::printf("%-12s %10s %10s %8s %8s %8s %8s %8s %7s\n", "policy", "GPU-h", "vs oracle",
+              "TTFTp99", "TBTp99", "SLO", "SLOfeas", "actions", "busy");
   double oh = orc.gpu_hours;
-  for (const auto& r : results)
-    std::printf("%-12s %10.2f %10.2f %8.3f %8.4f %8.3f %8zu %7.2f\n", r.policy.c_str(), r.gpu_hours,
-                oh > 0 ? r.gpu_hours / oh : 0, r.ttft_p99_s, r.tbt_p99_s,
-                r.policy == "oracle" ? 1.0 : r.slo_both, r.scaling_actions, r.gpu_busy_fraction);
+  for (const auto& r : results) {
+    bool bound = sim::is_oracle(r.policy);
+    std::printf("%-12s %10.2f %10.2f %8.3f %8.4f %8.3f %8.3f %8zu %7.2f\n", r.policy.c_str(),
+                r.gpu_hours, oh > 0 ? r.gpu_hours / oh : 0, r.ttft_p99_s, r.tbt_p99_s,
+                bound ? 1.0 : r.slo_both, bound ? 1.0 : r.slo_both_feasible, r.scaling_actions,
+                r.gpu_busy_fraction);
+  }
+  if (!results.empty() && !sim::is_oracle(results.front().policy))
+    std::printf("infeasible requests: %zu of %zu (docs/simulator.md, Feasibility)\n",
+                results.front().infeasible_requests,
+                results.front().requests + results.front().rejected);
   for (const auto& d : derived)
     std::printf("profile %s is derived, not measured (see docs/simulator.md)\n", d.c_str());
   if (report.requests_with_pooled_lengths)
@@ -349,7 +365,8 @@ int run_policies(const Common& c, std::vector<std::string> names) {
 
 int cmd_compare(const std::vector<std::string>& args, bool single) {
   Common c;
-  std::string policies = "heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle", policy;
+  std::string policies = "heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle,oracle-split",
+              policy;
   po::options_description o(
       single
           ? "Usage: hs-sim run --trace PATH --policy NAME --out DIR [options]\n\nOptions"
@@ -364,7 +381,8 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
   else
     o.add_options()(
         "policies", po::value(&policies)->value_name("LIST"),
-        "comma list (default all: heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle)");
+        "comma list (default all: heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle,"
+        "oracle-split)");
   po::variables_map vm;
   if (int rc = parse_options(args, o, vm); rc >= 0) return rc;
   if (c.trace.empty() || c.out.empty()) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "hs/sim/calibrate.h"
+#include "hs/sim/feasibility.h"
 
 namespace hs::sim {
 namespace {
@@ -199,6 +200,58 @@ TEST(Simulator, OracleIsALowerBoundOnGpuHours) {
   ASSERT_TRUE(orc.ok());
   EXPECT_LT(orc->gpu_hours, r->gpu_hours);
   EXPECT_GT(orc->gpu_hours, 0);
+}
+
+// oracle-split sizes each role on its own: never more than whole units, and less when one
+// role's demand is off the calibrated ratio (long prompts here, at a 1:1 ratio).
+TEST(Simulator, OracleSplitIsTheLowerBoundBelowWholeUnits) {
+  auto reqs = constant(20, 900, 6000, 50);
+  auto svc = service(1000);
+  SimOptions o;
+  auto units = oracle(reqs, svc, profiles(), o);
+  auto split = oracle(reqs, svc, profiles(), o, OracleMode::kSplit);
+  ASSERT_TRUE(units.ok());
+  ASSERT_TRUE(split.ok());
+  EXPECT_EQ(split->policy, "oracle-split");
+  EXPECT_LT(split->gpu_hours, units->gpu_hours);
+  EXPECT_NEAR(split->gpu_hours_by_role["prefill"], units->gpu_hours_by_role["prefill"], 1e-9)
+      << "prefill is the binding role: the same in both";
+  EXPECT_LT(split->gpu_hours_by_role["decode"], units->gpu_hours_by_role["decode"]);
+}
+
+// docs/simulator.md, Feasibility: prompt + output over the context, or a prefill alone at
+// batch 1 on the fastest prefill profile over the TTFT SLO.
+TEST(Feasibility, ContextOrPrefillAloneOverTheTtftSlo) {
+  auto svc = service(1000);
+  svc.slo.ttft_s = 2.0;
+  const auto* h100 = profiles().find("h100", "llama-8b");
+  ASSERT_NE(h100, nullptr);
+  Feasibility f(svc, profiles(), "llama-8b");
+  uint32_t n = f.longest_feasible_prompt();
+  EXPECT_LE(h100->prefill_s(n), 2.0);
+  EXPECT_GT(h100->prefill_s(n + 1.0), 2.0);
+  EXPECT_EQ(f.check(n, 1), Infeasible::kNo);
+  EXPECT_EQ(f.check(n + 1, 1),
+            n + 2 > h100->max_context ? Infeasible::kContext : Infeasible::kPrefillAlone);
+  EXPECT_EQ(f.check(h100->max_context, 1), Infeasible::kContext);
+  // A second, faster prefill variant admits longer prompts: the fastest decides.
+  auto two = svc;
+  two.variants.push_back(two.variants[0]);
+  two.variants[1].prefill_gpu = "a100";
+  Feasibility g(two, profiles(), "llama-8b");
+  EXPECT_EQ(g.longest_feasible_prompt(), n) << "the H100 is the faster of the two";
+  // In a run: a prompt too long to prefill within the SLO is a miss in the plain figure and
+  // outside the feasible one.
+  std::vector<workload::Request> reqs = constant(2, 300, 500, 50);
+  reqs.push_back({reqs.size(), 100.0, std::min(n + 500, h100->max_context - 100), 50, {}});
+  SimOptions o;
+  scaler::StaticPolicy pol(4);
+  auto r = simulate(reqs, svc, cluster(), profiles(), pol, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->infeasible_requests, 1u);
+  EXPECT_EQ(r->infeasible_prefill, 1u);
+  EXPECT_LT(r->slo_ttft, 1.0);
+  EXPECT_DOUBLE_EQ(r->slo_ttft_feasible, 1.0);
 }
 
 TEST(Simulator, ClientsGiveUpOnAnOverloadedFleetAndMemoryStaysBounded) {

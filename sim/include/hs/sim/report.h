@@ -28,10 +28,13 @@ struct RunInfo {
 // "multimodal_tokens", "derived_profiles": [...]}, "policies": {NAME: {"gpu_hours",
 // "gpu_hours_by_role", "gpu_hours_by_type", "gpu_busy_fraction", "ttft_p50_s", "ttft_p99_s",
 // "tbt_p50_s", "tbt_p99_s", "slo_attainment":
-// {"ttft", "tbt", "both"}, "percentiles": "exact" | "sketch (relative error <= 0.5%)",
+// {"ttft", "tbt", "both"}, "slo_attainment_feasible": {"ttft", "tbt", "both"} (over the
+// feasible requests, hs/sim/feasibility.h), "infeasible_requests",
+// "percentiles": "exact" | "sketch (relative error <= 0.5%)",
 // "scaling_actions", "scale_ins": {"total", "under_breached_tier", "with_requests_waiting",
 // "refused_by_safety"}, "requests", "completed", "unfinished",
-// "gpu_hours_vs_oracle", ...}}}. Fractions in 0..1.
+// "gpu_hours_vs_oracle", "gpu_hours_vs_oracle_split", ...}}}; "oracle" and "oracle-split" carry
+// GPU-hours only. Fractions in 0..1.
 std::string summary_json(const RunInfo& info, const std::vector<PolicyResult>& results);
 Status write_outputs(const std::string& dir, const RunInfo& info,
                      const std::vector<PolicyResult>& results, std::vector<std::string>* notes);

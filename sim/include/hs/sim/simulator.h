@@ -84,6 +84,10 @@ struct PolicyResult {
   // kPercentileRelativeError.
   bool percentiles_exact = true;
   double slo_ttft = 0, slo_tbt = 0, slo_both = 0;  // fractions of all requests
+  // Over the feasible requests only (hs/sim/feasibility.h), and how many were not: the
+  // rejected (context) and those whose prefill alone exceeds the TTFT SLO.
+  double slo_ttft_feasible = 0, slo_tbt_feasible = 0, slo_both_feasible = 0;
+  size_t infeasible_requests = 0, infeasible_prefill = 0;
   // Ticks in which the daemon changed Slurm (a throttle, a drain mark, a cancel, a
   // submission): a decision the daemon cannot carry out (a per-pool policy's shrink of one
   // role, held in the group's ratio) changes nothing and is not counted.
@@ -123,15 +127,24 @@ Result<PolicyResult> simulate(const std::vector<workload::Request>& requests,
                               const workload::ProfileSet& profiles, const scaler::Policy& policy,
                               const SimOptions& options);
 
-// The lower bound every policy with the same tick is measured against: per tick, the
-// smallest whole ratio units whose capacity covers the tokens arriving in that tick — output
-// tokens at the calibrated decode target, prompt tokens at the prefill profile's throughput
-// for full batches — with perfect foresight and zero start-up, summed into GPU-hours. It
-// serves no requests, so it has no latencies.
+// The lower bounds every policy with the same tick is measured against: per tick, with perfect
+// foresight and zero start-up, the fewest instances whose capacity covers the tokens arriving
+// in that tick — output tokens at the calibrated decode target, prompt tokens at the prefill
+// profile's throughput for full batches — summed into GPU-hours. `oracle` counts whole ratio
+// units (what a fixed-ratio policy can reach); `oracle-split` sizes prefill and decode each on
+// its own (within each role's bounds): the true lower bound. They serve no requests, so they
+// have no latencies.
+enum class OracleMode { kUnits, kSplit };
 Result<PolicyResult> oracle(workload::RequestStream& requests, const scaler::ServiceConfig& service,
-                            const workload::ProfileSet& profiles, const SimOptions& options);
+                            const workload::ProfileSet& profiles, const SimOptions& options,
+                            OracleMode mode = OracleMode::kUnits);
 Result<PolicyResult> oracle(const std::vector<workload::Request>& requests,
                             const scaler::ServiceConfig& service,
-                            const workload::ProfileSet& profiles, const SimOptions& options);
+                            const workload::ProfileSet& profiles, const SimOptions& options,
+                            OracleMode mode = OracleMode::kUnits);
+// "oracle" or "oracle-split": a bound, not a policy that serves.
+inline bool is_oracle(std::string_view policy) {
+  return policy == "oracle" || policy == "oracle-split";
+}
 
 }  // namespace hs::sim
