@@ -173,14 +173,19 @@ json metrics(const ServiceMetrics& m) {
     for (const auto& x : g.samples) samples.push_back({ns(x.t), hist(x.ttft), hist(x.tbt)});
     groups.push_back({{"group", g.group}, {"samples", samples}});
   }
+  json offered = json::array();
+  for (const auto& o : m.window.offered) {
+    json samples = json::array();
+    for (const auto& x : o.samples)
+      samples.push_back({ns(x.t), num(x.requests), num(x.prompt_tokens), num(x.decode_tokens),
+                         num(x.backlog_prompt_tokens), num(x.backlog_requests)});
+    offered.push_back({{"source", o.source}, {"samples", samples}});
+  }
   json out = json::object(), in = json::object();
   for (const auto& [u, v] : m.router_outstanding) out[u] = num(v);
   for (const auto& [u, v] : m.engine_in_flight) in[u] = num(v);
-  return {{"instances", inst},
-          {"groups", groups},
-          {"router_outstanding", out},
-          {"engine_in_flight", in},
-          {"router_known", m.router_known}};
+  return {{"instances", inst},         {"groups", groups},       {"offered", offered},
+          {"router_outstanding", out}, {"engine_in_flight", in}, {"router_known", m.router_known}};
 }
 ServiceMetrics metrics_of(const json& j) {
   ServiceMetrics m;
@@ -200,6 +205,16 @@ ServiceMetrics metrics_of(const json& j) {
       x.samples.push_back({at_ns(v.at(0)), hist_of(v.at(1)), hist_of(v.at(2))});
     m.window.groups.push_back(std::move(x));
   }
+  // Recordings from before the routers' offered load have none.
+  if (j.contains("offered"))
+    for (const auto& o : j.at("offered")) {
+      OfferedSeries x;
+      x.source = o.at("source");
+      for (const auto& v : o.at("samples"))
+        x.samples.push_back({at_ns(v.at(0)), num_of(v.at(1)), num_of(v.at(2)), num_of(v.at(3)),
+                             num_of(v.at(4)), num_of(v.at(5))});
+      m.window.offered.push_back(std::move(x));
+    }
   for (const auto& [u, v] : j.at("router_outstanding").items()) m.router_outstanding[u] = num_of(v);
   for (const auto& [u, v] : j.at("engine_in_flight").items()) m.engine_in_flight[u] = num_of(v);
   m.router_known = j.at("router_known");
