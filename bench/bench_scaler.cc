@@ -53,7 +53,8 @@ const Fleet& fleet() {
     for (int s = 0; s < kServices; ++s) {
       ServiceConfig c;
       c.name = "svc" + std::to_string(s);
-      c.variants = {{"h100-l40s", "h100", "l40s", {1, 2}, 1000, 0, 1, 1}};
+      // prefill_tps_per_instance set: the demand stage sizes prefill too.
+      c.variants = {{"h100-l40s", "h100", "l40s", {1, 2}, 1000, 6000, 1, 1}};
       c.min_prefill = 1, c.min_decode = 2, c.max_prefill = 40, c.max_decode = 80;
       c.priority = s % 5;
       fl.configs.push_back(c);
@@ -87,6 +88,12 @@ const Fleet& fleet() {
           gs.samples.push_back({at(1000 + t), hist(100.0 * t), hist(1000.0 * t)});
         w.groups.push_back(gs);
       }
+      // One router per service with offered load above what is served: the demand stage and
+      // the safety stage's offered-load checks run on every decision.
+      OfferedSeries router{"http://router" + std::to_string(s), {}};
+      for (int t = 0; t <= 60; t += 5)
+        router.samples.push_back({at(1000 + t), 10.0 * t, 60000.0 * t, 20000.0 * t, 30000.0, 5.0});
+      w.offered.push_back(router);
       fl.windows.push_back(std::move(w));
       fl.expected.push_back(ids);
       fl.groups.push_back(g);
@@ -148,13 +155,23 @@ void BM_Decision200Services_HpaUtil(benchmark::State& state) {
 }
 BENCHMARK(BM_Decision200Services_HpaUtil)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+void BM_Decision200Services_Paper(benchmark::State& state) {
+  const Fleet& f = fleet();
+  HeteroScalePolicy p(/*paper=*/true);
+  std::vector<PolicyMemory> mem(kServices);
+  double t = 1060;
+  for (auto _ : state) decide_all(f, p, mem, state.range(0) != 0, t += 15);
+  state.SetLabel(state.range(0) ? "policy + placement" : "policy only");
+}
+BENCHMARK(BM_Decision200Services_Paper)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 // The ratio, measured interleaved in this process so machine noise hits both alike.
 void print_ratio() {
   const Fleet& f = fleet();
-  HeteroScalePolicy hs;
+  HeteroScalePolicy hs, paper(/*paper=*/true);
   HpaUtilizationPolicy hpa;
-  std::vector<PolicyMemory> m1(kServices), m2(kServices);
-  std::vector<double> a, b;
+  std::vector<PolicyMemory> m1(kServices), m2(kServices), m3(kServices);
+  std::vector<double> a, b, c;
   double t = 1060;
   for (int r = 0; r < 41; ++r) {
     t += 15;
@@ -163,16 +180,18 @@ void print_ratio() {
     auto t1 = std::chrono::steady_clock::now();
     decide_all(f, hpa, m2, false, t);
     auto t2 = std::chrono::steady_clock::now();
+    decide_all(f, paper, m3, false, t);
+    auto t3 = std::chrono::steady_clock::now();
     a.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     b.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+    c.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
   }
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
+  for (auto* v : {&a, &b, &c}) std::sort(v->begin(), v->end());
   std::printf(
       "policy only, 200 services / %zu instances, median of 41 interleaved decisions: heteroscale "
-      "%.0f us, "
-      "hpa-util %.0f us, ratio heteroscale/hpa-util %.2f\n",
-      f.instances, a[20], b[20], a[20] / b[20]);
+      "%.0f us, paper %.0f us, hpa-util %.0f us; ratio heteroscale/paper %.2f, "
+      "heteroscale/hpa-util %.2f\n",
+      f.instances, a[20], c[20], b[20], a[20] / c[20], a[20] / b[20]);
 }
 
 }  // namespace

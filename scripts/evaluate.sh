@@ -61,7 +61,10 @@ PY
 # ~120), so the daily swing spans several ratio units of the calibrated service.
 SG_SCALE=0.2
 day_slice() {
-  run mlarge-day --trace "$MLARGE" --duration 86400 --rate-scale $SG_SCALE
+  # The CI slice keeps to the daemon's own policies, the HPA baselines and the bounds (its
+  # 2-minute budget); the peers' laws run on the full rows.
+  run mlarge-day --trace "$MLARGE" --duration 86400 --rate-scale $SG_SCALE \
+    --policies heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle,oracle-split
   for f in 0.8 1.2; do
     run "mlarge-day-l40s-x$f" --trace "$MLARGE" --duration 86400 --rate-scale $SG_SCALE \
       --profiles "$(profiles_scaled $f)" --policies heteroscale,hpa-util,oracle

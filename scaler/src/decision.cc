@@ -117,6 +117,9 @@ std::unique_ptr<Policy> make_policy(std::string_view n) {
   if (n == "paper") return std::make_unique<HeteroScalePolicy>(/*paper=*/true);
   if (n == "hpa-util") return std::make_unique<HpaUtilizationPolicy>();
   if (n == "hpa-queue") return std::make_unique<HpaQueuePolicy>();
+  if (n == "llmd-slo") return std::make_unique<LlmdSloPolicy>(/*per_role=*/false);
+  if (n == "llmd-slo-role") return std::make_unique<LlmdSloPolicy>(/*per_role=*/true);
+  if (n == "dynamo-load") return std::make_unique<DynamoLoadPolicy>();
   return nullptr;
 }
 

@@ -139,6 +139,7 @@ LatencySignal latency_signal(const MetricsWindow& w, bool ttft, const ServiceCon
   double q = c.slo.percentile;
   double slo = ttft ? c.slo.ttft_s : c.slo.tbt_s;
   s.quantile_s = histogram_quantile(q, all);
+  s.p90_s = histogram_quantile(0.9, all);
   for (const auto& tier : c.scaling.guard) {
     double target = tier.slo_factor * slo;
     double edge = all.upper_bounds.back();

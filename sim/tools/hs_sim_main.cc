@@ -282,8 +282,8 @@ int run_policies(const Common& c, std::vector<std::string> names) {
     if (!pol)
       return fail(
           invalid_argument("unknown policy " + n +
-                           " (heteroscale, paper, hpa-util, hpa-queue, static-peak, oracle, "
-                           "oracle-split)"));
+                           " (heteroscale, paper, hpa-util, hpa-queue, llmd-slo, llmd-slo-role, "
+                           "dynamo-load, static-peak, oracle, oracle-split)"));
     if (c.progress)
       std::fprintf(stderr, "hs-sim: %-12s simulating %zu requests...", n.c_str(), orc.requests);
     sim::SimOptions po = o;
@@ -365,7 +365,9 @@ int run_policies(const Common& c, std::vector<std::string> names) {
 
 int cmd_compare(const std::vector<std::string>& args, bool single) {
   Common c;
-  std::string policies = "heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle,oracle-split",
+  std::string policies =
+                  "heteroscale,paper,hpa-util,hpa-queue,llmd-slo,llmd-slo-role,dynamo-load,"
+                  "static-peak,oracle,oracle-split",
               policy;
   po::options_description o(
       single
@@ -381,8 +383,8 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
   else
     o.add_options()(
         "policies", po::value(&policies)->value_name("LIST"),
-        "comma list (default all: heteroscale,paper,hpa-util,hpa-queue,static-peak,oracle,"
-        "oracle-split)");
+        "comma list (default all: heteroscale,paper,hpa-util,hpa-queue,llmd-slo,llmd-slo-role,"
+        "dynamo-load,static-peak,oracle,oracle-split)");
   po::variables_map vm;
   if (int rc = parse_options(args, o, vm); rc >= 0) return rc;
   if (c.trace.empty() || c.out.empty()) {

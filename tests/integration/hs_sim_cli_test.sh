@@ -11,8 +11,8 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 "$HS_SIM" compare --trace "$DATA/traces/azure2023_AzureLLMInferenceTrace_code.csv" --duration 900 --out "$T/a" --no-progress >"$T/out" 2>"$T/err"
 check_rc "compare on the Azure trace: exit 0" $? 0
 for f in summary.json timeseries.csv decisions.log; do check_eq "writes $f" "$([ -s "$T/a/$f" ] && echo yes)" "yes"; done
-if command -v gnuplot >/dev/null; then check_eq "writes a PNG per policy" "$(ls "$T/a"/plot-*.png | wc -l)" "5"; fi
-check_eq "all seven in summary.json (heteroscale and paper beside the baselines and both oracles)" "$(json "$T/a/summary.json" "sorted(d['policies'])")" "['heteroscale', 'hpa-queue', 'hpa-util', 'oracle', 'oracle-split', 'paper', 'static-peak']"
+if command -v gnuplot >/dev/null; then check_eq "writes a PNG per serving policy" "$(ls "$T/a"/plot-*.png | wc -l)" "8"; fi
+check_eq "all ten in summary.json (heteroscale and paper beside the baselines, the peers' laws and both oracles)" "$(json "$T/a/summary.json" "sorted(d['policies'])")" "['dynamo-load', 'heteroscale', 'hpa-queue', 'hpa-util', 'llmd-slo', 'llmd-slo-role', 'oracle', 'oracle-split', 'paper', 'static-peak']"
 check_eq "oracle-split at or below oracle" "$(json "$T/a/summary.json" "d['policies']['oracle-split']['gpu_hours'] <= d['policies']['oracle']['gpu_hours'] + 1e-9")" "True"
 check_eq "feasible attainment at or above plain" "$(json "$T/a/summary.json" "all(p['slo_attainment_feasible'][k] >= p['slo_attainment'][k] - 1e-12 for n, p in d['policies'].items() if not n.startswith('oracle') for k in ('ttft','tbt','both'))")" "True"
 for k in gpu_hours gpu_hours_by_role gpu_hours_by_type gpu_busy_fraction ttft_p50_s ttft_p99_s tbt_p50_s tbt_p99_s slo_attainment scaling_actions requests; do

@@ -22,7 +22,7 @@ compare() {  # name category args...
 
 compare mm multimodal/mm-image
 check_rc "mm-image: compare runs" $? 0
-check_eq "mm-image: all seven policies and bounds" "$(json "$T/mm/summary.json" "len(d['policies'])")" "7"
+check_eq "mm-image: all ten policies and bounds" "$(json "$T/mm/summary.json" "len(d['policies'])")" "10"
 check_eq "mm-image: prompts carry image tokens" "$(json "$T/mm/summary.json" "d['run']['multimodal_tokens'] > 0")" "True"
 check_eq "mm-image: requests served" "$(json "$T/mm/summary.json" "d['policies']['heteroscale']['completed'] > 1000")" "True"
 

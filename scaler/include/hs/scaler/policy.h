@@ -76,6 +76,12 @@ struct PolicyMemory {
   std::deque<Rec> recs;
   std::optional<TimePoint> last_out, last_in;  // per role for per-pool policies: [0]=P, [1]=D
   std::optional<TimePoint> last_out_role[2], last_in_role[2];
+  // Peers' baselines (llmd-slo, dynamo-load): a per-role signal history, [0]=P, [1]=D.
+  struct Obs {
+    TimePoint t;
+    double x[2], y[2];
+  };
+  std::deque<Obs> obs;
 };
 
 class Policy {
@@ -133,6 +139,39 @@ class HpaQueuePolicy final : public Policy {
   double target_;
 };
 
+// llm-d's SLO-aware control law (llm-d/llm-d guides/workload-autoscaling/README.slo-aware.md
+// @ d38c9f0c), per pool: s = the 45 s average of min(s_raw, 2), s_raw = max(P90 TTFT / SLO,
+// P90 TPOT / SLO) over the window's histograms (0 without traffic); above 0.55,
+// d = n + ceil(n (s c / 0.55 - 1)) with the in-flight credit c = ready / provisioned when some
+// are not ready (else 1), never below n; below 0.40, d = n - floor(n (1 - s / 0.40)); then HPA's
+// behaviour as configured there: up at most max(100%, 4) per 60 s on the lowest
+// recommendation of 30 s, down 1 per 120 s on the highest of 180 s. `per_role` false: one s
+// for both pools, as published; true (llmd-slo-role): TTFT drives prefill and TPOT decode, the
+// P/D adaptation that guide names as future work.
+class LlmdSloPolicy final : public Policy {
+ public:
+  explicit LlmdSloPolicy(bool per_role) : per_role_(per_role) {}
+  std::string_view name() const override { return per_role_ ? "llmd-slo-role" : "llmd-slo"; }
+  Decision decide(const ServiceConfig&, const Signals&, const PoolState&, TimePoint, int64_t,
+                  PolicyMemory&) const override;
+
+ private:
+  bool per_role_;
+};
+
+// Dynamo's load-based planner (ai-dynamo/dynamo docs/pages/design-docs/planner-design.md and
+// reviews/peers-2026-12.md 3.1): per pool, an online linear regression of latency (TTFT for
+// prefill, TBT for decode, at the SLO percentile) on per-instance load (prompt or decode
+// tokens/s per ready instance) over the recent observations (at least 5); +1 when the latency
+// predicted at today's load exceeds the SLO, -1 when the latency predicted at N/(N-1) of it
+// (the survivors' load) stays under 80% of the SLO. Dynamo steps every 5 s; here once a tick.
+class DynamoLoadPolicy final : public Policy {
+ public:
+  std::string_view name() const override { return "dynamo-load"; }
+  Decision decide(const ServiceConfig&, const Signals&, const PoolState&, TimePoint, int64_t,
+                  PolicyMemory&) const override;
+};
+
 // A fixed number of ratio units, e.g. provisioning for the peak.
 class StaticPolicy final : public Policy {
  public:
@@ -148,7 +187,8 @@ class StaticPolicy final : public Policy {
 // The schedule entry in force at `wall_utc_s`, if the service has a schedule.
 std::optional<ScheduleEntry> active_schedule_entry(const ServiceConfig& c, int64_t wall_utc_s);
 
-// By name: "heteroscale", "paper", "hpa-util", "hpa-queue"; nullptr for anything else.
+// By name: "heteroscale", "paper", "hpa-util", "hpa-queue", "llmd-slo", "llmd-slo-role",
+// "dynamo-load"; nullptr for anything else.
 std::unique_ptr<Policy> make_policy(std::string_view name);
 
 }  // namespace hs::scaler

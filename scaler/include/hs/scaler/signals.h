@@ -19,6 +19,7 @@ struct LatencySignal {
   bool known = false;  // enough observations in the window
   double observations = 0;
   double quantile_s = kMissing;  // the SLO percentile, interpolated inside its bucket
+  double p90_s = kMissing;       // the 90th percentile (llm-d's SLO-aware signal reads it)
   double early_quantile_s = kMissing, late_quantile_s = kMissing;  // window halves
   bool rising = false;  // late half above early half by Scaling::ttft_rise
   // Per guard tier: the bucket edge used (the smallest edge >= slo_factor x SLO) and whether
