@@ -139,290 +139,353 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
   return d;
 }
 
-}  // namespace
+// The pipeline of one decision: each stage reads the units the previous one left and appends
+// its own result (the counts after it and why) to the decision.
+class Pipeline {
+ public:
+  Pipeline(const ServiceConfig& c, const Signals& sig, const PoolState& pool, TimePoint now,
+           int64_t wall, PolicyMemory& mem, bool paper, std::string_view name)
+      : c_(c),
+        sig_(sig),
+        pool_(pool),
+        now_(now),
+        mem_(mem),
+        paper_(paper),
+        sc_(c.scaling),
+        r_(c.preferred().ratio),
+        d_(begin_decision(name, c, sig, pool, now)),
+        entry_(active_schedule_entry(c, wall)) {
+    const Variant& v = c.preferred();
+    // Work in ratio units; the pool's unit count is set by its decode side (capacity).
+    cur_ = ceil_div(pool.decode, r_.decode);
+    capacity_ = pool.decode_capacity_tps > 0 ? pool.decode_capacity_tps
+                                             : pool.decode * v.decode_tps_per_instance;
+    tps_per_unit_ = cur_ > 0 ? capacity_ / cur_ : r_.decode * v.decode_tps_per_instance;
+    units_ = cur_;
+    exact_ = entry_ && c.schedule_mode == ScheduleMode::kExact;
+  }
 
-Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
-                                   const PoolState& pool, TimePoint now, int64_t wall,
-                                   PolicyMemory& mem) const {
-  const Variant& v = c.preferred();
-  const Ratio r = v.ratio;
-  const Scaling& sc = c.scaling;
-  Decision d = begin_decision(name(), c, sig, pool, now);
+  Decision run() {
+    signal();
+    proportional();
+    if (!paper_) demand();
+    latency_guard();
+    tolerance();
+    schedule();
+    stabilization();
+    cooldown();
+    step_limit();
+    if (!paper_ && !exact_) safety();
+    bounds();
+    in_flight();
+    coordinate();
+    return std::move(d_);
+  }
 
-  // Work in ratio units; the pool's unit count is set by its decode side (capacity).
-  const uint32_t cur = ceil_div(pool.decode, r.decode);
-  const double capacity = pool.decode_capacity_tps > 0 ? pool.decode_capacity_tps
-                                                       : pool.decode * v.decode_tps_per_instance;
-  const double tps_per_unit = cur > 0 ? capacity / cur : r.decode * v.decode_tps_per_instance;
-  uint32_t units = cur;
-  auto stage = [&](const char* n, uint32_t u, std::string reason) {
-    units = u;
-    d.stages.push_back({n, u * r.prefill, u * r.decode, std::move(reason)});
-  };
+ private:
+  void stage(const char* n, uint32_t u, std::string reason) {
+    units_ = u;
+    d_.stages.push_back({n, u * r_.prefill, u * r_.decode, std::move(reason)});
+  }
 
   // 1. Signal: missing or thin data can never shrink the service.
-  bool can_scale_in = true;
-  if (!sig.decode_known) {
-    can_scale_in = false;
-    stage("signal", cur,
-          sig.decode_reporting == 0
-              ? "hold: no decode throughput samples"
-              : "hold: insufficient metrics (coverage " + num(sig.coverage, 2) + " < " +
-                    num(sc.min_coverage, 2) + ")");
-  } else {
-    stage("signal", cur,
-          "decode " + num(sig.decode_tps) + " tok/s from " + std::to_string(sig.decode_reporting) +
-              "/" + std::to_string(sig.decode_expected) + " instances");
+  void signal() {
+    if (!sig_.decode_known) {
+      can_scale_in_ = false;
+      stage("signal", cur_,
+            sig_.decode_reporting == 0
+                ? "hold: no decode throughput samples"
+                : "hold: insufficient metrics (coverage " + num(sig_.coverage, 2) + " < " +
+                      num(sc_.min_coverage, 2) + ")");
+      return;
+    }
+    stage("signal", cur_,
+          "decode " + num(sig_.decode_tps) + " tok/s from " +
+              std::to_string(sig_.decode_reporting) + "/" + std::to_string(sig_.decode_expected) +
+              " instances");
   }
 
   // 2. Proportional: units = ceil(tokens/s / capacity per unit). Silent instances count as
   //    idle when growing and as fully loaded when shrinking (HPA's conservative rule).
-  uint32_t prop = cur;
-  if (sig.decode_known) {
-    uint32_t out_units = static_cast<uint32_t>(std::ceil(sig.decode_tps / tps_per_unit - 1e-9));
-    double tps_in = sig.decode_tps + sig.decode_capacity_missing;
-    uint32_t in_units = static_cast<uint32_t>(std::ceil(tps_in / tps_per_unit - 1e-9));
-    if (out_units > cur)
+  void proportional() {
+    if (!sig_.decode_known) {
+      stage("proportional", cur_, "no signal: keep " + std::to_string(cur_) + " units");
+      return;
+    }
+    uint32_t prop = cur_;
+    uint32_t out_units = static_cast<uint32_t>(std::ceil(sig_.decode_tps / tps_per_unit_ - 1e-9));
+    double tps_in = sig_.decode_tps + sig_.decode_capacity_missing;
+    uint32_t in_units = static_cast<uint32_t>(std::ceil(tps_in / tps_per_unit_ - 1e-9));
+    if (out_units > cur_)
       prop = out_units;
-    else if (in_units < cur)
+    else if (in_units < cur_)
       prop = in_units;
     stage("proportional", prop,
-          "ceil(" + num(sig.decode_tps) + " / " + num(tps_per_unit) +
+          "ceil(" + num(sig_.decode_tps) + " / " + num(tps_per_unit_) +
               " tok/s per unit) = " + std::to_string(prop) + " units");
-  } else {
-    stage("proportional", cur, "no signal: keep " + std::to_string(cur) + " units");
   }
 
   // 2b. Demand (not in `paper`): size for the offered load and the backlog, not only for what
   //     is served; scale in only to what both roles' demand allows. An increase it makes is
   //     deficit-sized: not damped by the out-stabilization window or the out-cooldown.
-  uint32_t deficit = 0;
-  if (!paper_ && sig.decode_known) {
-    Demand dm = demand_units(c, sig, pool, cur, tps_per_unit);
-    uint32_t u = prop;
-    if (dm.units > std::max(prop, cur)) {
+  void demand() {
+    if (!sig_.decode_known) return;
+    Demand dm = demand_units(c_, sig_, pool_, cur_, tps_per_unit_);
+    uint32_t prop = units_, u = prop;
+    if (dm.units > std::max(prop, cur_)) {
       u = dm.units;
       // Deficit-sized only when demand beyond what is served sizes it: served load alone
       // is inflated while new instances drain a backlog, and keeps the ordinary damping.
-      if (dm.units > dm.served_units) deficit = u;
-    } else if (prop < cur) {
-      u = std::min(cur, std::max(prop, dm.units));
+      if (dm.units > dm.served_units) deficit_ = u;
+    } else if (prop < cur_) {
+      u = std::min(cur_, std::max(prop, dm.units));
     }
     stage("demand", u, dm.reason);
-    prop = u;
   }
 
   // 3. Latency guard: stepwise growth when the client-side SLO is at risk (scale-out only);
   //    it also vetoes any scale-in while TTFT rises or the prefill queue grows, because decode
   //    tokens/s measures served load and falls exactly when prefill is the bottleneck.
-  uint32_t guard_floor = 0;
-  std::string guard_reason = "latency within SLO";
-  int tier = std::max(sig.ttft.tier, sig.tbt.tier);
-  const double load = capacity > 0 && sig.decode_known ? sig.decode_tps / capacity : 0;
-  const bool decode_queue = !paper_ && !missing(sig.decode_waiting) && sig.decode_waiting >= 1;
-  const bool pressure = load >= sc.guard_min_load || sig.prefill_queue_growing ||
-                        (!missing(sig.prefill_waiting) && sig.prefill_waiting >= 1) || decode_queue;
-  if (tier >= 0 && !pressure) {
-    guard_reason = "latency above tier " + std::to_string(tier + 1) +
-                   " but no load pressure (decode at " + num(load * 100, 0) +
-                   "% of capacity, prefill queue empty" + (paper_ ? "" : ", decode queue empty") +
-                   "): not a capacity problem";
-  } else if (tier >= 0) {
-    const GuardTier& t = sc.guard[static_cast<size_t>(tier)];
-    guard_floor =
-        std::max<uint32_t>(cur + 1, static_cast<uint32_t>(std::ceil(cur * (1.0 + t.step) - 1e-9)));
-    const LatencySignal& ls = sig.ttft.tier >= sig.tbt.tier ? sig.ttft : sig.tbt;
-    guard_reason = std::string(sig.ttft.tier >= sig.tbt.tier ? "TTFT" : "TBT") + " p" +
-                   num(c.slo.percentile * 100, 0) + " above " +
-                   num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " +
-                   std::to_string(tier + 1) + "): +" + num(t.step * 100, 0) + "% -> at least " +
-                   std::to_string(guard_floor) + " units";
-    can_scale_in = false;
+  void latency_guard() {
+    std::string why = "latency within SLO";
+    int tier = std::max(sig_.ttft.tier, sig_.tbt.tier);
+    const double load = capacity_ > 0 && sig_.decode_known ? sig_.decode_tps / capacity_ : 0;
+    const bool decode_queue = !paper_ && !missing(sig_.decode_waiting) && sig_.decode_waiting >= 1;
+    const bool pressure = load >= sc_.guard_min_load || sig_.prefill_queue_growing ||
+                          (!missing(sig_.prefill_waiting) && sig_.prefill_waiting >= 1) ||
+                          decode_queue;
+    if (tier >= 0 && !pressure) {
+      why = "latency above tier " + std::to_string(tier + 1) + " but no load pressure (decode at " +
+            num(load * 100, 0) + "% of capacity, prefill queue empty" +
+            (paper_ ? "" : ", decode queue empty") + "): not a capacity problem";
+    } else if (tier >= 0) {
+      const GuardTier& t = sc_.guard[static_cast<size_t>(tier)];
+      guard_floor_ = std::max<uint32_t>(
+          cur_ + 1, static_cast<uint32_t>(std::ceil(cur_ * (1.0 + t.step) - 1e-9)));
+      const LatencySignal& ls = sig_.ttft.tier >= sig_.tbt.tier ? sig_.ttft : sig_.tbt;
+      why = std::string(sig_.ttft.tier >= sig_.tbt.tier ? "TTFT" : "TBT") + " p" +
+            num(c_.slo.percentile * 100, 0) + " above " +
+            num(ls.tier_edge_s[static_cast<size_t>(tier)], 3) + " s (tier " +
+            std::to_string(tier + 1) + "): +" + num(t.step * 100, 0) + "% -> at least " +
+            std::to_string(guard_floor_) + " units";
+      can_scale_in_ = false;
+    }
+    if ((sig_.ttft.rising && pressure) || sig_.prefill_queue_growing) {
+      can_scale_in_ = false;
+      why += std::string("; scale-in vetoed: ") +
+             (sig_.prefill_queue_growing ? "prefill queue growing" : "TTFT rising");
+    }
+    uint32_t guarded = std::max(units_, guard_floor_);
+    if (!can_scale_in_) guarded = std::max(guarded, cur_);
+    stage("latency_guard", guarded, why);
   }
-  if ((sig.ttft.rising && pressure) || sig.prefill_queue_growing) {
-    can_scale_in = false;
-    guard_reason += std::string("; scale-in vetoed: ") +
-                    (sig.prefill_queue_growing ? "prefill queue growing" : "TTFT rising");
-  }
-  uint32_t guarded = std::max(prop, guard_floor);
-  if (!can_scale_in) guarded = std::max(guarded, cur);
-  stage("latency_guard", guarded, guard_reason);
 
   // 4. Tolerance band (separate out/in thresholds); a guard-driven increase is not damped.
-  uint32_t tol = guarded;
-  std::string tol_reason;
-  if (guard_floor > cur) {
-    tol_reason = "guard increase kept";
-  } else if (cur == 0) {
-    tol_reason = "empty pool";
-  } else {
-    double ratio = static_cast<double>(guarded) / cur;
-    if (ratio > 1.0 + sc.tolerance_out)
-      tol_reason = "ratio " + num(ratio, 2) + " above 1+" + num(sc.tolerance_out, 2);
-    else if (ratio < 1.0 - sc.tolerance_in)
-      tol_reason = "ratio " + num(ratio, 2) + " below 1-" + num(sc.tolerance_in, 2);
-    else {
-      tol = cur;
-      tol_reason = "ratio " + num(ratio, 2) + " within [1-" + num(sc.tolerance_in, 2) + ", 1+" +
-                   num(sc.tolerance_out, 2) + "]: hold";
+  void tolerance() {
+    uint32_t tol = units_;
+    std::string why;
+    if (guard_floor_ > cur_) {
+      why = "guard increase kept";
+    } else if (cur_ == 0) {
+      why = "empty pool";
+    } else {
+      double ratio = static_cast<double>(units_) / cur_;
+      if (ratio > 1.0 + sc_.tolerance_out) {
+        why = "ratio " + num(ratio, 2) + " above 1+" + num(sc_.tolerance_out, 2);
+      } else if (ratio < 1.0 - sc_.tolerance_in) {
+        why = "ratio " + num(ratio, 2) + " below 1-" + num(sc_.tolerance_in, 2);
+      } else {
+        tol = cur_;
+        why = "ratio " + num(ratio, 2) + " within [1-" + num(sc_.tolerance_in, 2) + ", 1+" +
+              num(sc_.tolerance_out, 2) + "]: hold";
+      }
     }
+    stage("tolerance", tol, why);
   }
-  stage("tolerance", tol, tol_reason);
 
   // 5. Periodic schedule: exact (the schedule decides) or a floor under the metrics.
-  uint32_t sched = tol;
-  std::optional<ScheduleEntry> entry = active_schedule_entry(c, wall);
-  if (entry) {
-    if (c.schedule_mode == ScheduleMode::kExact)
-      sched = entry->units;
-    else
-      sched = std::max(tol, entry->units);
+  void schedule() {
+    if (!entry_) return;
+    uint32_t sched = exact_ ? entry_->units : std::max(units_, entry_->units);
     stage("schedule", sched,
-          std::string(c.schedule_mode == ScheduleMode::kExact ? "exact " : "floor ") +
-              std::to_string(entry->units) + " units");
+          std::string(exact_ ? "exact " : "floor ") + std::to_string(entry_->units) + " units");
   }
 
   // 6. Stabilization (HPA): scale out on the lowest recommendation of the out window, scale in
   //    on the highest of the in window.
-  mem.recs.push_back({now, sched * r.prefill, sched * r.decode});
-  prune(mem, now, std::max(sc.in_stabilization, sc.out_stabilization));
-  uint32_t stab = sched;
-  std::string stab_reason = "no change";
-  if (sched > cur) {
-    uint32_t lo = sched;
-    for (const auto& rec : mem.recs)
-      if (rec.t >= now - sc.out_stabilization) lo = std::min(lo, rec.decode / r.decode);
-    stab = std::max(cur, lo);
-    stab_reason =
-        "lowest recommendation over " + secs(sc.out_stabilization) + ": " + std::to_string(lo);
-    if (deficit > stab) {
-      stab = std::min(deficit, sched);
-      stab_reason += "; deficit-sized " + std::to_string(stab) + " not damped";
+  void stabilization() {
+    const uint32_t sched = units_;
+    mem_.recs.push_back({now_, sched * r_.prefill, sched * r_.decode});
+    prune(mem_, now_, std::max(sc_.in_stabilization, sc_.out_stabilization));
+    uint32_t stab = sched;
+    std::string why = "no change";
+    if (sched > cur_) {
+      uint32_t lo = sched;
+      for (const auto& rec : mem_.recs)
+        if (rec.t >= now_ - sc_.out_stabilization) lo = std::min(lo, rec.decode / r_.decode);
+      stab = std::max(cur_, lo);
+      why = "lowest recommendation over " + secs(sc_.out_stabilization) + ": " + std::to_string(lo);
+      if (deficit_ > stab) {
+        stab = std::min(deficit_, sched);
+        why += "; deficit-sized " + std::to_string(stab) + " not damped";
+      }
+    } else if (sched < cur_) {
+      uint32_t hi = sched;
+      for (const auto& rec : mem_.recs)
+        if (rec.t >= now_ - sc_.in_stabilization) hi = std::max(hi, rec.decode / r_.decode);
+      stab = std::min(cur_, hi);
+      why = "highest recommendation over " + secs(sc_.in_stabilization) + ": " + std::to_string(hi);
     }
-  } else if (sched < cur) {
-    uint32_t hi = sched;
-    for (const auto& rec : mem.recs)
-      if (rec.t >= now - sc.in_stabilization) hi = std::max(hi, rec.decode / r.decode);
-    stab = std::min(cur, hi);
-    stab_reason =
-        "highest recommendation over " + secs(sc.in_stabilization) + ": " + std::to_string(hi);
+    if (exact_) {
+      stab = sched;
+      why = "schedule is exact";
+    }
+    stage("stabilization", stab, why);
   }
-  if (entry && c.schedule_mode == ScheduleMode::kExact) {
-    stab = sched;
-    stab_reason = "schedule is exact";
-  }
-  stage("stabilization", stab, stab_reason);
 
   // 7. Cooldowns.
-  uint32_t cool = stab;
-  std::string cool_reason = "none active";
-  if (stab > cur && deficit >= stab) {
-    cool_reason = "deficit-sized: no out-cooldown";
-  } else if (stab > cur && mem.last_out && now - *mem.last_out < sc.out_cooldown) {
-    cool = cur;
-    cool_reason = "scale-out cooldown: last scale-out " + secs(now - *mem.last_out) + " ago < " +
-                  secs(sc.out_cooldown);
-  } else if (stab < cur) {
-    std::optional<TimePoint> last = mem.last_out;
-    if (mem.last_in && (!last || *mem.last_in > *last)) last = mem.last_in;
-    if (last && now - *last < sc.in_cooldown) {
-      cool = cur;
-      cool_reason =
-          "scale-in cooldown: last action " + secs(now - *last) + " ago < " + secs(sc.in_cooldown);
+  void cooldown() {
+    const uint32_t stab = units_;
+    uint32_t cool = stab;
+    std::string why = "none active";
+    if (stab > cur_ && deficit_ >= stab) {
+      why = "deficit-sized: no out-cooldown";
+    } else if (stab > cur_ && mem_.last_out && now_ - *mem_.last_out < sc_.out_cooldown) {
+      cool = cur_;
+      why = "scale-out cooldown: last scale-out " + secs(now_ - *mem_.last_out) + " ago < " +
+            secs(sc_.out_cooldown);
+    } else if (stab < cur_) {
+      std::optional<TimePoint> last = mem_.last_out;
+      if (mem_.last_in && (!last || *mem_.last_in > *last)) last = mem_.last_in;
+      if (last && now_ - *last < sc_.in_cooldown) {
+        cool = cur_;
+        why = "scale-in cooldown: last action " + secs(now_ - *last) + " ago < " +
+              secs(sc_.in_cooldown);
+      }
     }
+    stage("cooldown", cool, why);
   }
-  stage("cooldown", cool, cool_reason);
 
-  // 8. Step limits.
-  uint32_t step = cool;
-  std::string step_reason = "within limits";
-  if (cool > cur) {
-    // max(step_min, step_frac x current): max_step_out_units and max_step_out_fraction. The
-    // paper's rounding (floor) is kept for `paper`; ours rounds up.
-    const bool sized = deficit >= cool;
-    double frac = cur * (sized ? sc.deficit_step_fraction : sc.max_step_out_fraction);
-    uint32_t max_add = std::max<uint32_t>(
-        sc.max_step_out_units,
-        static_cast<uint32_t>(paper_ ? std::floor(frac) : std::ceil(frac - 1e-9)));
-    if (cool - cur > max_add) {
-      step = cur + max_add;
-      step_reason = "scale-out limited to +" + std::to_string(max_add) + " units" +
-                    (sized ? " (deficit-sized)" : "");
+  // 8. Step limits: out at most max(step_min, step_frac x current) (max_step_out_units and
+  //    max_step_out_fraction, or deficit_step_fraction for a deficit-sized increase; the
+  //    paper's rounding, floor, is kept for `paper`, ours rounds up); in at most
+  //    max(1, max_step_in_fraction x current).
+  void step_limit() {
+    const uint32_t cool = units_;
+    uint32_t step = cool;
+    std::string why = "within limits";
+    if (cool > cur_) {
+      const bool sized = deficit_ >= cool;
+      double frac = cur_ * (sized ? sc_.deficit_step_fraction : sc_.max_step_out_fraction);
+      uint32_t max_add = std::max<uint32_t>(
+          sc_.max_step_out_units,
+          static_cast<uint32_t>(paper_ ? std::floor(frac) : std::ceil(frac - 1e-9)));
+      if (cool - cur_ > max_add) {
+        step = cur_ + max_add;
+        why = "scale-out limited to +" + std::to_string(max_add) + " units" +
+              (sized ? " (deficit-sized)" : "");
+      }
+    } else if (cool < cur_) {
+      uint32_t max_rm =
+          std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(cur_ * sc_.max_step_in_fraction)));
+      if (cur_ - cool > max_rm) {
+        step = cur_ - max_rm;
+        why = "scale-in limited to -" + std::to_string(max_rm) + " units";
+      }
     }
-  } else if (cool < cur) {
-    uint32_t max_rm =
-        std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(cur * sc.max_step_in_fraction)));
-    if (cur - cool > max_rm) {
-      step = cur - max_rm;
-      step_reason = "scale-in limited to -" + std::to_string(max_rm) + " units";
-    }
+    stage("step_limit", step, why);
   }
-  stage("step_limit", step, step_reason);
 
   // 8b. Safety (not in `paper`): a scale-in must not make a breach, a queue or a shortage.
-  // An exact schedule is the operator's order (as it overrides stabilization): not refused.
-  if (!paper_ && !(entry && c.schedule_mode == ScheduleMode::kExact)) {
-    uint32_t safe = step;
+  //     An exact schedule is the operator's order (as it overrides stabilization): not refused.
+  void safety() {
+    uint32_t safe = units_;
     std::string why = "no scale-in proposed";
-    if (step < cur) {
-      auto [refused, because] = scale_in_check(sig, cur, step, tps_per_unit, c);
-      if (refused) safe = cur;
+    if (units_ < cur_) {
+      auto [refused, because] = scale_in_check(sig_, cur_, units_, tps_per_unit_, c_);
+      if (refused) safe = cur_;
       why = (refused ? "scale-in refused: " : "scale-in allowed: ") + because;
     }
     stage("safety", safe, why);
-    step = safe;
   }
 
   // 9. Bounds, in whole ratio units.
-  uint32_t bounded = std::clamp(step, c.min_units(), c.max_units());
-  stage("bounds", bounded,
-        bounded == step ? "within [" + std::to_string(c.min_units()) + ", " +
-                              std::to_string(c.max_units()) + "] units"
-                        : "clamped to [" + std::to_string(c.min_units()) + ", " +
-                              std::to_string(c.max_units()) + "] units");
+  void bounds() {
+    uint32_t bounded = std::clamp(units_, c_.min_units(), c_.max_units());
+    std::string range =
+        "[" + std::to_string(c_.min_units()) + ", " + std::to_string(c_.max_units()) + "] units";
+    stage("bounds", bounded, (bounded == units_ ? "within " : "clamped to ") + range);
+  }
 
   // 10. In flight: no new action while the previous one is still starting (new capacity is on
   //     its way; acting again would overshoot), and no scale-out while the newest instances
   //     settle (they drain the backlog first, which reads as extra load). Bounds still apply
-  //     if the pool is outside them.
-  uint32_t fin = bounded;
-  bool inside = cur >= c.min_units() && cur <= c.max_units();
-  if (deficit >= bounded && bounded > cur && inside) {
-    // Demand beyond every counted instance, the starting ones included: what is on its way
-    // does not cover it, so waiting for it would only delay the rest.
-    stage("in_flight", fin,
-          "deficit-sized: beyond the " + std::to_string(cur) + " units counted, " +
-              std::to_string(pool.starting) + " instance(s) starting");
-  } else if (pool.starting > 0 && bounded != cur && inside) {
-    fin = cur;
-    stage("in_flight", fin,
-          "hold: " + std::to_string(pool.starting) + " instance(s) still starting");
-  } else if (bounded > cur && inside && pool.newest_ready_age < sc.window / 2) {
-    fin = cur;
-    stage("in_flight", fin,
-          "hold: newest instance ready " + secs(pool.newest_ready_age) + " ago, settling for " +
-              secs(sc.window / 2));
-  } else {
-    stage("in_flight", fin,
-          pool.starting > 0 ? std::to_string(pool.starting) + " starting" : "nothing starting");
+  //     if the pool is outside them. A deficit-sized increase passes: it is demand beyond
+  //     every counted instance, the starting ones included, so waiting would only delay it.
+  void in_flight() {
+    const uint32_t bounded = units_;
+    const bool inside = cur_ >= c_.min_units() && cur_ <= c_.max_units();
+    if (deficit_ >= bounded && bounded > cur_ && inside) {
+      stage("in_flight", bounded,
+            "deficit-sized: beyond the " + std::to_string(cur_) + " units counted, " +
+                std::to_string(pool_.starting) + " instance(s) starting");
+    } else if (pool_.starting > 0 && bounded != cur_ && inside) {
+      stage("in_flight", cur_,
+            "hold: " + std::to_string(pool_.starting) + " instance(s) still starting");
+    } else if (bounded > cur_ && inside && pool_.newest_ready_age < sc_.window / 2) {
+      stage("in_flight", cur_,
+            "hold: newest instance ready " + secs(pool_.newest_ready_age) + " ago, settling for " +
+                secs(sc_.window / 2));
+    } else {
+      stage("in_flight", bounded,
+            pool_.starting > 0 ? std::to_string(pool_.starting) + " starting" : "nothing starting");
+    }
   }
 
   // 11. P and D always change together, in whole units.
-  d.desired_prefill = fin * r.prefill;
-  d.desired_decode = fin * r.decode;
-  d.direction = fin > cur ? Direction::kOut : fin < cur ? Direction::kIn : Direction::kHold;
-  if (d.direction == Direction::kHold &&
-      (d.desired_prefill != pool.prefill || d.desired_decode != pool.decode))
-    d.direction = d.desired_prefill + d.desired_decode > pool.prefill + pool.decode
-                      ? Direction::kOut
-                      : Direction::kIn;
-  stage("coordinate", fin,
-        "prefill " + std::to_string(pool.prefill) + "->" + std::to_string(d.desired_prefill) +
-            ", decode " + std::to_string(pool.decode) + "->" + std::to_string(d.desired_decode) +
-            " (" + std::to_string(r.prefill) + ":" + std::to_string(r.decode) + ")");
-  if (d.direction == Direction::kOut) mem.last_out = now;
-  if (d.direction == Direction::kIn) mem.last_in = now;
-  return d;
+  void coordinate() {
+    const uint32_t fin = units_;
+    d_.desired_prefill = fin * r_.prefill;
+    d_.desired_decode = fin * r_.decode;
+    d_.direction = fin > cur_ ? Direction::kOut : fin < cur_ ? Direction::kIn : Direction::kHold;
+    if (d_.direction == Direction::kHold &&
+        (d_.desired_prefill != pool_.prefill || d_.desired_decode != pool_.decode))
+      d_.direction = d_.desired_prefill + d_.desired_decode > pool_.prefill + pool_.decode
+                         ? Direction::kOut
+                         : Direction::kIn;
+    stage("coordinate", fin,
+          "prefill " + std::to_string(pool_.prefill) + "->" + std::to_string(d_.desired_prefill) +
+              ", decode " + std::to_string(pool_.decode) + "->" +
+              std::to_string(d_.desired_decode) + " (" + std::to_string(r_.prefill) + ":" +
+              std::to_string(r_.decode) + ")");
+    if (d_.direction == Direction::kOut) mem_.last_out = now_;
+    if (d_.direction == Direction::kIn) mem_.last_in = now_;
+  }
+
+  const ServiceConfig& c_;
+  const Signals& sig_;
+  const PoolState& pool_;
+  const TimePoint now_;
+  PolicyMemory& mem_;
+  const bool paper_;
+  const Scaling& sc_;
+  const Ratio r_;
+  Decision d_;
+  const std::optional<ScheduleEntry> entry_;
+  bool exact_ = false;
+  uint32_t cur_ = 0, units_ = 0;
+  double capacity_ = 0, tps_per_unit_ = 0;
+  uint32_t deficit_ = 0;      // units a deficit-sized increase asks for (0: none)
+  uint32_t guard_floor_ = 0;  // units the latency guard asks for at least (0: none)
+  bool can_scale_in_ = true;
+};
+
+}  // namespace
+
+Decision HeteroScalePolicy::decide(const ServiceConfig& c, const Signals& sig,
+                                   const PoolState& pool, TimePoint now, int64_t wall,
+                                   PolicyMemory& mem) const {
+  return Pipeline(c, sig, pool, now, wall, mem, paper_, name()).run();
 }
 
 }  // namespace hs::scaler
