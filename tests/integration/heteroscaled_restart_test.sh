@@ -93,15 +93,33 @@ running() {
   echo "$(squeue -h -t R -o '%k' | grep 'role=prefill' | grep -vc 'drain=') $(squeue -h -t R -o '%k' | grep 'role=decode' | grep -vc 'drain=')"
 }
 # Throttles: "prefill=N decode=M" summed over arrays.
+# Per role, the sum over arrays of the throttle each array can still honour: min(throttle,
+# its running + pending tasks). An array whose indices are used up (arrays cannot grow past
+# their last index) keeps its throttle while the rest runs in a continuation array, so raw
+# throttles over-count by design; which array runs out first depends on how many tasks were
+# revived and replaced, i.e. on the machine's timing (the loaded-machine failures "prefill=4").
 throttles() {
   scontrol -o show job 2>/dev/null | python3 -c '
 import sys, re
-t = {"prefill": {}, "decode": {}}
+def count(spec):
+    n = 0
+    for part in spec.split("%")[0].split(","):
+        a, _, b = part.partition("-")
+        n += int(b) - int(a) + 1 if b else 1
+    return n
+arr = {"prefill": {}, "decode": {}}
 for l in sys.stdin:
     m = re.search(r"ArrayJobId=(\d+)", l); th = re.search(r"ArrayTaskThrottle=(\d+)", l); r = re.search(r"role=(\w+)", l)
     st = re.search(r"JobState=(\w+)", l).group(1)
-    if m and th and r and st in ("RUNNING", "PENDING"): t[r.group(1)][m.group(1)] = int(th.group(1))
-print(" ".join(f"{k}={sum(v.values())}" for k, v in t.items()))'
+    if not (m and r) or st not in ("RUNNING", "PENDING"): continue
+    a = arr[r.group(1)].setdefault(m.group(1), {"throttle": 0, "live": 0})
+    if th: a["throttle"] = int(th.group(1))
+    if st == "RUNNING": a["live"] += 1
+    else:
+        ids = re.search(r"ArrayTaskId=(\S+)", l)
+        a["live"] += count(ids.group(1)) if ids else 1
+tot = {k: sum(min(a["throttle"], a["live"]) for a in v.values()) for k, v in arr.items()}
+print(" ".join("%s=%d" % (k, n) for k, n in tot.items()))'
 }
 arrays() {  # number of distinct arrays per role with live tasks
   scontrol -o show job 2>/dev/null | python3 -c '
