@@ -76,10 +76,14 @@ OfferedLoad::Ticket OfferedLoad::arrive(double exact_tokens, double text_bytes, 
   t.max_tokens = max_tokens;
   requests_ += 1;
   prompt_tokens_ += t.prompt_tokens;
-  if (t.max_tokens > 0)
+  // Nothing is counted before a real output was seen: clients' max_tokens is often many times
+  // the real output, and a router restarted under load would otherwise report a multiple of
+  // the demand for a whole window, which the scaler would answer with a deficit-sized
+  // scale-out. Served decode tokens/s sizes the pools meanwhile.
+  if (t.max_tokens > 0 && ratio_known_)
     decode_tokens_ += t.max_tokens * std::min(1.0, output_per_max_);
   else if (output_known_)
-    decode_tokens_ += mean_output_;
+    decode_tokens_ += t.max_tokens > 0 ? std::min(t.max_tokens, mean_output_) : mean_output_;
   t.in_backlog = true;
   backlog_tokens_ += t.prompt_tokens;
   backlog_requests_ += 1;

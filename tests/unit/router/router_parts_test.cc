@@ -148,7 +148,7 @@ TEST(OfferedLoad, TokenIdsExactTextLearnedBacklogUntilPrefilled) {
   OfferedLoad o;
   auto a = o.arrive({{"prompt", {1, 2, 3, 4}}, {"max_tokens", 100}});
   EXPECT_EQ(o.prompt_tokens(), 4);
-  EXPECT_EQ(o.decode_tokens(), 100);  // no output seen yet: max_tokens as asked
+  EXPECT_EQ(o.decode_tokens(), 0);  // no output seen yet: max_tokens alone is not trusted
   EXPECT_EQ(o.backlog_prompt_tokens(), 4);
   o.prefilled(a, 4);
   o.prefilled(a, 4);  // once only
@@ -156,9 +156,9 @@ TEST(OfferedLoad, TokenIdsExactTextLearnedBacklogUntilPrefilled) {
   EXPECT_EQ(o.backlog_requests(), 0);
   o.finished(a, 25);  // a quarter of max_tokens
   o.arrive({{"prompt", {1}}, {"max_tokens", 100}});
-  EXPECT_EQ(o.decode_tokens(), 125);
+  EXPECT_EQ(o.decode_tokens(), 25);
   o.arrive({{"prompt", {1}}});  // no max_tokens: the mean real output
-  EXPECT_EQ(o.decode_tokens(), 150);
+  EXPECT_EQ(o.decode_tokens(), 50);
 
   // Text at 0.5 tokens per byte: the estimate moves from 4 bytes per token towards it and
   // its error is measured against each prefill's usage.prompt_tokens.

@@ -16,7 +16,8 @@
 //    (kPromptTokensPerByte; kPromptEstimateError is the mean relative error of that
 //    estimate over recent text prompts, 0 until one was measured);
 //  - kOfferedDecodeTokens: output tokens they will ask of decode: max_tokens scaled by the
-//    learned ratio of real output to max_tokens, or the running mean output when absent;
+//    learned ratio of real output to max_tokens, or the running mean output when absent
+//    (nothing before a first output was seen);
 //  - kBacklogPromptTokens / kBacklogRequests: gauges of the requests whose prefill has not
 //    answered yet (queued or computing at a prefill instance, or being retried).
 #pragma once

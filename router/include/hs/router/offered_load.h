@@ -6,7 +6,8 @@
 //    learned from the prefill responses' usage.prompt_tokens. The mean relative error of that
 //    estimate, measured against the same responses, is exported beside it.
 //  - Decode tokens: max_tokens (or max_completion_tokens) x the learned ratio of real output
-//    to it; without either, the running mean of real output lengths (0 until one finished).
+//    to it; without either, the running mean of real output lengths. Nothing until a first
+//    output was seen (max_tokens alone can be many times the real output).
 // Not thread-safe: the router calls it under its own lock.
 #pragma once
 
