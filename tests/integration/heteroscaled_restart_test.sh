@@ -93,20 +93,22 @@ running() {
   echo "$(squeue -h -t R -o '%k' | grep 'role=prefill' | grep -vc 'drain=') $(squeue -h -t R -o '%k' | grep 'role=decode' | grep -vc 'drain=')"
 }
 # Throttles: "prefill=N decode=M" summed over arrays.
+# Tasks in an ArrayTaskId spec ("2-7%2", "1,3"), for the scontrol readers below.
+COUNT_TASKS_PY='def count(spec):
+    n = 0
+    for part in spec.split("%")[0].split(","):
+        a, _, b = part.partition("-")
+        n += int(b) - int(a) + 1 if b else 1
+    return n
+'
 # Per role, the sum over arrays of the throttle each array can still honour: min(throttle,
 # its running + pending tasks). An array whose indices are used up (arrays cannot grow past
 # their last index) keeps its throttle while the rest runs in a continuation array, so raw
 # throttles over-count by design; which array runs out first depends on how many tasks were
 # revived and replaced, i.e. on the machine's timing (the loaded-machine failures "prefill=4").
 throttles() {
-  scontrol -o show job 2>/dev/null | python3 -c '
+  scontrol -o show job 2>/dev/null | python3 -c "$COUNT_TASKS_PY"'
 import sys, re
-def count(spec):
-    n = 0
-    for part in spec.split("%")[0].split(","):
-        a, _, b = part.partition("-")
-        n += int(b) - int(a) + 1 if b else 1
-    return n
 arr = {"prefill": {}, "decode": {}}
 for l in sys.stdin:
     m = re.search(r"ArrayJobId=(\d+)", l); th = re.search(r"ArrayTaskThrottle=(\d+)", l); r = re.search(r"role=(\w+)", l)
@@ -133,15 +135,9 @@ print(len(a["prefill"]), len(a["decode"]))'
 # Quiet: every array's serving tasks equal its throttle (or all it can still start), nothing
 # pends to start or is completing, no drain or replace mark, and the daemon holds.
 quiet_state() {
-  scontrol -o show job 2>/dev/null | python3 -c '
+  scontrol -o show job 2>/dev/null | python3 -c "$COUNT_TASKS_PY"'
 import re, sys
 arrays = {}
-def count(spec):
-    n = 0
-    for part in spec.split("%")[0].split(","):
-        a, _, b = part.partition("-")
-        n += int(b) - int(a) + 1 if b else 1
-    return n
 bad = []
 for l in sys.stdin:
     m = re.search(r"ArrayJobId=(\d+)", l)
