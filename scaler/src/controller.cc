@@ -108,21 +108,26 @@ void Controller::reload(DaemonConfig config, topo::Fabric fabric) {
   }
 }
 
-std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> Controller::ratios()
-    const {
-  std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> out;
+GroupRatios Controller::ratios() const {
+  GroupRatios out;
   for (const auto& [svc, st] : status_) {
     const ServiceConfig* sc = nullptr;
     for (const auto& s : config_.services.services)
       if (s.name == svc) sc = &s;
     if (!sc) continue;
     for (const auto& [g, roles] : st.counts) {
-      (void)roles;
       // The group's own variant's ratio; a group of an unknown variant gates at the preferred.
       auto vn = st.group_variants.find(g);
       const Variant* v = vn == st.group_variants.end() ? nullptr : sc->variant_named(vn->second);
       const Ratio& r = v ? v->ratio : sc->preferred().ratio;
-      out[svc][g] = {r.prefill, r.decode};
+      std::pair<double, double> gate{r.prefill, r.decode};
+      // Inside a ratio band: the group's prefill per unit as the daemon set it (its targets),
+      // so a band move is not held back by the gate.
+      auto p = roles.find("prefill"), d = roles.find("decode");
+      if (sc->ratio_band > 0 && v && p != roles.end() && d != roles.end() &&
+          d->second.first >= r.decode && p->second.first > 0)
+        gate.first = static_cast<double>(p->second.first) / (d->second.first / r.decode);
+      out[svc][g] = gate;
     }
   }
   return out;

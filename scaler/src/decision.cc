@@ -86,7 +86,8 @@ std::string Decision::to_log_line() const {
       " prefill_waiting=" + num(prefill_waiting, 0) + " decode_waiting=" + num(decode_waiting, 0) +
       " prefill_tps=" + num(prefill_tps, 0) + " offered_prompt_tps=" + num(offered_prompt_tps, 0) +
       " offered_decode_tps=" + num(offered_decode_tps, 0) +
-      " backlog_tokens=" + num(backlog_prompt_tokens, 0);
+      " backlog_tokens=" + num(backlog_prompt_tokens, 0) +
+      " prefill_scale=" + num(prefill_scale, 2);
   if (!stages.empty()) l += " by=" + deciding_stage().stage;
   for (const auto& s : stages)
     l += " " + s.stage + "=" + std::to_string(s.prefill) + "/" + std::to_string(s.decode) + ":" +

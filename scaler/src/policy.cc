@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "hs/scaler/policy.h"
+#include "hs/scaler/ratio_band.h"
 #include "policy_detail.h"
 
 namespace hs::scaler {
@@ -20,23 +21,18 @@ void prune(PolicyMemory& m, TimePoint now, Duration keep) {
   while (!m.recs.empty() && m.recs.front().t < now - keep) m.recs.pop_front();
 }
 
-// The safety stage: whether a scale-in from `cur` to `target` units may go ahead, and why.
-// The forecast is first order: each survivor carries cur/target of today's per-unit load, and
-// TTFT and TBT grow in proportion (they grow faster near saturation, so this errs towards
-// keeping capacity only when latency is already close to the tier).
-// Returns (refused, why), the forecast always in `why`.
-std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, uint32_t target,
-                                            double tps_per_unit, const ServiceConfig& c) {
+// What forbids any scale-in, whatever it would leave (not a forecast): a breached latency
+// tier, requests waiting at an engine, or served below offered load. Empty when none does.
+std::string scale_in_blocker(const Signals& sig, const ServiceConfig& c) {
   int tier = std::max(sig.ttft.tier, sig.tbt.tier);
   if (tier >= 0)
-    return {true, "latency tier " + std::to_string(tier + 1) + " breached (TTFT " +
-                      num(sig.ttft.quantile_s, 3) + " s, TBT " + num(sig.tbt.quantile_s, 3) +
-                      " s)"};
+    return "latency tier " + std::to_string(tier + 1) + " breached (TTFT " +
+           num(sig.ttft.quantile_s, 3) + " s, TBT " + num(sig.tbt.quantile_s, 3) + " s)";
   double pw = missing(sig.prefill_waiting) ? 0 : sig.prefill_waiting;
   double dw = missing(sig.decode_waiting) ? 0 : sig.decode_waiting;
   if (pw >= 1 || dw >= 1)
-    return {true, "requests waiting (prefill_waiting " + num(pw, 0) + ", decode_waiting " +
-                      num(dw, 0) + ")"};
+    return "requests waiting (prefill_waiting " + num(pw, 0) + ", decode_waiting " + num(dw, 0) +
+           ")";
   // Served below offered: prompt tokens arrive faster than the engines prefill them (10% and
   // half an instance of slack for counting noise), or the routers' backlog would take more
   // than half the TTFT SLO to clear at today's prefill rate (Little's law: the time a prompt
@@ -44,15 +40,25 @@ std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, ui
   if (sig.offered.known && !missing(sig.prefill_tps)) {
     const double slack = 0.5 * c.preferred().prefill_tps_per_instance;
     if (sig.offered.prompt_tps > 1.1 * sig.prefill_tps + slack)
-      return {true, "served below offered load (prompt tokens arriving " +
-                        num(sig.offered.prompt_tps, 0) + "/s, prefilled " +
-                        num(sig.prefill_tps, 0) + "/s)"};
+      return "served below offered load (prompt tokens arriving " + num(sig.offered.prompt_tps, 0) +
+             "/s, prefilled " + num(sig.prefill_tps, 0) + "/s)";
     double clear_s = sig.prefill_tps > 0 ? sig.offered.backlog_prompt_tokens / sig.prefill_tps
                                          : (sig.offered.backlog_prompt_tokens > 0 ? INFINITY : 0);
     if (clear_s > c.slo.ttft_s / 2)
-      return {true, "router backlog of " + num(sig.offered.backlog_prompt_tokens, 0) +
-                        " prompt tokens takes " + num(clear_s, 2) + " s to clear (> TTFT SLO / 2)"};
+      return "router backlog of " + num(sig.offered.backlog_prompt_tokens, 0) +
+             " prompt tokens takes " + num(clear_s, 2) + " s to clear (> TTFT SLO / 2)";
   }
+  return {};
+}
+
+// The safety stage: whether a scale-in from `cur` to `target` units may go ahead, and why.
+// The forecast is first order: each survivor carries cur/target of today's per-unit load, and
+// TTFT and TBT grow in proportion (they grow faster near saturation, so this errs towards
+// keeping capacity only when latency is already close to the tier).
+// Returns (refused, why), the forecast always in `why`.
+std::pair<bool, std::string> scale_in_check(const Signals& sig, uint32_t cur, uint32_t target,
+                                            double tps_per_unit, const ServiceConfig& c) {
+  if (std::string b = scale_in_blocker(sig, c); !b.empty()) return {true, b};
   const double grow = target > 0 ? static_cast<double>(cur) / target : INFINITY;
   std::string forecast =
       "forecast at " + std::to_string(target) + " units (x" + num(grow, 2) + " per unit):";
@@ -84,6 +90,8 @@ struct Demand {
   uint32_t decode_units = 0, prefill_units = 0;
   uint32_t served_units = 0;  // what served load alone sizes (both roles)
   double decode_tps = kMissing, prefill_tps = kMissing;
+  // Prefill instances the prefill demand needs (none: not known), for the ratio band.
+  std::optional<uint32_t> prefill_instances;
   std::string reason;
 };
 
@@ -106,7 +114,15 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
     d.decode_units = static_cast<uint32_t>(std::ceil(tps / decode_tps_per_unit - 1e-9));
     d.served_units = static_cast<uint32_t>(std::ceil(sig.decode_tps / decode_tps_per_unit - 1e-9));
   }
-  const double p_unit = pool.prefill_capacity_tps > 0 && cur > 0
+  // Per unit of the calibrated ratio. With a ratio band the pool's prefill per unit moves, so
+  // its per-instance capacity is what carries over; without one, the pool's per unit (mixed
+  // variants' groups run their own ratios).
+  const double band = c.ratio_band;
+  const double p_inst = pool.prefill_capacity_tps > 0 && pool.prefill > 0
+                            ? pool.prefill_capacity_tps / pool.prefill
+                            : v.prefill_tps_per_instance;
+  const double p_unit = band > 0 ? v.ratio.prefill * p_inst
+                        : pool.prefill_capacity_tps > 0 && cur > 0
                             ? pool.prefill_capacity_tps / cur
                             : v.ratio.prefill * v.prefill_tps_per_instance;
   std::string p_why = "prefill not calibrated";
@@ -120,18 +136,29 @@ Demand demand_units(const ServiceConfig& c, const Signals& sig, const PoolState&
     p_why = "served " + num(need, 0);
     d.served_units =
         std::max(d.served_units, static_cast<uint32_t>(std::ceil(need / p_unit - 1e-9)));
+    // With a band, the backlog is prefill's alone to drain (more decode units do not clear
+    // it): it sizes prefill inside the band, while units follow the steady demand.
+    double steady = need;
     if (sig.offered.known) {
       double arriving = std::max(sig.offered.prompt_tps, sig.offered.prompt_tps_recent) * miss;
       double drain = sig.offered.backlog_prompt_tokens * miss / c.slo.ttft_s;
+      steady = std::max(need, arriving);
       need = std::max({need, arriving, drain});
       p_why += ", arriving " + num(arriving, 0) + ", backlog " +
                num(sig.offered.backlog_prompt_tokens, 0) + " tokens / " + num(c.slo.ttft_s, 1) +
                " s = " + num(drain, 0);
     }
     d.prefill_tps = need;
-    d.prefill_units = static_cast<uint32_t>(std::ceil(need / p_unit - 1e-9));
+    // With a band, prefill can stretch to (1 + band) x ratio.prefill per unit before the
+    // service needs more units.
+    d.prefill_units =
+        static_cast<uint32_t>(std::ceil((band > 0 ? steady : need) / (p_unit * (1 + band)) - 1e-9));
+    const bool measured =
+        !missing(sig.prefill_tps) || !missing(sig.prefill_tps_computed) || sig.offered.known;
+    if (p_inst > 0 && measured)
+      d.prefill_instances = static_cast<uint32_t>(std::ceil(need / p_inst - 1e-9));
     p_why += " -> " + std::to_string(d.prefill_units) + " units at " + num(p_unit, 0) +
-             " tok/s per unit";
+             " tok/s per unit" + (band > 0 ? " x (1 + band " + num(band, 2) + ")" : "");
   }
   d.units = std::max(d.decode_units, d.prefill_units);
   d.reason = "decode " + num(d.decode_tps, 0) + " tok/s -> " + std::to_string(d.decode_units) +
@@ -178,6 +205,7 @@ class Pipeline {
     if (!paper_ && !exact_) safety();
     bounds();
     in_flight();
+    if (!paper_) ratio_band();
     coordinate();
     return std::move(d_);
   }
@@ -185,7 +213,14 @@ class Pipeline {
  private:
   void stage(const char* n, uint32_t u, std::string reason) {
     units_ = u;
-    d_.stages.push_back({n, u * r_.prefill, u * r_.decode, std::move(reason)});
+    uint32_t p = u * r_.prefill;
+    if (!paper_ && c_.ratio_band > 0) {
+      // Inside a band a stage that keeps the units keeps today's prefill: only the ratio band
+      // stage moves it, so the deciding stage is the one that really changed something.
+      PrefillBand b = prefill_band(u, r_, c_.ratio_band);
+      p = std::clamp(pool_.prefill, b.lo, b.hi);
+    }
+    d_.stages.push_back({n, p, u * r_.decode, std::move(reason)});
   }
 
   // 1. Signal: missing or thin data can never shrink the service.
@@ -231,6 +266,7 @@ class Pipeline {
   void demand() {
     if (!sig_.decode_known) return;
     Demand dm = demand_units(c_, sig_, pool_, cur_, tps_per_unit_);
+    need_prefill_ = dm.prefill_instances;
     uint32_t prop = units_, u = prop;
     if (dm.units > std::max(prop, cur_)) {
       u = dm.units;
@@ -258,6 +294,12 @@ class Pipeline {
       why = "latency above tier " + std::to_string(tier + 1) + " but no load pressure (decode at " +
             num(load * 100, 0) + "% of capacity, prefill queue empty" +
             (paper_ ? "" : ", decode queue empty") + "): not a capacity problem";
+    } else if (tier >= 0 && prefill_guard(tier)) {
+      why = "TTFT p" + num(c_.slo.percentile * 100, 0) + " above tier " + std::to_string(tier + 1) +
+            " with TBT and decode fine: prefill +" +
+            num(sc_.guard[static_cast<size_t>(tier)].step * 100, 0) + "% to at least " +
+            std::to_string(prefill_floor_) + " inside the ratio band";
+      can_scale_in_ = false;
     } else if (tier >= 0) {
       const GuardTier& t = sc_.guard[static_cast<size_t>(tier)];
       guard_floor_ = std::max<uint32_t>(
@@ -278,6 +320,22 @@ class Pipeline {
     uint32_t guarded = std::max(units_, guard_floor_);
     if (!can_scale_in_) guarded = std::max(guarded, cur_);
     stage("latency_guard", guarded, why);
+  }
+
+  // With a ratio band, a TTFT breach while TBT is within its tiers and nothing queues for
+  // decode is prefill's: the guard's step goes to prefill alone, inside the band at today's
+  // units (the ratio band stage takes it), never to decode.
+  bool prefill_guard(int tier) {
+    if (paper_ || c_.ratio_band <= 0 || sig_.ttft.tier != tier || sig_.tbt.tier >= 0) return false;
+    if (!missing(sig_.decode_waiting) && sig_.decode_waiting >= 1) return false;
+    const double step = sc_.guard[static_cast<size_t>(tier)].step;
+    uint32_t floor = std::max<uint32_t>(
+        pool_.prefill + 1, static_cast<uint32_t>(std::ceil(pool_.prefill * (1.0 + step) - 1e-9)));
+    // Capped at the band's top for today's units: a TTFT breach the band's top cannot cover
+    // is a backlog (steady prefill demand past the top grows units in the demand stage), and
+    // more decode units would not drain it.
+    prefill_floor_ = std::min({floor, prefill_band(cur_, r_, c_.ratio_band).hi, c_.max_prefill});
+    return true;
   }
 
   // 4. Tolerance band (separate out/in thresholds); a guard-driven increase is not damped.
@@ -442,10 +500,83 @@ class Pipeline {
     }
   }
 
-  // 11. P and D always change together, in whole units.
+  // 10b. Ratio band (ratio_band > 0, not in `paper`): prefill sized by its own demand inside
+  //      the band around the units' calibrated prefill, decode left at units x ratio.decode.
+  //      A rise follows demand at once (a prefill shortage is TTFT); a cut waits for the
+  //      highest need over the in-stabilization window, the in-tolerance and the in-cooldown,
+  //      and is refused by whatever forbids a scale-in or would leave the survivors short.
+  void ratio_band() {
+    const uint32_t fin = units_;
+    const uint32_t now_p = pool_.prefill;
+    PrefillBand band = prefill_band(fin, r_, c_.ratio_band);
+    band.lo = std::max(band.lo, std::min(c_.min_prefill, band.hi));
+    band.hi = std::max(std::min(band.hi, c_.max_prefill), band.lo);
+    if (c_.ratio_band <= 0 || band.lo == band.hi) {
+      prefill_ = band.lo;
+      if (fin > 0) d_.prefill_scale = static_cast<double>(band.lo) / (fin * r_.prefill);
+      return;
+    }
+    uint32_t want = std::max(need_prefill_.value_or(fin * r_.prefill), prefill_floor_);
+    if (!mem_.recs.empty()) mem_.recs.back().prefill = want;
+    uint32_t hi_rec = want;
+    for (const auto& rec : mem_.recs)
+      if (rec.t >= now_ - sc_.in_stabilization) hi_rec = std::max(hi_rec, rec.prefill);
+    uint32_t p = want;
+    std::string why = "prefill demand " + std::to_string(want) + " instances";
+    if (!need_prefill_) why = "prefill demand unknown: the calibrated ratio";
+    if (prefill_floor_ > 0 && prefill_floor_ == want)
+      why = "latency guard: prefill to at least " + std::to_string(want);
+    if (pool_.starting > 0 && fin == cur_) {
+      p = now_p;
+      why += "; hold: " + std::to_string(pool_.starting) + " instance(s) starting";
+    } else if (want < now_p && fin >= cur_) {
+      p = std::min(now_p, hi_rec);
+      std::optional<TimePoint> last = mem_.last_out;
+      if (mem_.last_in && (!last || *mem_.last_in > *last)) last = mem_.last_in;
+      std::string blocker = scale_in_blocker(sig_, c_);
+      if (p >= now_p) {
+        why += "; highest over " + secs(sc_.in_stabilization) + ": " + std::to_string(hi_rec);
+      } else if (p > now_p * (1 - sc_.tolerance_in)) {
+        p = now_p;
+        why += "; within the in-tolerance of " + std::to_string(now_p) + ": hold";
+      } else if (last && now_ - *last < sc_.in_cooldown) {
+        p = now_p;
+        why += "; in-cooldown: last action " + secs(now_ - *last) + " ago";
+      } else if (!blocker.empty()) {
+        p = now_p;
+        why += "; cut refused: " + blocker;
+      } else {
+        // As a scale-in: at most max(1, max_step_in_fraction x current) at a time, and not if
+        // the survivors' TTFT (today's x now/after, first order) would pass the first tier.
+        uint32_t max_rm = std::max<uint32_t>(
+            1, static_cast<uint32_t>(std::floor(now_p * sc_.max_step_in_fraction)));
+        p = std::max(p, now_p - std::min(now_p, max_rm));
+        const LatencySignal& t = sig_.ttft;
+        if (p > 0 && t.known && !missing(t.quantile_s) && !t.tier_edge_s.empty() &&
+            t.quantile_s * now_p / p > t.tier_edge_s.front()) {
+          why += "; cut refused: TTFT forecast " + num(t.quantile_s * now_p / p, 3) +
+                 " s past tier 1 " + num(t.tier_edge_s.front(), 3) + " s";
+          p = now_p;
+        } else {
+          why += "; cut by at most " + std::to_string(max_rm);
+        }
+      }
+    }
+    const uint32_t chosen = std::clamp(p, band.lo, band.hi);
+    prefill_ = chosen;
+    const double scale = fin > 0 ? static_cast<double>(chosen) / (fin * r_.prefill) : 1.0;
+    d_.prefill_scale = scale;
+    d_.stages.push_back({"ratio_band", chosen, fin * r_.decode,
+                         why + " -> " + std::to_string(chosen) + " in [" + std::to_string(band.lo) +
+                             ", " + std::to_string(band.hi) + "] for " + std::to_string(fin) +
+                             " units (x" + num(scale, 2) + " the calibrated ratio)"});
+  }
+
+  // 11. P and D always change together: decode in whole units, prefill at the units' ratio
+  //     or where the ratio band put it.
   void coordinate() {
     const uint32_t fin = units_;
-    d_.desired_prefill = fin * r_.prefill;
+    d_.desired_prefill = prefill_.value_or(fin * r_.prefill);
     d_.desired_decode = fin * r_.decode;
     d_.direction = fin > cur_ ? Direction::kOut : fin < cur_ ? Direction::kIn : Direction::kHold;
     if (d_.direction == Direction::kHold &&
@@ -458,6 +589,7 @@ class Pipeline {
               ", decode " + std::to_string(pool_.decode) + "->" +
               std::to_string(d_.desired_decode) + " (" + std::to_string(r_.prefill) + ":" +
               std::to_string(r_.decode) + ")");
+    d_.stages.back().prefill = d_.desired_prefill;
     if (d_.direction == Direction::kOut) mem_.last_out = now_;
     if (d_.direction == Direction::kIn) mem_.last_in = now_;
   }
@@ -475,8 +607,11 @@ class Pipeline {
   bool exact_ = false;
   uint32_t cur_ = 0, units_ = 0;
   double capacity_ = 0, tps_per_unit_ = 0;
-  uint32_t deficit_ = 0;      // units a deficit-sized increase asks for (0: none)
-  uint32_t guard_floor_ = 0;  // units the latency guard asks for at least (0: none)
+  uint32_t deficit_ = 0;                  // units a deficit-sized increase asks for (0: none)
+  std::optional<uint32_t> need_prefill_;  // prefill instances the demand stage found needed
+  std::optional<uint32_t> prefill_;       // set by the ratio band stage
+  uint32_t guard_floor_ = 0;              // units the latency guard asks for at least (0: none)
+  uint32_t prefill_floor_ = 0;  // prefill the latency guard asks for in the ratio band (0: none)
   bool can_scale_in_ = true;
 };
 

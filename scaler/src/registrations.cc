@@ -87,7 +87,7 @@ std::vector<ServedEndpoint> served_endpoints(const EndpointInputs& in) {
       if (pa != pb) return pa;
       return a->registered < b->registered;
     });
-    uint32_t rp = 1, rd = 1;
+    double rp = 1, rd = 1;
     if (auto s = in.ratios.find(key.first); s != in.ratios.end())
       if (auto g = s->second.find(key.second); g != s->second.end()) std::tie(rp, rd) = g->second;
     uint32_t admitted[2] = {0, 0};  // serving (not draining) admitted, [0]=P [1]=D
@@ -104,16 +104,16 @@ std::vector<ServedEndpoint> served_endpoints(const EndpointInputs& in) {
         waiting.push_back(r);
       }
     }
-    // Units as fractions compared without division: P units = p/rp, D units = d/rd.
+    // Units compared without division: P units = p/rp, D units = d/rd.
     bool progress = true;
     while (progress && !waiting.empty()) {
       progress = false;
       for (auto it = waiting.begin(); it != waiting.end(); ++it) {
         int me = (*it)->role == Role::kPrefill ? 0 : 1;
-        uint64_t mine = admitted[me] + 1, other = admitted[1 - me];
-        uint64_t r_me = me == 0 ? rp : rd, r_other = me == 0 ? rd : rp;
+        double mine = admitted[me] + 1, other = admitted[1 - me];
+        double r_me = me == 0 ? rp : rd, r_other = me == 0 ? rd : rp;
         // Enter if this role's units after it do not exceed the other's by more than one.
-        bool ok = admitted[me] == 0 || mine * r_other <= (other + r_other) * r_me;
+        bool ok = admitted[me] == 0 || mine * r_other <= (other + r_other) * r_me + 1e-9;
         if (!ok) continue;
         emit(*it, false);
         ++admitted[me];

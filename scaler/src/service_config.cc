@@ -166,6 +166,7 @@ void read_service(const YAML::Node& n, const std::string& field, ServiceConfig& 
     bm.count("max_decode", s.max_decode, 1, 1000000, true);
     bm.finish();
   }
+  m.num("ratio_band", s.ratio_band, 0, 10);
   YAML::Node sc = m.get("scaling");
   if (sc.IsDefined()) {
     MapReader c(sc, m.field("scaling"), ctx);

@@ -92,7 +92,7 @@ class Sim {
   std::vector<scaler::Registration> registrations() const;
   std::map<std::string, scaler::ServiceMetrics> service_metrics() const;
   void publish(const std::vector<scaler::Registration>& regs, const scaler::ClusterView& view,
-               std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios);
+               scaler::GroupRatios ratios);
   void control_tick();
   void record_tick(const scaler::Signals& sig, bool changed_slurm);
   void slurm_event();

@@ -75,7 +75,7 @@ Status Sim::start_daemon(uint32_t units) {
 
   auto pr = scaler::place(cl_.fabric, scaler::inventory_from(*slurm_->load_nodes()), {},
                           {{&svc_, static_cast<int64_t>(units)}}, {});
-  std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios;
+  scaler::GroupRatios ratios;
   uint32_t groups = 0;
   for (const auto& ga : pr.actions) {
     if (ga.kind != scaler::GroupAction::Kind::kOpen || ga.units <= 0) continue;
@@ -158,7 +158,7 @@ std::map<std::string, scaler::ServiceMetrics> Sim::service_metrics() const {
 // routes to what it lists.
 void Sim::publish(
     const std::vector<scaler::Registration>& regs, const scaler::ClusterView& view,
-    std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios) {
+    scaler::GroupRatios ratios) {
   scaler::EndpointInputs in;
   in.registrations = &regs;
   in.view = &view;

@@ -34,6 +34,7 @@ struct Common {
   double rate_scale = 1, duration = 0, start = 0, tick = 15, ttft_slo = 2.0, tbt_slo = 0.1;
   double client_timeout = 600;
   double drain_timeout = 120;
+  double ratio_band = 0;
   uint64_t seed = 1;
   bool zero_startup = false, progress = true;
 };
@@ -77,8 +78,11 @@ void add_common(po::options_description& o, Common& c) {
       "ttft-slo", po::value(&c.ttft_slo)->value_name("S"),
       "default service's TTFT SLO, p99 (default 2.0)")(
       "tbt-slo", po::value(&c.tbt_slo)->value_name("S"),
-      "default service's TBT SLO, p99 (default 0.1)")("tick", po::value(&c.tick)->value_name("S"),
-                                                      "autoscaler tick (default 15)")(
+      "default service's TBT SLO, p99 (default 0.1)")(
+      "ratio-band", po::value(&c.ratio_band)->value_name("B"),
+      "default service's ratio_band: prefill per unit may move by a factor of up to 1+B "
+      "from the calibrated P:D (default 0, the fixed ratio)")(
+      "tick", po::value(&c.tick)->value_name("S"), "autoscaler tick (default 15)")(
       "client-timeout", po::value(&c.client_timeout)->value_name("S"),
       "a client gives up on a request with no first token after S seconds and the engine "
       "drops it; counted as an SLO miss (default 600, the OpenAI SDK's; 0: never)")(
@@ -194,6 +198,7 @@ Result<Setup> setup(const Common& c) {
                   cal->decode_tps_per_instance, cal->prefill_tokens_per_s,
                   ci.prefill->tensor_parallel, ci.decode->tensor_parallel}};
   sv.slo = ci.slo;
+  sv.ratio_band = c.ratio_band;
   uint32_t pg = 0, dg = 0;
   for (const auto& node : s.cluster.nodes) {
     if (node.gpu_type == c.prefill_gpu) pg += node.free_gpus;
@@ -396,6 +401,10 @@ int cmd_compare(const std::vector<std::string>& args, bool single) {
     std::fprintf(stderr,
                  "hs-sim: --rate-scale, --tick and --drain-timeout must be positive, --duration "
                  "and --client-timeout non-negative\n");
+    return 2;
+  }
+  if (!(c.ratio_band >= 0 && c.ratio_band <= 10)) {
+    std::fprintf(stderr, "hs-sim: --ratio-band must be in [0, 10], got %g\n", c.ratio_band);
     return 2;
   }
   c.progress = !vm.count("no-progress");

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "hs/common/text.h"
+#include "hs/scaler/ratio_band.h"
 #include "tick/service_tick.h"
 
 namespace hs::scaler::tick {
@@ -44,7 +45,9 @@ Actuation::Actuation(ServiceTick& t, const PoolState& pool, uint32_t desired_pre
     : t_(t),
       dp_(static_cast<int64_t>(desired_prefill) - pool.prefill),
       dd_(static_cast<int64_t>(desired_decode) - pool.decode),
-      repairing_(repairing) {
+      repairing_(repairing),
+      band_(t.svc.ratio_band),
+      scale_(t.st.decided ? t.st.decision.prefill_scale : 1.0) {
   for (const auto& [gname, gp] : t.groups)
     for (Role role : {Role::kPrefill, Role::kDecode})
       for (const auto& a : gp.role(role).arrays) {
@@ -63,6 +66,7 @@ std::string Actuation::why() const {
 
 // Raises a group's role by n: throttles of arrays with indices left, then a continuation.
 void Actuation::grow_role(const GroupPools& gp, Role role, uint32_t n, const std::string& why) {
+  moved_[{gp.group, role}] += n;
   for (const auto& a : gp.role(role).arrays) {
     if (n == 0) break;
     uint32_t serving = a.running_serving();
@@ -120,9 +124,11 @@ std::optional<int64_t> Actuation::prepare() {
       const Variant* v = t_.svc.variant_named(gp.variant);
       if (!v || t_.frozen(gname)) continue;
       uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
-      uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
-      if (units * v->ratio.prefill > tp)
-        grow_role(gp, Role::kPrefill, units * v->ratio.prefill - tp, t_.st.hold_reason);
+      // The lagging role grows to the leading one's units: decode to whole units, prefill to
+      // the band's floor for them (exactly the ratio without a band).
+      uint32_t units = group_units(tp, td, v->ratio, band_);
+      uint32_t floor_p = prefill_band(units, v->ratio, band_).lo;
+      if (floor_p > tp) grow_role(gp, Role::kPrefill, floor_p - tp, t_.st.hold_reason);
       if (units * v->ratio.decode > td)
         grow_role(gp, Role::kDecode, units * v->ratio.decode - td, t_.st.hold_reason);
     }
@@ -134,18 +140,23 @@ std::optional<int64_t> Actuation::prepare() {
     // a group rolled back because one role could not start has the other role draining, and
     // reviving that alone would undo the rollback and break the group's P:D.
     for (const auto& [gname, gp] : t_.groups) revive_units(gname, gp);
-    uint32_t units =
-        std::max(ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp_, 0)), ratio.prefill),
-                 ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd_, 0)), ratio.decode));
+    // With a ratio band decode sets the units placed; prefill moves inside the groups
+    // (shape_prefill) when only it grows.
+    uint32_t units = ceil_div(static_cast<uint32_t>(std::max<int64_t>(dd_, 0)), ratio.decode);
+    if (band_ <= 0)
+      units = std::max(units,
+                       ceil_div(static_cast<uint32_t>(std::max<int64_t>(dp_, 0)), ratio.prefill));
     growing_ = units > 0;
     if (growing_) return static_cast<int64_t>(units);
     return std::nullopt;
   }
   if (dp_ < 0 || dd_ < 0) {
-    shrinking_ = true;
-    uint32_t units = std::min(static_cast<uint32_t>(-std::min<int64_t>(dp_, 0)) / ratio.prefill,
-                              static_cast<uint32_t>(-std::min<int64_t>(dd_, 0)) / ratio.decode);
-    return -static_cast<int64_t>(units);
+    uint32_t units = static_cast<uint32_t>(-std::min<int64_t>(dd_, 0)) / ratio.decode;
+    if (band_ <= 0)
+      units = std::min(units, static_cast<uint32_t>(-std::min<int64_t>(dp_, 0)) / ratio.prefill);
+    shrinking_ = units > 0;
+    if (shrinking_) return -static_cast<int64_t>(units);
+    return std::nullopt;
   }
   return std::nullopt;
 }
@@ -163,6 +174,13 @@ void Actuation::grow_from(const PlacementResult& pr) {
     if (ga.kind == GroupAction::Kind::kGrow) {
       const GroupPools& gp = t_.groups.at(ga.group);
       uint32_t np = static_cast<uint32_t>(std::clamp<int64_t>(dp_, 0, n * v->ratio.prefill));
+      if (band_ > 0) {
+        // Towards the decision's prefill per unit for the units the group will have.
+        uint32_t u = group_units(counted(gp.prefill), counted(gp.decode), v->ratio, band_) + n;
+        int64_t want = static_cast<int64_t>(prefill_at_scale(u, v->ratio, band_, scale_)) -
+                       counted(gp.prefill);
+        np = static_cast<uint32_t>(std::clamp<int64_t>(std::min(want, dp_), 0, INT64_MAX));
+      }
       uint32_t nd = static_cast<uint32_t>(std::clamp<int64_t>(dd_, 0, n * v->ratio.decode));
       if (np) grow_role(gp, Role::kPrefill, np, why);
       if (nd) grow_role(gp, Role::kDecode, nd, why);
@@ -176,7 +194,8 @@ void Actuation::grow_from(const PlacementResult& pr) {
       }
       std::string constraint = ga.domain == "*" ? "" : ga.domain;
       size_t first = submits_.size();
-      submit_from_template(t_, gname, Role::kPrefill, ga.variant, constraint, n * v->ratio.prefill,
+      uint32_t np = band_ > 0 ? prefill_at_scale(n, v->ratio, band_, scale_) : n * v->ratio.prefill;
+      submit_from_template(t_, gname, Role::kPrefill, ga.variant, constraint, np,
                            why + " (open a group in " + ga.domain + ")", &submits_);
       submit_from_template(t_, gname, Role::kDecode, ga.variant, constraint, n * v->ratio.decode,
                            why + " (open a group in " + ga.domain + ")", &submits_);
@@ -189,11 +208,28 @@ void Actuation::grow_from(const PlacementResult& pr) {
 void Actuation::shrink_from(const PlacementResult& pr) {
   const std::string& svc = t_.svc.name;
   std::string why = this->why();
-  std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
+  // With a ratio band the decision sizes prefill itself: a unit placement takes out carries
+  // ratio.prefill prefill instances, of which only as many as the decision gives up (-dp_)
+  // go; shape_prefill then keeps each group inside its band.
+  int64_t prefill_left = band_ > 0 ? std::max<int64_t>(-dp_, 0) : INT64_MAX;
+  std::vector<std::pair<std::string, const PoolTask*>> take;  // group, task
   for (const auto& ga : pr.actions)
     if (ga.service == svc)
       for (const auto& id : ga.remove)
-        if (const PoolTask* task = t_.slurm.view.find_task(id)) removed[task->array_job_id] += 1;
+        if (const PoolTask* task = t_.slurm.view.find_task(id)) {
+          auto o = owner_.find(task->array_job_id);
+          bool prefill = o != owner_.end() && o->second.second == Role::kPrefill;
+          if (prefill && prefill_left-- <= 0) continue;
+          take.emplace_back(ga.group, task);
+        }
+  std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
+  for (const auto& [g, task] : take) {
+    removed[task->array_job_id] += 1;
+    auto o = owner_.find(task->array_job_id);
+    if (o == owner_.end()) continue;
+    moved_[o->second] -= 1;
+    if (o->second.second == Role::kPrefill) dp_ += 1;
+  }
   // An array losing all its serving tasks is closed: a throttle of 0 would mean unlimited,
   // so its pending indices are cancelled instead (before the drains, so nothing starts when
   // the drained tasks end) and its throttle is left alone.
@@ -210,16 +246,62 @@ void Actuation::shrink_from(const PlacementResult& pr) {
             drains_.push_back(
                 cancel_pending(gname, role, a, "closing the pool: its last serving tasks drain"));
   }
-  for (const auto& ga : pr.actions)
-    if (ga.service == svc)
-      for (const auto& id : ga.remove)
-        if (const PoolTask* task = t_.slurm.view.find_task(id))
-          drains_.push_back(mark_task(ga.group, *task, Mark::kDrain, t_.wall, why));
+  for (const auto& [g, task] : take)
+    drains_.push_back(mark_task(g, *task, Mark::kDrain, t_.wall, why));
+}
+
+// Lowers a role's throttles by n, newest arrays first, never to 0 (0 is unlimited): the tasks
+// above a throttle drain gracefully in the next tick's reconciliation.
+void Actuation::lower_role(const GroupPools& gp, Role role, uint32_t n) {
+  const auto& arrays = gp.role(role).arrays;
+  for (auto it = arrays.rbegin(); it != arrays.rend() && n > 0; ++it) {
+    uint32_t& th = new_throttle_[it->array_job_id];
+    uint32_t runs = std::min(th, it->running_serving() + it->pending);
+    if (runs <= 1) continue;
+    uint32_t down = std::min(n, runs - 1);
+    th = runs - down;
+    n -= down;
+    moved_[{gp.group, role}] -= down;
+  }
+}
+
+// With a ratio band, each group's prefill after this tick's growth and shrink: inside the band
+// for its decode's units always, and towards the decision's prefill per unit by what the
+// decision still asks for (dp_). A band move is made inside the groups: raising prefill takes
+// the array's room or a continuation, lowering it drains the newest.
+void Actuation::shape_prefill() {
+  for (const auto& [gname, gp] : t_.groups) {
+    const Variant* v = t_.svc.variant_named(gp.variant);
+    if (!v || t_.frozen(gname)) continue;
+    auto after = [&](Role role) {
+      auto m = moved_.find({gname, role});
+      int64_t n = counted(gp.role(role)) + (m == moved_.end() ? 0 : m->second);
+      return static_cast<uint32_t>(std::max<int64_t>(n, 0));
+    };
+    uint32_t tp = after(Role::kPrefill), td = after(Role::kDecode);
+    if (td % v->ratio.decode != 0) continue;  // decode itself out of line: repair's
+    uint32_t units = td / v->ratio.decode;
+    PrefillBand band = prefill_band(units, v->ratio, band_);
+    uint32_t want = prefill_at_scale(units, v->ratio, band_, scale_);
+    int64_t up = 0;
+    if (tp < band.lo)
+      up = band.lo - tp;
+    else if (tp < want && dp_ > 0)
+      up = std::min<int64_t>(want - tp, dp_);
+    else if (tp > band.hi)
+      up = -static_cast<int64_t>(tp - band.hi);
+    else if (tp > want && dp_ < 0)
+      up = -std::min<int64_t>(tp - want, -dp_);
+    if (up > 0) grow_role(gp, Role::kPrefill, static_cast<uint32_t>(up), why());
+    if (up < 0) lower_role(gp, Role::kPrefill, static_cast<uint32_t>(-up));
+    dp_ -= up;
+  }
 }
 
 void Actuation::finish(const PlacementResult* placement) {
   if (placement && growing_) grow_from(*placement);
   if (placement && shrinking_) shrink_from(*placement);
+  if (band_ > 0 && !repairing_) shape_prefill();
   const ServiceStatus& st = t_.st;
   std::string th_why = st.decided ? st.decision.deciding_stage().stage : st.hold_reason;
   for (const auto& [id, th] : new_throttle_) {

@@ -4,6 +4,7 @@
 // with nothing running is closed. A group out of ratio is repaired before any decision.
 #include <algorithm>
 
+#include "hs/scaler/ratio_band.h"
 #include "tick/service_tick.h"
 
 namespace hs::scaler::tick {
@@ -40,10 +41,15 @@ bool overdue(ServiceTick& t, TickTimers& timers, const GroupPools& gp) {
 bool roll_back(ServiceTick& t, TickTimers& timers, const std::string& gname, const GroupPools& gp,
                const Variant& v) {
   bool changed = false;
-  uint32_t units = std::min(gp.prefill.running_serving() / v.ratio.prefill,
+  const double band = t.svc.ratio_band;
+  const uint32_t run_p = gp.prefill.running_serving();
+  uint32_t units = std::min(units_carried_by_prefill(run_p, v.ratio, band),
                             gp.decode.running_serving() / v.ratio.decode);
   for (Role role : {Role::kPrefill, Role::kDecode}) {
-    uint32_t keep = units * (role == Role::kPrefill ? v.ratio.prefill : v.ratio.decode);
+    // Prefill keeps what runs, up to the band's top for the units kept (exactly the ratio
+    // without a band).
+    uint32_t keep = role == Role::kPrefill ? std::min(run_p, prefill_band(units, v.ratio, band).hi)
+                                           : units * v.ratio.decode;
     for (const auto& a : gp.role(role).arrays) {
       timers.short_since.erase(a.array_job_id);
       uint32_t mine = std::min(keep, a.running_serving());
@@ -108,8 +114,11 @@ bool ratio_out_of_line(const ServiceTick& t, std::string* reason) {
     const Variant* v = t.svc.variant_named(gp.variant);
     if (!v || t.frozen(gname)) continue;
     uint32_t tp = counted(gp.prefill), td = counted(gp.decode);
-    uint32_t units = std::max(ceil_div(tp, v->ratio.prefill), ceil_div(td, v->ratio.decode));
-    if (tp == units * v->ratio.prefill && td == units * v->ratio.decode) continue;
+    // In line: decode whole units, prefill inside the band for them (the ratio band of the
+    // current decision is not "repaired" back to the calibrated ratio).
+    uint32_t units = group_units(tp, td, v->ratio, t.svc.ratio_band);
+    if (td == units * v->ratio.decode && prefill_band(units, v->ratio, t.svc.ratio_band).holds(tp))
+      continue;
     out = true;
     *reason = "repairing the P:D ratio of group " + gname + " (" + std::to_string(tp) + ":" +
               std::to_string(td) + ")";

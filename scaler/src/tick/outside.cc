@@ -16,6 +16,7 @@
 // After a restart the first tick is the baseline: nothing is reported for it.
 #include <algorithm>
 
+#include "hs/scaler/ratio_band.h"
 #include "tick/service_tick.h"
 
 namespace hs::scaler::tick {
@@ -70,10 +71,15 @@ bool follow_outside_lowering(ServiceTick& t) {
     if (!v || t.frozen(gname)) continue;
     Role other = role == Role::kPrefill ? Role::kDecode : Role::kPrefill;
     if (t.lowered_outside.count({gname, other})) continue;  // both set by hand: as they are
-    uint32_t per = role == Role::kPrefill ? v->ratio.prefill : v->ratio.decode;
-    uint32_t per_other = other == Role::kPrefill ? v->ratio.prefill : v->ratio.decode;
-    uint32_t units = counted(gp.role(role)) / per;
-    uint32_t keep = std::max<uint32_t>(units * per_other, 1);
+    // The units the lowered role still carries; the other role keeps what they hold (decode
+    // whole units, prefill up to the ratio band's top for them).
+    const double band = t.svc.ratio_band;
+    uint32_t mine = counted(gp.role(role));
+    uint32_t units = role == Role::kPrefill ? units_carried_by_prefill(mine, v->ratio, band)
+                                            : mine / v->ratio.decode;
+    uint32_t keep = std::max<uint32_t>(
+        role == Role::kPrefill ? units * v->ratio.decode : prefill_band(units, v->ratio, band).hi,
+        1);
     uint32_t have = counted(gp.role(other));
     if (have <= keep) continue;
     uint32_t cut = have - keep;

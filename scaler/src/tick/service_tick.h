@@ -134,11 +134,17 @@ class Actuation {
   void revive_units(const std::string& gname, const GroupPools& gp);
   void grow_from(const PlacementResult& pr);
   void shrink_from(const PlacementResult& pr);
+  void lower_role(const GroupPools& gp, Role role, uint32_t n);
+  void shape_prefill();
   std::string why() const;
   ServiceTick& t_;
   int64_t dp_, dd_;  // instances still to add (+) or remove (-) per role
   bool repairing_;
+  double band_;   // the service's ratio_band (0: whole units of each group's ratio)
+  double scale_;  // the decision's prefill per unit over the calibrated ratio's
   bool growing_ = false, shrinking_ = false;
+  // Instances this tick adds (+) or takes out (-) per group and role, for shape_prefill.
+  std::map<std::pair<std::string, Role>, int64_t> moved_;
   std::map<uint32_t, uint32_t> new_throttle_, old_throttle_;  // array id -> throttle
   std::map<uint32_t, std::pair<std::string, Role>> owner_;    // array id -> group, role
   std::vector<Action> drains_, submits_;                      // submits_ described already

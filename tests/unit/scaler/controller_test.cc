@@ -301,7 +301,7 @@ TEST(Controller, EachDecodeInstanceIsRatedAtItsOwnGroupsVariant) {
       << st.decision.to_log_line();
   // The router's ratio gate follows each group's own variant.
   auto r = f.c.ratios();
-  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(1u, 1u));
+  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(1.0, 1.0));
   EXPECT_EQ(st.group_variants.at("g2"), "f");
 }
 
@@ -324,10 +324,142 @@ TEST(Controller, TheRatioGateIsTheGroupsOwnVariants) {
   f.load(view, 50, now);
   f.tick(jobs, nodes(1, 1), now);
   auto r = f.c.ratios();
-  EXPECT_EQ(r.at("chat").at("g1"), std::make_pair(1u, 1u));
-  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(2u, 3u));
+  EXPECT_EQ(r.at("chat").at("g1"), std::make_pair(1.0, 1.0));
+  EXPECT_EQ(r.at("chat").at("g2"), std::make_pair(2.0, 3.0));
   // 2:3 is whole in g2: no repair of the ratio.
   EXPECT_EQ(f.c.status().at("chat").hold_reason.find("repairing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hs::scaler
+
+namespace hs::scaler {
+namespace {
+
+// A service with a ratio band of 0.5 (1:1, 100 decode and 100 prompt tokens/s per instance).
+constexpr const char* kBand = "    ratio_band: 0.5\n";
+
+// Prefill instances each prefilling `tps` prompt tokens/s over the window.
+void prefill_load(Fixture& f, double tps, TimePoint now) {
+  for (auto& s : f.metrics["chat"].window.instances) {
+    if (s.role != Role::kPrefill) continue;
+    for (size_t k = 0; k < s.samples.size(); ++k) s.samples[k].prompt_tokens = tps * k;
+    (void)now;
+  }
+}
+
+DaemonConfig band_config(const char* band = kBand) {
+  DaemonConfig c = test_config(band);
+  c.services.services[0].variants[0].prefill_tps_per_instance = 100;
+  return c;
+}
+
+TEST(Controller, ABandMoveIsNotRepairedBack) {
+  Fixture f;
+  f.cfg = band_config();
+  f.c.reload(f.cfg, two_leaves());
+  // 4 prefill beside 3 decode: out of 1:1, inside the band of 3 units (2..4).
+  auto jobs = cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 85, now);
+  prefill_load(f, 95, now);  // 380 prompt tokens/s: 4 prefill instances needed
+  auto acts = f.tick(jobs, nodes(4, 3), now);
+  const ServiceStatus& st = f.c.status().at("chat");
+  ASSERT_TRUE(st.decided) << st.hold_reason;
+  EXPECT_EQ(st.hold_reason.find("repairing"), std::string::npos) << st.hold_reason;
+  EXPECT_EQ(st.decision.desired_prefill, 4u) << st.decision.to_log_line();
+  EXPECT_EQ(st.decision.desired_decode, 3u) << st.decision.to_log_line();
+  EXPECT_TRUE(acts.empty()) << kinds(acts);
+  // The router's gate holds the group at its band ratio, not at 1:1.
+  auto r = f.c.ratios();
+  EXPECT_DOUBLE_EQ(r.at("chat").at("g1").first, 4.0 / 3);
+  EXPECT_DOUBLE_EQ(r.at("chat").at("g1").second, 1.0);
+
+  // The same group without a band is repaired: decode grows to 4.
+  Fixture fixed;
+  fixed.cfg.services.services[0].variants[0].prefill_tps_per_instance = 100;
+  fixed.c.reload(fixed.cfg, two_leaves());
+  fixed.register_all(view, now);
+  fixed.load(view, 85, now);
+  prefill_load(fixed, 95, now);
+  auto repair = fixed.tick(jobs, nodes(4, 3), now);
+  EXPECT_NE(fixed.c.status().at("chat").hold_reason.find("repairing"), std::string::npos);
+  ASSERT_EQ(repair.size(), 1u) << kinds(repair);
+  EXPECT_EQ(repair[0].job_id, 2u);
+  EXPECT_EQ(repair[0].value, 4u);
+}
+
+TEST(Controller, ABandMoveRaisesOrLowersPrefillAlone) {
+  Fixture f;
+  f.cfg = band_config();
+  f.c.reload(f.cfg, two_leaves());
+  auto jobs = cat(pool(1, "prefill", "node1", 3, 3), pool(2, "decode", "node2", 3, 3));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 85, now);
+  prefill_load(f, 130, now);  // 390 prompt tokens/s on 3 prefill: 4 needed
+  auto acts = f.tick(jobs, nodes(3, 3), now);
+  const ServiceStatus& st = f.c.status().at("chat");
+  ASSERT_TRUE(st.decided) << st.hold_reason;
+  EXPECT_EQ(st.decision.desired_prefill, 4u) << st.decision.to_log_line();
+  EXPECT_EQ(st.decision.desired_decode, 3u);
+  ASSERT_EQ(acts.size(), 1u) << kinds(acts);
+  EXPECT_EQ(acts[0].kind, Action::Kind::kThrottle);
+  EXPECT_EQ(acts[0].job_id, 1u) << "the prefill array alone";
+  EXPECT_EQ(acts[0].value, 4u);
+
+  // Light prompts: 4 prefill for 3 decode cut to the band's floor, 2 (the fixture lets a
+  // scale-in take everything at once): a throttle lowered, the next tick's reconciliation
+  // drains the newest gracefully; decode left alone.
+  Fixture g;
+  g.cfg = band_config();
+  g.c.reload(g.cfg, two_leaves());
+  auto jobs4 = cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3));
+  auto view4 = build_view(jobs4);
+  g.register_all(view4, now);
+  g.load(view4, 85, now);
+  prefill_load(g, 30, now);  // 120 prompt tokens/s: 2 needed
+  auto cut = g.tick(jobs4, nodes(4, 3), now);
+  const ServiceStatus& gs = g.c.status().at("chat");
+  ASSERT_TRUE(gs.decided) << gs.hold_reason;
+  EXPECT_EQ(gs.decision.desired_prefill, 2u) << gs.decision.to_log_line();
+  EXPECT_EQ(gs.decision.desired_decode, 3u);
+  ASSERT_EQ(cut.size(), 1u) << kinds(cut);
+  EXPECT_EQ(cut[0].job_id, 1u);
+  EXPECT_EQ(cut[0].value, 2u);
+}
+
+TEST(Controller, AShrinkInsideABandTakesOnlyThePrefillTheDecisionGivesUp) {
+  Fixture f;
+  f.cfg = band_config("    ratio_band: 1\n");
+  f.c.reload(f.cfg, two_leaves());
+  // 4 units at the band's floor (2 prefill beside 4 decode); decode load for 2 units and
+  // prefill load for 1 instance: 2 units, 1 prefill. A unit shrink would take 2 prefill
+  // (1:1), leaving none beside 2 decode; only the one the decision gives up goes.
+  auto jobs = cat(pool(1, "prefill", "node1", 2, 2), pool(2, "decode", "node2", 4, 4));
+  auto view = build_view(jobs);
+  TimePoint now = f.t0 + std::chrono::seconds(400);
+  f.register_all(view, now);
+  f.load(view, 40, now);
+  prefill_load(f, 50, now);
+  auto acts = f.tick(jobs, nodes(2, 4), now);
+  const ServiceStatus& st = f.c.status().at("chat");
+  ASSERT_TRUE(st.decided) << st.hold_reason;
+  EXPECT_EQ(st.decision.desired_prefill, 1u) << st.decision.to_log_line();
+  EXPECT_EQ(st.decision.desired_decode, 2u) << st.decision.to_log_line();
+  uint32_t prefill_drains = 0, decode_drains = 0;
+  for (const auto& a : acts) {
+    if (a.kind == Action::Kind::kThrottle) {
+      EXPECT_EQ(a.value, a.job_id == 1 ? 1u : 2u) << a.describe();
+    }
+    if (a.kind == Action::Kind::kMarkDrain && a.role == Role::kPrefill) ++prefill_drains;
+    if (a.kind == Action::Kind::kMarkDrain && a.role == Role::kDecode) ++decode_drains;
+  }
+  EXPECT_EQ(prefill_drains, 1u) << kinds(acts);
+  EXPECT_EQ(decode_drains, 2u) << kinds(acts);
 }
 
 }  // namespace

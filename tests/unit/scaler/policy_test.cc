@@ -420,3 +420,92 @@ TEST(Baselines, HpaScalesEachPoolOnItsOwnSignal) {
 
 }  // namespace
 }  // namespace hs::scaler
+
+namespace hs::scaler {
+namespace {
+
+// The ratio band: 1:2, 1000 decode tokens/s per decode instance, 10000 prompt tokens/s per
+// prefill instance, 4 units running `prefill` prefill instances beside 8 decode.
+Decision band_decide(double band, uint32_t prefill, double prompt_tps,
+                     const std::function<void(Signals&)>& more = nullptr) {
+  ServiceConfig cfg = testing::service();
+  cfg.variants[0].prefill_tps_per_instance = 10000;
+  cfg.ratio_band = band;
+  Signals s;
+  s.now = testing::at(1000);
+  s.decode_known = true;
+  s.decode_tps = 7000;
+  s.coverage = 1;
+  s.decode_reporting = s.decode_expected = 8;
+  for (LatencySignal* l : {&s.ttft, &s.tbt}) {
+    l->known = true;
+    l->tier_edge_s = {0.5, 1.0};
+    l->tier_breached = {false, false};
+  }
+  s.prefill_waiting = s.decode_waiting = 0;
+  offer(s, 7000, prompt_tps, 0);
+  s.prefill_tps = prompt_tps;
+  if (more) more(s);
+  PoolState pool{prefill, 8, prefill, 8, 0, 8000, std::chrono::hours(1), prefill * 10000.0};
+  PolicyMemory mem;
+  return HeteroScalePolicy().decide(cfg, s, pool, testing::at(1000), 1700000000, mem);
+}
+
+TEST(HeteroScalePolicy, RatioBandSizesPrefillByItsOwnDemand) {
+  // 55000 prompt tokens/s need 6 prefill instances; decode (7000 of 8000) needs no more units.
+  Decision d = band_decide(0.5, 4, 55000);
+  EXPECT_EQ(d.desired_prefill, 6u) << d.to_log_line();
+  EXPECT_EQ(d.desired_decode, 8u) << "decode is not grown for prefill's demand";
+  EXPECT_EQ(d.direction, Direction::kOut);
+  EXPECT_EQ(d.deciding_stage().stage, "ratio_band") << d.to_log_line();
+  EXPECT_DOUBLE_EQ(d.prefill_scale, 1.5);
+  EXPECT_NE(d.to_log_line().find("prefill_scale=1.50"), std::string::npos);
+  // The same load without a band: whole units, so decode grows with prefill (the paper's way).
+  Decision fixed = band_decide(0, 4, 55000);
+  EXPECT_EQ(fixed.desired_prefill, 6u) << fixed.to_log_line();
+  EXPECT_EQ(fixed.desired_decode, 12u);
+  // Past the band's top the service grows units, prefill at the top of the new band.
+  Decision past = band_decide(0.5, 4, 75000);
+  EXPECT_EQ(past.desired_decode, 10u) << past.to_log_line();
+  EXPECT_EQ(past.desired_prefill, 7u) << "8 needed, 5 units hold at most 7";
+}
+
+TEST(HeteroScalePolicy, RatioBandCutsPrefillOnlyWhenNothingForbidsIt) {
+  // 6 prefill for 15000 prompt tokens/s: 2 needed; cut as a scale-in is, one at a time.
+  Decision cut = band_decide(0.5, 6, 15000);
+  EXPECT_EQ(cut.desired_prefill, 5u) << cut.to_log_line();
+  EXPECT_EQ(cut.desired_decode, 8u);
+  EXPECT_EQ(cut.direction, Direction::kIn);
+  // Requests waiting for prefill: the cut is refused.
+  Decision waiting = band_decide(0.5, 6, 15000, [](Signals& s) { s.prefill_waiting = 3; });
+  EXPECT_EQ(waiting.desired_prefill, 6u) << waiting.to_log_line();
+  EXPECT_EQ(waiting.direction, Direction::kHold);
+  bool refused = false;
+  for (const auto& st : waiting.stages)
+    refused |= st.stage == "ratio_band" && st.reason.find("cut refused") != std::string::npos;
+  EXPECT_TRUE(refused) << waiting.to_log_line();
+  // A breached TTFT tier, or one the survivors would breach: refused too.
+  Decision breach = band_decide(0.5, 6, 15000, [](Signals& s) { s.ttft.tier = 0; });
+  EXPECT_GE(breach.desired_prefill, 6u) << breach.to_log_line();
+  Decision near = band_decide(0.5, 6, 15000, [](Signals& s) { s.ttft.quantile_s = 0.45; });
+  EXPECT_EQ(near.desired_prefill, 6u) << near.to_log_line();
+  Decision far = band_decide(0.5, 6, 15000, [](Signals& s) { s.ttft.quantile_s = 0.2; });
+  EXPECT_EQ(far.desired_prefill, 5u) << far.to_log_line();
+  // `paper` never leaves the ratio, whatever the band says.
+  ServiceConfig cfg = testing::service();
+  cfg.ratio_band = 0.5;
+  cfg.variants[0].prefill_tps_per_instance = 10000;
+  Signals s;
+  s.decode_known = true;
+  s.decode_tps = 7000;
+  s.coverage = 1;
+  s.decode_reporting = s.decode_expected = 8;
+  offer(s, 7000, 55000, 0);
+  PoolState pool{4, 8, 4, 8, 0, 8000, std::chrono::hours(1), 40000};
+  PolicyMemory mem;
+  Decision paper = HeteroScalePolicy(true).decide(cfg, s, pool, testing::at(1000), 1700000000, mem);
+  EXPECT_EQ(paper.desired_prefill * 2, paper.desired_decode) << paper.to_log_line();
+}
+
+}  // namespace
+}  // namespace hs::scaler

@@ -107,6 +107,49 @@ extra: 1
   EXPECT_EQ(c.error().causes.size(), std::size(wants)) << all;
 }
 
+// The policy's newer fields (ratio band, prefill calibration, deficit-sized step): read when
+// good, and every bad value named with its line and field.
+TEST(ServiceConfig, PolicyFieldsAreReadAndBadValuesNamed) {
+  const char* good = R"(services:
+  - name: chat
+    variants:
+      - {name: a, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:2",
+         decode_tps_per_instance: 2500, prefill_tps_per_instance: 12000}
+    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 2, max_decode: 16}
+    ratio_band: 1
+    scaling: {deficit_step_fraction: 2}
+)";
+  auto c = parse_services_yaml(good, "g.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_DOUBLE_EQ(c->services[0].ratio_band, 1.0);
+  EXPECT_DOUBLE_EQ(c->services[0].variants[0].prefill_tps_per_instance, 12000);
+  EXPECT_DOUBLE_EQ(c->services[0].scaling.deficit_step_fraction, 2);
+  auto d = parse_services_yaml(R"(services:
+  - name: chat
+    variants: [{name: a, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:2",
+                decode_tps_per_instance: 2500, prefill_tps_per_instance: 0}]
+    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 2, max_decode: 16}
+    ratio_band: wide
+    scaling: {deficit_step_fraction: 200}
+  - name: code
+    variants: [{name: a, prefill_gpu: h100, decode_gpu: l40s, ratio: "1:2",
+                decode_tps_per_instance: 2500}]
+    bounds: {min_prefill: 1, max_prefill: 8, min_decode: 2, max_decode: 16}
+    ratio_band: -0.5
+)",
+                               "b.yaml");
+  ASSERT_FALSE(d.ok());
+  std::string all = d.error().to_string();
+  for (const char* want : {
+           "b.yaml:4:74: services[0].variants[0].prefill_tps_per_instance: must be in",
+           "b.yaml:6:17: services[0].ratio_band: expected a number, got \"wide\"",
+           "b.yaml:7:38: services[0].scaling.deficit_step_fraction: must be in [0, 100], got 200",
+           "b.yaml:12:17: services[1].ratio_band: must be in [0, 10], got -0.5",
+       })
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  EXPECT_EQ(d.error().causes.size(), 4u) << all;
+}
+
 TEST(ServiceConfig, BoundsThatContradictTheRatioAreRejected) {
   std::string y = R"(services:
   - name: chat

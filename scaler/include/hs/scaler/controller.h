@@ -105,7 +105,7 @@ class Controller {
   // Ids of tasks the routers must not send new work to.
   const std::set<std::string>& draining_ids() const { return draining_ids_; }
   // Per service, per group: the P:D of the group's own variant (the router's ratio gate).
-  std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios() const;
+  GroupRatios ratios() const;
 
  private:
   // What a service's planning phases leave for actuation: the pool, the desired counts and

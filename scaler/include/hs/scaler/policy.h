@@ -59,6 +59,9 @@ struct Decision {
   // Served prefill and the routers' offered load (NaN when no router reports it).
   double prefill_tps = kMissing, offered_prompt_tps = kMissing, offered_decode_tps = kMissing,
          backlog_prompt_tokens = kMissing;
+  // Prefill per unit over the calibrated ratio's (1 = the ratio; inside [1 - ratio_band,
+  // 1 + ratio_band]): the P:D this decision chose, which the Controller grows new units at.
+  double prefill_scale = 1;
 
   // One structured line: key=value pairs, reasons quoted. Stable field names.
   std::string to_log_line() const;
@@ -96,7 +99,9 @@ class Policy {
 
 // HeteroScale: decode tokens/s sizes both pools at the ratio. Stages, in order:
 //  signal -> proportional -> latency guard -> tolerance -> schedule -> stabilization ->
-//  cooldown -> step limits -> safety -> bounds -> in-flight -> coordinate (P and D together).
+//  cooldown -> step limits -> safety -> bounds -> in-flight -> ratio band -> coordinate (P and D
+//  together). The ratio band (service ratio_band > 0, not in `paper`) sizes prefill by its
+//  own demand inside the band around the units' calibrated ratio (hs/scaler/ratio_band.h).
 // Safety (not in `paper`, the published design kept for comparison) refuses a scale-in while
 // any latency tier is breached, while requests wait at any engine (prefill or decode), or
 // when the survivors' forecast (today's per-unit load times cur/target) would exceed their

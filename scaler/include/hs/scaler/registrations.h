@@ -52,11 +52,15 @@ struct ServedEndpoint {
   bool draining = false;
 };
 
+// Per service, per group: the P:D the router's ready-ratio gate holds, as prefill and decode
+// instances per unit (the group's variant's ratio, or the ratio band's current prefill per
+// unit; hs/scaler/ratio_band.h).
+using GroupRatios = std::map<std::string, std::map<std::string, std::pair<double, double>>>;
+
 struct EndpointInputs {
   const std::vector<Registration>* registrations = nullptr;
-  const ClusterView* view = nullptr;  // null: Slurm not read yet (then registrations alone)
-  // Per service: P:D of the group's variant (prefill, decode); missing: 1:1.
-  std::map<std::string, std::map<std::string, std::pair<uint32_t, uint32_t>>> ratios;
+  const ClusterView* view = nullptr;   // null: Slurm not read yet (then registrations alone)
+  GroupRatios ratios;                  // missing: 1:1
   std::set<std::string> draining_ids;  // tasks the daemon is draining
   std::set<std::string> published;     // URLs in the previous set (never removed for ratio)
   TimePoint now;

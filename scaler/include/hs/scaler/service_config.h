@@ -101,6 +101,11 @@ struct ServiceConfig {
   // Bounds per role: whole ratio units of the preferred variant (the policy counts in them),
   // and room for at least one unit of every fallback variant (validate()).
   uint32_t min_prefill = 1, max_prefill = 1, min_decode = 1, max_decode = 1;
+  // How far a group's prefill may move from the calibrated ratio, as a factor either way
+  // (hs/scaler/ratio_band.h): 0 is the paper's fixed ratio; 1 lets a 1:2 service of 4 units
+  // run 2..8 prefill instances beside its 8 decode. The policy `heteroscale` moves prefill
+  // inside it; the Controller keeps every group inside it.
+  double ratio_band = 0;
   Scaling scaling;
   Affinity affinity = Affinity::kLeaf;
   int priority = 0;  // higher wins GPUs first
