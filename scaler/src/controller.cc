@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "hs/common/text.h"
+#include "hs/scaler/shortage.h"
 #include "hs/scaler/signals.h"
 #include "tick/service_tick.h"
 
@@ -58,7 +59,8 @@ Controller::Controller(DaemonConfig config, topo::Fabric fabric, TimePoint start
     : config_(std::move(config)),
       fabric_(std::move(fabric)),
       started_(started),
-      policy_(policy ? std::move(policy) : std::make_shared<HeteroScalePolicy>()) {
+      policy_(policy ? std::move(policy) : std::make_shared<HeteroScalePolicy>()),
+      shortage_(std::make_shared<ShortageState>()) {
   index_fabric();
 }
 
@@ -192,6 +194,12 @@ std::optional<Controller::Plan> Controller::plan_service(tick::ServiceTick& t) {
     st.decision = policy_->decide(svc, sig, pool, t.now, t.wall, mem);
     st.decided = true;
     st.hold_reason.clear();
+    // A yield to a higher-priority service short of GPUs caps this one (shortage.h).
+    if (auto y = shortage_->yields.find(svc.name); y != shortage_->yields.end())
+      if (apply_yield(y->second, svc, pool, st.decision)) {
+        st.actions.push_back(y->second.why);
+        if (st.decision.direction == Direction::kIn) mem.last_in = t.now;
+      }
     plan.desired_prefill = st.decision.desired_prefill;
     plan.desired_decode = st.decision.desired_decode;
   }
@@ -202,6 +210,27 @@ std::optional<Controller::Plan> Controller::plan_service(tick::ServiceTick& t) {
     return std::nullopt;
   }
   return plan;
+}
+
+void Controller::note_shortage(const std::deque<tick::ServiceTick>& ticks,
+                               const std::vector<PlacementRequest>& requests,
+                               const PlacementResult& pr) {
+  std::map<std::string, DonorState> donors;
+  for (const auto& t : ticks) {
+    DonorState d;
+    d.service = &t.svc;
+    d.units = tick::ceil_div(tick::pool_state(t).decode, t.svc.preferred().ratio.decode);
+    for (const auto& [g, gp] : t.groups)
+      d.draining |= gp.prefill.draining() + gp.decode.draining() > 0;
+    donors[t.svc.name] = d;
+  }
+  auto before = shortage_->yields;
+  update_yields(shortage_->yields, requests, pr, donors);
+  for (const auto& [donor, y] : shortage_->yields) {
+    auto was = before.find(donor);
+    if (was == before.end() || was->second.cap_units != y.cap_units)
+      status_[y.to].actions.push_back(y.why);
+  }
 }
 
 std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
@@ -278,11 +307,11 @@ std::vector<Action> Controller::tick(const SlurmSnapshot* slurm,
     take(t);
     waiting.pop_back();
   }
-  if (requests.empty()) return out;
-  PlacementResult pr = place(fabric_, inventory, all_groups, requests, config_.services.gpu_budget);
-  for (size_t i = 0; i < waiting.size(); ++i) {
-    waiting[i].finish(&pr);
-  }
+  PlacementResult pr;
+  if (!requests.empty())
+    pr = place(fabric_, inventory, all_groups, requests, config_.services.gpu_budget);
+  for (size_t i = 0; i < waiting.size(); ++i) waiting[i].finish(&pr);
+  if (slurm) note_shortage(ticks, requests, pr);
   for (auto& t : ticks) take(t);
   return out;
 }

@@ -32,6 +32,7 @@
 
 namespace hs::scaler {
 
+struct ShortageState;
 namespace tick {
 struct ServiceTick;
 struct OutsideMemory;
@@ -117,6 +118,9 @@ class Controller {
   };
   // Phases 1-4 (tick/service_tick.h); none when the service's tick ends before actuation.
   std::optional<Plan> plan_service(tick::ServiceTick& t);
+  // After the tick's placement: yields for the growth placed short (shortage.h).
+  void note_shortage(const std::deque<tick::ServiceTick>& ticks,
+                     const std::vector<PlacementRequest>& requests, const PlacementResult& pr);
 
   DaemonConfig config_;
   topo::Fabric fabric_;
@@ -138,6 +142,8 @@ class Controller {
   std::map<uint32_t, TimePoint> short_since_;
   // Per service: Slurm's arrays as last seen and written (outside changes, tick/outside.cc).
   std::map<std::string, std::shared_ptr<tick::OutsideMemory>> outside_;
+  // Lower-priority services giving units to a higher-priority one short of GPUs (shortage.h).
+  std::shared_ptr<ShortageState> shortage_;
 };
 
 // Free GPUs per node from Slurm's gres and gres_used ("gpu:h100:4(S:0-1)",
