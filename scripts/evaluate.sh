@@ -82,6 +82,13 @@ else
   # instances that are still busy costs.
   run mlarge-day-drain3600 --trace "$MLARGE" --duration 86400 --rate-scale $SG_SCALE \
     --policies heteroscale,hpa-queue,oracle --drain-timeout 3600
+  # The ratio band (services[].ratio_band; 0, the fixed ratio, is the default): heteroscale
+  # alone at bands of 1 and 3 on the same rows, against the rows above at 0.
+  for b in 1 3; do
+    run "mooncake-band$b" --trace "$MOONCAKE" --rate-scale 4 --ttft-slo 10 --policies heteroscale --ratio-band $b
+    run "azure-band$b" --trace "$AZURE" --rate-scale 4 --policies heteroscale --ratio-band $b
+    run "mlarge-14d-band$b" --trace "$MLARGE" --rate-scale $SG_SCALE --policies heteroscale --ratio-band $b
+  done
   python3 "$ROOT/scripts/lib/eval_report.py" "$OUT" >"$DOC"
   mkdir -p "$ROOT/docs/evaluation"
   cp "$OUT/mlarge-14d/plot-heteroscale.png" "$ROOT/docs/evaluation/mlarge-14d-heteroscale.png"
