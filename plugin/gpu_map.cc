@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "hs/common/file.h"

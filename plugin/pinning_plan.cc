@@ -1,6 +1,7 @@
 #include "pinning_plan.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace hs::plugin {
 

@@ -3,6 +3,7 @@
 // Never widens: the CPUs are always a subset of `allowed`.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>

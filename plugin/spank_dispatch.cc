@@ -13,6 +13,7 @@ extern "C" {
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

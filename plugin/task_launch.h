@@ -2,6 +2,7 @@
 // the facts from Slurm's own data and applies the result.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

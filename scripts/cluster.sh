@@ -12,7 +12,8 @@
 #   scripts/cluster.sh down DIR      stop every process it started (by pid) and remove DIR's state
 #   scripts/cluster.sh env DIR       print "export SLURM_CONF=..." for a shell
 #
-# Needs root (slurmd runs jobs as their users; mknod). Slurm 22.05 (Debian 12).
+# Needs root (slurmd runs jobs as their users; mknod). Slurm 22.05 (Debian 12) or 24.11
+# (Debian 13, in the root scripts/lib/trixie_root.sh makes).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib/testlib.sh"
@@ -89,6 +90,13 @@ cmd_up() {
     done
     echo "SwitchName=spine Switches=leaf[1-$leaves]"
   } >"$DIR/etc/topology.conf"
+  # From 24.11 slurmd will not start without a cgroup filesystem unless cgroup.conf turns the
+  # plugin off (slurm-lab.md); 22.05 knows no "disabled" and needs no file.
+  local ver
+  ver=$(slurmd -V 2>/dev/null | awk '{print $2}')
+  if [ "$(printf '%s\n' "$ver" 24.11 | sort -V | head -1)" = 24.11 ]; then
+    echo "CgroupPlugin=disabled" >"$DIR/etc/cgroup.conf"
+  fi
   : >"$DIR/etc/plugstack.conf"
   for line in "${plugstack[@]+"${plugstack[@]}"}"; do echo "$line" >>"$DIR/etc/plugstack.conf"; done
 

@@ -2,7 +2,10 @@
 # Configures, builds and runs every heteroscale test (ctest): unit tests in a normal build and
 # again under ASan+UBSan, integration tests (real binaries, real slurmctld/slurmd on
 # loopback, real hwloc exports), and a smoke run of each benchmark. Installs what it needs
-# first (apt-get, idempotent). Usage: scripts/test.sh   (env: HS_BUILD_DIR, default ./build)
+# first (apt-get, idempotent). Then the Slurm 24.11 leg: the Slurm-facing tests built and run
+# inside a Debian 13 root (scripts/lib/slurm_leg.sh; the root is made once and cached under
+# /var/cache/heteroscale). Usage: scripts/test.sh
+#   env: HS_BUILD_DIR (default ./build), HS_SLURM=22.05|24.11 (one leg; default both)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -10,7 +13,14 @@ bash scripts/install-deps.sh
 
 BUILD=${HS_BUILD_DIR:-$ROOT/build}
 JOBS=${HS_JOBS:-$(nproc)}
+LEGS=${HS_SLURM:-22.05 24.11}
+case " $LEGS " in *" 22.05 "* | *" 24.11 "*) ;; *) echo "test.sh: HS_SLURM must be 22.05 or 24.11, got $LEGS" >&2; exit 2 ;; esac
 t0=$(date +%s)
+if [[ " $LEGS " != *" 22.05 "* ]]; then
+  HS_JOBS=$JOBS bash scripts/lib/slurm_leg.sh "$BUILD-slurm24.11"
+  echo "== all tests passed in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
 
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHS_WERROR=ON >/dev/null
@@ -25,5 +35,9 @@ cmake -S . -B "$BUILD-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHS_WERROR=ON -DH
 cmake --build "$BUILD-asan" -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$BUILD-asan" --output-on-failure -j "$JOBS" -L unit
+
+if [[ " $LEGS " == *" 24.11 "* ]]; then
+  HS_JOBS=$JOBS bash scripts/lib/slurm_leg.sh "$BUILD-slurm24.11"
+fi
 
 echo "== all tests passed in $(( $(date +%s) - t0 )) s"

@@ -1,6 +1,7 @@
 #include "hs/common/id_set.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 
 #include "hs/common/text.h"

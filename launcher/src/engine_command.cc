@@ -1,5 +1,6 @@
 #include "hs/launcher/engine_command.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "hs/common/text.h"

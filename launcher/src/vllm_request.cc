@@ -1,6 +1,7 @@
 #include "hs/launcher/vllm_request.h"
 
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 namespace hs::launcher {

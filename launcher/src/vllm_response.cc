@@ -1,5 +1,7 @@
 #include "vllm_response.h"
 
+#include <cstdint>
+
 #include "hs/common/engine_metrics.h"
 
 namespace hs::launcher {

@@ -6,6 +6,7 @@
 // exits with the engine's status.
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>

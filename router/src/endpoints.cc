@@ -1,5 +1,7 @@
 #include "hs/router/endpoints.h"
 
+#include <cstdint>
+
 #include "hs/common/endpoint_set.h"
 #include "hs/common/file.h"
 #include "hs/common/http.h"

@@ -1,5 +1,6 @@
 #include "hs/router/pd_protocol.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <random>
 

@@ -1,5 +1,7 @@
 #include "hs/router/sse.h"
 
+#include <cstdint>
+
 namespace hs::router {
 
 namespace {

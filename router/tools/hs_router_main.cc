@@ -1,6 +1,7 @@
 // hs-router: see hs/router/router.h. Runs until SIGTERM or SIGINT.
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 

@@ -1,5 +1,7 @@
 #include "hs/scaler/action_executor.h"
 
+#include <cstdint>
+
 #include "hs/common/job_tag.h"
 
 namespace hs::scaler {

@@ -1,6 +1,7 @@
 // The simulator's baselines: per-pool HPA on utilization or queues, and a static size.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "hs/scaler/policy.h"
 #include "policy_detail.h"

@@ -1,6 +1,7 @@
 #include "hs/scaler/controller.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 
 #include "hs/common/text.h"

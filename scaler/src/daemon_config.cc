@@ -1,5 +1,7 @@
 #include "hs/scaler/daemon_config.h"
 
+#include <cstdint>
+
 #include "hs/common/file.h"
 #include "hs/common/http.h"
 #include "hs/common/job_tag.h"

@@ -1,4 +1,5 @@
 // Decisions as the log and the API show them, the periodic schedule, and policies by name.
+#include <cstdint>
 #include <cstdio>
 
 #include "hs/scaler/policy.h"

@@ -2,6 +2,7 @@
 // included inside extern "C". libslurm keeps process-wide state (its configuration): it is
 // initialised once, by the first make_libslurm_api().
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -18,13 +19,15 @@ extern "C" {
 #include <slurm/slurm_errno.h>
 }
 
+#include "slurm_shim.h"
+
 namespace hs::scaler {
 namespace {
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
 Error slurm_error(std::string_view what) {
-  int e = slurm_get_errno();
+  int e = slurm_shim::last_error();
   std::string msg = std::string(what) + ": " + str(slurm_strerror(e));
   // Communication failures mean slurmctld is down or unreachable: retry later.
   if (e == SLURM_COMMUNICATIONS_CONNECTION_ERROR || e == SLURM_COMMUNICATIONS_SEND_ERROR ||
@@ -155,7 +158,7 @@ class LibSlurmApi final : public SlurmApi {
                  ? slurm_load_job_user(&msg, uid_, SHOW_ALL | SHOW_LOCAL)
                  : slurm_load_jobs(reads_ == SlurmReads::kAll ? jobs_update_ : 0, &msg, SHOW_ALL);
     if (rc != SLURM_SUCCESS) {
-      if (slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA && jobs_cache_) return *jobs_cache_;
+      if (slurm_shim::last_error() == SLURM_NO_CHANGE_IN_DATA && jobs_cache_) return *jobs_cache_;
       return slurm_error("load jobs");
     }
     std::vector<SlurmJob> out;
@@ -188,7 +191,7 @@ class LibSlurmApi final : public SlurmApi {
     // update time on state changes and on every allocation and release, GRES included.
     if (slurm_load_node(reads_ == SlurmReads::kFull ? 0 : nodes_update_, &msg,
                         SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS) {
-      if (slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA && nodes_cache_) return *nodes_cache_;
+      if (slurm_shim::last_error() == SLURM_NO_CHANGE_IN_DATA && nodes_cache_) return *nodes_cache_;
       return slurm_error("load nodes");
     }
     std::vector<SlurmNode> out;
@@ -246,7 +249,7 @@ class LibSlurmApi final : public SlurmApi {
 
   Status cancel_array(uint32_t array_job_id) override {
     std::string id = std::to_string(array_job_id);
-    if (slurm_kill_job2(id.c_str(), SIGKILL, KILL_JOB_ARRAY, nullptr) != SLURM_SUCCESS)
+    if (slurm_kill_job2(id.c_str(), SIGKILL, slurm_shim::kKillWholeArray, nullptr) != SLURM_SUCCESS)
       return slurm_error("cancel array " + id);
     return {};
   }

@@ -3,6 +3,7 @@
 // Controller then holds a group's pools to whole units of its ratio, as for the HPA baselines.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "hs/scaler/policy.h"
 #include "policy_detail.h"

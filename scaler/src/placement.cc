@@ -1,6 +1,7 @@
 #include "hs/scaler/placement.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <tuple>
 #include <unordered_map>

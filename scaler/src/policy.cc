@@ -1,6 +1,7 @@
 // HeteroScale's pipeline (policy `heteroscale`, and `paper` without its own stages).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include "hs/scaler/policy.h"

@@ -1,6 +1,7 @@
 #include "hs/scaler/pools.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/common/id_set.h"
 #include "hs/common/text.h"

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/common/http.h"
 #include "hs/common/job_tag.h"

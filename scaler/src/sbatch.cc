@@ -2,6 +2,7 @@
 // lines, SPANK options (pyxis's --container-image, our --hs-pin), cli_filter and SBATCH_*
 // defaults are read by sbatch, not by slurm_submit_batch_job; the daemon passes only the
 // options it owns.
+#include <cstdint>
 #include <set>
 
 #include "hs/common/text.h"

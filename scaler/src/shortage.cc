@@ -1,6 +1,7 @@
 #include "hs/scaler/shortage.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/scaler/ratio_band.h"
 

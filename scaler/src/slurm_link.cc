@@ -1,5 +1,7 @@
 #include "hs/scaler/slurm_link.h"
 
+#include <cstdint>
+
 namespace hs::scaler {
 
 SlurmLink::SlurmLink(SlurmApi& api, const Clock& clock, Logger log,

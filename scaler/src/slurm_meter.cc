@@ -1,6 +1,7 @@
 #include "hs/scaler/slurm_meter.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace hs::scaler {
 SlurmMeter::SlurmMeter(SlurmApi& inner, const Clock& clock, SlurmPace pace,

@@ -1,6 +1,7 @@
 #include "hs/sim/feasibility.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace hs::sim {
 

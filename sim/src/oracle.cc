@@ -1,6 +1,7 @@
 // The oracle lower bound, computed over a request stream tick by tick.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "hs/sim/simulator.h"

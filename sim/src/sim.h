@@ -6,6 +6,7 @@
 // ActionExecutor on a SimSlurm, the endpoint set the router follows).
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>

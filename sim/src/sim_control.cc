@@ -6,6 +6,7 @@
 // continuations, placement, actuation). The virtual clock is Unix time wall0_ + simulated
 // seconds; Slurm's own changes between ticks (a queue wait over) come as kSlurm events.
 #include <cmath>
+#include <cstdint>
 
 #include "hs/scaler/placement.h"
 #include "hs/scaler/pools.h"
@@ -156,9 +157,8 @@ std::map<std::string, scaler::ServiceMetrics> Sim::service_metrics() const {
 // The endpoint set published at the end of a tick, from that tick's registrations and Slurm
 // view (the daemon's served_endpoints, ratio gate and drain flags included); the router
 // routes to what it lists.
-void Sim::publish(
-    const std::vector<scaler::Registration>& regs, const scaler::ClusterView& view,
-    scaler::GroupRatios ratios) {
+void Sim::publish(const std::vector<scaler::Registration>& regs, const scaler::ClusterView& view,
+                  scaler::GroupRatios ratios) {
   scaler::EndpointInputs in;
   in.registrations = &regs;
   in.view = &view;

@@ -2,6 +2,7 @@
 // Slurm, started when its task starts (model load from the GPU's profile), registered once
 // loaded, and ended with its task (whatever it still held is lost, as when Slurm kills it).
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "sim.h"

@@ -1,6 +1,7 @@
 // The autoscaler's view of the simulation: engines scraped as vLLM exports them, the
 // router's per-group latency histograms, each tick's figures, and the run's totals.
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/scaler/engine_metrics.h"
 #include "hs/scaler/signals.h"

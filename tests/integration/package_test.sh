@@ -32,12 +32,17 @@ check_contains "postinst creates the service account" "$(cat "$T/ctl/postinst")"
 dpkg-deb -x "$DEB" "$T/root"
 # Verify offline against the unpacked tree plus what a Debian system always has (the boot
 # targets and /bin/kill), so ExecStart= and friends are checked against the package's paths.
-mkdir -p "$T/vroot/lib/systemd/system" "$T/vroot/bin"
+# The unit goes where the host's systemd looks under --root: /lib/systemd/system (Debian 12's
+# systemd 252) and /usr/lib/systemd/system (Debian 13's 257, which no longer searches /lib).
+mkdir -p "$T/vroot/lib/systemd/system" "$T/vroot/usr/lib/systemd/system" "$T/vroot/bin"
 cp -a "$T/root/." "$T/vroot/"
-cp -a /lib/systemd/system/*.target "$T/vroot/lib/systemd/system/" 2>/dev/null
+cp -a "$T/root/lib/systemd/system/." "$T/vroot/usr/lib/systemd/system/"
+for d in lib usr/lib; do cp -a /usr/lib/systemd/system/*.target "$T/vroot/$d/systemd/system/" 2>/dev/null; done
 cp /bin/kill "$T/vroot/bin/"
+unit=/lib/systemd/system/heteroscaled.service
+[ "$(systemd-analyze --version | awk 'NR == 1 {print $2}')" -ge 254 ] && unit=/usr$unit
 # --man=no: the unit's man:heteroscaled(8) is checked in the package listing above, not on the host.
-out=$(systemd-analyze verify --man=no --root="$T/vroot" /lib/systemd/system/heteroscaled.service 2>&1); rc=$?
+out=$(systemd-analyze verify --man=no --root="$T/vroot" "$unit" 2>&1); rc=$?
 check_rc "systemd-analyze verify accepts the unit" $rc 0
 # It exits 0 on unparseable settings (only warns): no output is the real pass.
 check_eq "  ... without a single warning" "$out" ""

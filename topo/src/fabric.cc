@@ -1,6 +1,7 @@
 #include "hs/topo/fabric.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <set>
 

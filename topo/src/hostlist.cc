@@ -1,6 +1,7 @@
 #include "hs/topo/hostlist.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <tuple>
 

@@ -1,6 +1,7 @@
 #include "hs/topo/ibnetdiscover.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <set>
 #include <unordered_map>

@@ -1,6 +1,7 @@
 #include "io_locality.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace hs::topo::detail {
 

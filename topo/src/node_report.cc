@@ -1,5 +1,6 @@
 #include "hs/topo/node_report.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,6 @@
 #include "hs/topo/pci_address.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "hs/common/text.h"

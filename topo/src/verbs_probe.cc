@@ -2,6 +2,7 @@
 
 #include <infiniband/verbs.h>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 

@@ -3,6 +3,7 @@
 // composer it replaced), merged in arrival order by a heap, so that a day at full rate
 // (24 M requests) or two weeks never sit in memory.
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <queue>
 #include <random>

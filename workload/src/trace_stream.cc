@@ -5,6 +5,7 @@
 #include "trace_stream.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <queue>

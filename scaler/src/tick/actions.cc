@@ -1,5 +1,7 @@
 // Action constructors and how an action reads in logs and in the status.
 #include "hs/common/text.h"
+
+#include <cstdint>
 #include "tick/service_tick.h"
 
 namespace hs::scaler {

@@ -3,6 +3,7 @@
 // drain marks and revivals, then submissions. Which groups grow or shrink is the tick's one
 // placement for all services, so no two services are given the same GPUs.
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/common/text.h"
 #include "hs/scaler/ratio_band.h"

@@ -1,4 +1,5 @@
 // Free GPUs from Slurm's view of its nodes, and what the tick's raised throttles will take.
+#include <cstdint>
 #include <unordered_map>
 
 #include "hs/common/text.h"

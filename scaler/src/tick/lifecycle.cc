@@ -3,6 +3,7 @@
 // array) so successors start, and once those are registered, lower the throttles and turn the
 // marks into drains. The marks live in Slurm, so a restart resumes the round.
 #include <algorithm>
+#include <cstdint>
 
 #include "tick/service_tick.h"
 

@@ -3,6 +3,7 @@
 // (the other role's started tasks are drained by the next tick's reconciliation); a group
 // with nothing running is closed. A group out of ratio is repaired before any decision.
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/scaler/ratio_band.h"
 #include "tick/service_tick.h"

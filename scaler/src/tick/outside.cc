@@ -15,6 +15,7 @@
 //    repair or replacement in it; growth goes to other groups) until it is released.
 // After a restart the first tick is the baseline: nothing is reported for it.
 #include <algorithm>
+#include <cstdint>
 
 #include "hs/scaler/ratio_band.h"
 #include "tick/service_tick.h"

@@ -1,6 +1,7 @@
 // Phase 1: every array's drain marks against its throttle, and drained tasks to their end.
 // Runs every tick, so a crash between any two Slurm writes converges here.
 #include <algorithm>
+#include <cstdint>
 
 #include "tick/service_tick.h"
 

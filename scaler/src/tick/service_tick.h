@@ -8,6 +8,7 @@
 // the state it produced). Internal to hs_scaler_daemon.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>

@@ -1,5 +1,7 @@
 #include "task_launch.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>

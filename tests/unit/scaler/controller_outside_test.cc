@@ -2,6 +2,8 @@
 // rule the daemon follows (scaler/src/tick/outside.cc, docs/admin-guide.md).
 #include "sim_world.h"
 
+#include <cstdint>
+
 namespace hs::scaler {
 namespace {
 

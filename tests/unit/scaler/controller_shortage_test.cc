@@ -4,6 +4,8 @@
 // reaches and what each service's status says.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "hs/common/job_tag.h"
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/controller.h"

@@ -4,6 +4,8 @@
 // report the load at once; what a test asserts is the state Slurm reaches.
 #include "sim_world.h"
 
+#include <cstdint>
+
 namespace hs::scaler {
 namespace {
 

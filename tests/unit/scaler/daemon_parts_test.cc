@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "hs/common/engine_metrics.h"
 #include "hs/common/job_tag.h"

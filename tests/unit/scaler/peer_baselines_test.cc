@@ -2,6 +2,8 @@
 // (thresholds, credit, HPA behaviour) and Dynamo's load-based regression.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "hs/scaler/policy.h"
 #include "test_util.h"
 

@@ -5,6 +5,7 @@
 // decide(), as in the daemon and the simulator.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 
 #include "hs/scaler/policy.h"

@@ -2,6 +2,8 @@
 // and the router's gate: band 0 must be exactly today's whole units.
 #include "hs/scaler/ratio_band.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 #include "hs/scaler/policy.h"

@@ -2,6 +2,8 @@
 // only a simulation can show quickly (queue wait, node failure, holds, purges, bad input).
 #include "hs/scaler/sim_slurm.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 #include "slurm_conformance.h"

@@ -2,6 +2,7 @@
 // the loopback cluster (Slurm 22.05), then required of SimSlurm.
 #include "slurm_conformance.h"
 
+#include <cstdint>
 #include <map>
 
 #include "hs/common/id_set.h"

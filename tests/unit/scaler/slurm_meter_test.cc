@@ -2,6 +2,8 @@
 // thread, never reads.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "hs/scaler/daemon_config.h"
 #include "hs/scaler/sim_slurm.h"
 #include "hs/scaler/slurm_meter.h"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "hs/sim/calibrate.h"
 #include "hs/sim/feasibility.h"

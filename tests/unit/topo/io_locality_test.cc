@@ -1,6 +1,8 @@
 // classify() on hand-built bridge chains shaped like the fixtures' (ids are arbitrary).
 #include "io_locality.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 namespace hs::topo::detail {

@@ -13,6 +13,7 @@
 //  - hs-engine-sim (this repository), told which vLLM release to behave as.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>

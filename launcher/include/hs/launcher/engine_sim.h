@@ -19,6 +19,7 @@
 // /health, /metrics, and heteroscale's /hs/drain, /hs/status, /hs/records.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 

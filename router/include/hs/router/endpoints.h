@@ -3,6 +3,7 @@
 // daemon); the router re-reads it on change and keeps the last good set when a new one is bad.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -6,6 +6,7 @@
 // comes back without its tag (a site's job_submit rewrote it) is cancelled and fails.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>

@@ -15,6 +15,7 @@
 //    (placement decides which), continues an exhausted array with a new one, or opens a group.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>

@@ -10,6 +10,7 @@
 #include "hs/scaler/slurm_meter.h"
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>

@@ -3,6 +3,7 @@
 // like the rest (file:line:column: field: problem, all at once). Defaults live here.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>

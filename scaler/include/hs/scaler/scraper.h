@@ -4,6 +4,7 @@
 // round is published as an immutable snapshot the tick takes without waiting.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>

@@ -5,6 +5,7 @@
 // stall there, unseen. Reads are never paced (the tick waits on them).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>

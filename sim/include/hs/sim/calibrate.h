@@ -11,6 +11,7 @@
 //    P:D with both terms <= max_term (too little prefill breaks TTFT; too much wastes GPUs).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "hs/common/error.h"

@@ -2,6 +2,7 @@
 // by how far apart a prefill and its decode are. YAML (sim/data/cluster-default.yaml).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -1,6 +1,7 @@
 // hs-sim's outputs: summary.json, a time-series CSV and gnuplot PNGs per policy.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>

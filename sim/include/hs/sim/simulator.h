@@ -22,6 +22,7 @@
 // in a few hundred MB); the router's choices are O(log n) in the fleet's size.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>

@@ -1,6 +1,7 @@
 // `ibnetdiscover` output (and ibsim's net files, which use its syntax) -> Fabric.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>

@@ -2,6 +2,7 @@
 // a trace file (Azure CSV, Mooncake JSONL) or a ServeGen category folder composed into requests.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
