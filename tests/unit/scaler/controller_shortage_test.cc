@@ -10,6 +10,7 @@
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/controller.h"
 #include "hs/scaler/sim_slurm.h"
+#include "sim_world.h"
 #include "test_util.h"
 
 namespace hs::scaler {
@@ -87,29 +88,9 @@ struct TwoServices {
           for (const auto& a : gp.role(role).arrays)
             for (const auto& task : a.tasks) {
               if (task.state != JobState::kRunning) continue;
-              Registration r;
-              r.url = "http://127.0.0.1:" + std::to_string(10000 + task.job_id);
-              r.service = svc;
-              r.group = g;
-              r.role = role;
-              r.job_id = std::to_string(task.array_job_id);
-              r.array_task_id = std::to_string(task.task_id);
-              r.registered = registered.try_emplace(task.id(), clock.now()).first->second;
-              r.last_heartbeat = clock.now();
-              regs.push_back(r);
-              InstanceSeries s{task.id(), role, g, 100, {}};
               double tps =
                   role == Role::kDecode && !task.draining() && decodes ? load[svc] / decodes : 0;
-              for (int k = 0; k <= 10; ++k) {
-                InstanceSample x;
-                x.t = clock.now() - std::chrono::seconds(10 - k);
-                x.generation_tokens = tps * k;
-                x.prompt_tokens = 0;
-                x.running = x.waiting = 0;
-                s.samples.push_back(x);
-              }
-              m.window.instances.push_back(s);
-              m.engine_in_flight[r.url] = 0;
+              testing::observe_task(task, svc, g, role, tps, clock.now(), registered, regs, m);
             }
     }
     ex.run(c.tick(&snap, regs, metrics, clock.now(), wall));

@@ -355,18 +355,27 @@ DaemonConfig band_config(const char* band = kBand) {
   return c;
 }
 
-TEST(Controller, ABandMoveIsNotRepairedBack) {
-  Fixture f;
-  f.cfg = band_config();
+// One tick of `f` (reconfigured to `cfg`) over `jobs`, every task registered, decode at
+// `decode_tps` and prefill at `prefill_tps` per instance; node1/node2 hold what the jobs use.
+std::vector<Action> band_tick(Fixture& f, DaemonConfig cfg, const std::vector<SlurmJob>& jobs,
+                              double decode_tps, double prefill_tps, uint32_t used_p,
+                              uint32_t used_d) {
+  f.cfg = std::move(cfg);
   f.c.reload(f.cfg, two_leaves());
-  // 4 prefill beside 3 decode: out of 1:1, inside the band of 3 units (2..4).
-  auto jobs = cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3));
   auto view = build_view(jobs);
   TimePoint now = f.t0 + std::chrono::seconds(400);
   f.register_all(view, now);
-  f.load(view, 85, now);
-  prefill_load(f, 95, now);  // 380 prompt tokens/s: 4 prefill instances needed
-  auto acts = f.tick(jobs, nodes(4, 3), now);
+  f.load(view, decode_tps, now);
+  prefill_load(f, prefill_tps, now);
+  return f.tick(jobs, nodes(used_p, used_d), now);
+}
+
+TEST(Controller, ABandMoveIsNotRepairedBack) {
+  Fixture f;
+  // 4 prefill beside 3 decode: out of 1:1, inside the band of 3 units (2..4); 380 prompt
+  // tokens/s need 4 prefill instances.
+  auto jobs = cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3));
+  auto acts = band_tick(f, band_config(), jobs, 85, 95, 4, 3);
   const ServiceStatus& st = f.c.status().at("chat");
   ASSERT_TRUE(st.decided) << st.hold_reason;
   EXPECT_EQ(st.hold_reason.find("repairing"), std::string::npos) << st.hold_reason;
@@ -380,12 +389,9 @@ TEST(Controller, ABandMoveIsNotRepairedBack) {
 
   // The same group without a band is repaired: decode grows to 4.
   Fixture fixed;
-  fixed.cfg.services.services[0].variants[0].prefill_tps_per_instance = 100;
-  fixed.c.reload(fixed.cfg, two_leaves());
-  fixed.register_all(view, now);
-  fixed.load(view, 85, now);
-  prefill_load(fixed, 95, now);
-  auto repair = fixed.tick(jobs, nodes(4, 3), now);
+  DaemonConfig no_band = fixed.cfg;
+  no_band.services.services[0].variants[0].prefill_tps_per_instance = 100;
+  auto repair = band_tick(fixed, no_band, jobs, 85, 95, 4, 3);
   EXPECT_NE(fixed.c.status().at("chat").hold_reason.find("repairing"), std::string::npos);
   ASSERT_EQ(repair.size(), 1u) << kinds(repair);
   EXPECT_EQ(repair[0].job_id, 2u);
@@ -394,15 +400,9 @@ TEST(Controller, ABandMoveIsNotRepairedBack) {
 
 TEST(Controller, ABandMoveRaisesOrLowersPrefillAlone) {
   Fixture f;
-  f.cfg = band_config();
-  f.c.reload(f.cfg, two_leaves());
+  // 390 prompt tokens/s on 3 prefill: 4 needed.
   auto jobs = cat(pool(1, "prefill", "node1", 3, 3), pool(2, "decode", "node2", 3, 3));
-  auto view = build_view(jobs);
-  TimePoint now = f.t0 + std::chrono::seconds(400);
-  f.register_all(view, now);
-  f.load(view, 85, now);
-  prefill_load(f, 130, now);  // 390 prompt tokens/s on 3 prefill: 4 needed
-  auto acts = f.tick(jobs, nodes(3, 3), now);
+  auto acts = band_tick(f, band_config(), jobs, 85, 130, 3, 3);
   const ServiceStatus& st = f.c.status().at("chat");
   ASSERT_TRUE(st.decided) << st.hold_reason;
   EXPECT_EQ(st.decision.desired_prefill, 4u) << st.decision.to_log_line();
@@ -415,15 +415,10 @@ TEST(Controller, ABandMoveRaisesOrLowersPrefillAlone) {
   // Light prompts: 4 prefill for 3 decode cut to the band's floor, 2 (the fixture lets a
   // scale-in take everything at once): a throttle lowered, the next tick's reconciliation
   // drains the newest gracefully; decode left alone.
-  Fixture g;
-  g.cfg = band_config();
-  g.c.reload(g.cfg, two_leaves());
-  auto jobs4 = cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3));
-  auto view4 = build_view(jobs4);
-  g.register_all(view4, now);
-  g.load(view4, 85, now);
-  prefill_load(g, 30, now);  // 120 prompt tokens/s: 2 needed
-  auto cut = g.tick(jobs4, nodes(4, 3), now);
+  Fixture g;  // 120 prompt tokens/s: 2 needed
+  auto cut = band_tick(g, band_config(),
+                       cat(pool(1, "prefill", "node1", 4, 4), pool(2, "decode", "node2", 3, 3)), 85,
+                       30, 4, 3);
   const ServiceStatus& gs = g.c.status().at("chat");
   ASSERT_TRUE(gs.decided) << gs.hold_reason;
   EXPECT_EQ(gs.decision.desired_prefill, 2u) << gs.decision.to_log_line();
@@ -435,18 +430,11 @@ TEST(Controller, ABandMoveRaisesOrLowersPrefillAlone) {
 
 TEST(Controller, AShrinkInsideABandTakesOnlyThePrefillTheDecisionGivesUp) {
   Fixture f;
-  f.cfg = band_config("    ratio_band: 1\n");
-  f.c.reload(f.cfg, two_leaves());
   // 4 units at the band's floor (2 prefill beside 4 decode); decode load for 2 units and
   // prefill load for 1 instance: 2 units, 1 prefill. A unit shrink would take 2 prefill
   // (1:1), leaving none beside 2 decode; only the one the decision gives up goes.
   auto jobs = cat(pool(1, "prefill", "node1", 2, 2), pool(2, "decode", "node2", 4, 4));
-  auto view = build_view(jobs);
-  TimePoint now = f.t0 + std::chrono::seconds(400);
-  f.register_all(view, now);
-  f.load(view, 40, now);
-  prefill_load(f, 50, now);
-  auto acts = f.tick(jobs, nodes(2, 4), now);
+  auto acts = band_tick(f, band_config("    ratio_band: 1\n"), jobs, 40, 50, 2, 4);
   const ServiceStatus& st = f.c.status().at("chat");
   ASSERT_TRUE(st.decided) << st.hold_reason;
   EXPECT_EQ(st.decision.desired_prefill, 1u) << st.decision.to_log_line();

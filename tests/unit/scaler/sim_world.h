@@ -60,6 +60,39 @@ inline topo::Fabric fabric() {
   return *topo::Fabric::build(d, "test");
 }
 
+// A running task as the daemon sees it: registered when first seen (heartbeating every tick
+// since) and a 10 s metrics window producing `tps` decode tokens/s.
+inline void observe_task(const PoolTask& task, const std::string& service, const std::string& group,
+                         Role role, double tps, TimePoint now,
+                         std::map<std::string, TimePoint>& registered,
+                         std::vector<Registration>& regs, ServiceMetrics& m) {
+  Registration r;
+  r.url = "http://127.0.0.1:" + std::to_string(10000 + task.job_id);
+  r.service = service;
+  r.group = group;
+  r.role = role;
+  r.job_id = std::to_string(task.array_job_id);
+  r.array_task_id = std::to_string(task.task_id);
+  r.registered = registered.try_emplace(task.id(), now).first->second;
+  r.last_heartbeat = now;
+  regs.push_back(r);
+  InstanceSeries s;
+  s.id = task.id();
+  s.role = role;
+  s.group = group;
+  s.decode_tps_target = 100;
+  for (int k = 0; k <= 10; ++k) {
+    InstanceSample x;
+    x.t = now - std::chrono::seconds(10 - k);
+    x.generation_tokens = tps * k;
+    x.prompt_tokens = 0;
+    x.running = x.waiting = 0;
+    s.samples.push_back(x);
+  }
+  m.window.instances.push_back(s);
+  m.engine_in_flight[r.url] = 0;
+}
+
 struct World {
   explicit World(uint32_t array_size = 64, uint32_t time_limit_min = 0, SimSlurmOptions o = {})
       : slurm(nodes(), kWall0, o), cfg(config(array_size, time_limit_min)) {}
@@ -135,34 +168,9 @@ struct World {
         for (const auto& a : gp.role(role).arrays)
           for (const auto& task : a.tasks) {
             if (task.state != JobState::kRunning) continue;
-            Registration r;
-            r.url = "http://127.0.0.1:" + std::to_string(10000 + task.job_id);
-            r.service = "chat";
-            r.group = g;
-            r.role = role;
-            r.job_id = std::to_string(task.array_job_id);
-            r.array_task_id = std::to_string(task.task_id);
-            // Registered when first seen running, heartbeating every tick since.
-            r.registered = registered.try_emplace(task.id(), clock.now()).first->second;
-            r.last_heartbeat = clock.now();
-            regs.push_back(r);
-            InstanceSeries s;
-            s.id = task.id();
-            s.role = role;
-            s.group = g;
-            s.decode_tps_target = 100;
             double tps =
                 role == Role::kDecode && !task.draining() && decodes ? load_tps / decodes : 0;
-            for (int k = 0; k <= 10; ++k) {
-              InstanceSample x;
-              x.t = clock.now() - std::chrono::seconds(10 - k);
-              x.generation_tokens = tps * k;
-              x.prompt_tokens = 0;
-              x.running = x.waiting = 0;
-              s.samples.push_back(x);
-            }
-            m.window.instances.push_back(s);
-            m.engine_in_flight[r.url] = 0;
+            observe_task(task, "chat", g, role, tps, clock.now(), registered, regs, m);
           }
     if (slow) {
       // 100 first tokens in the window, all slower than any guard edge.
