@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Debian 13 (trixie) root for the Slurm 24.11 leg: made with debootstrap from Debian's
 # archive (no other source of packages), kept outside the clone under $HS_ROOT_CACHE (default
-# /var/cache/heteroscale), keyed by a hash of this file (its package list), and reused.
+# /var/cache/heteroscale), keyed by a hash of its package list, and reused (one at a time).
 # Debian 13's packages are used only inside that root.
 #
 #   trixie_root.sh path            print the root's directory, making it first if needed
@@ -22,7 +22,10 @@ PKGS="slurm-wlm slurmctld slurmd slurm-client libslurm-dev munge
   bc curl time python3 procps iproute2 util-linux ca-certificates
   file dpkg-dev man-db systemd"
 
-key() { sha256sum "${BASH_SOURCE[0]}" | cut -c1-12; }
+# The root is keyed by what goes into it (suite, mirror, packages, the setup steps' version),
+# not by this whole file, so an edit elsewhere here does not remake it.
+SETUP_VERSION=1
+key() { echo "trixie $MIRROR $(echo $PKGS) $SETUP_VERSION" | sha256sum | cut -c1-12; }
 
 TMP_ROOT=
 make_root() {
@@ -48,6 +51,9 @@ make_root() {
   rm -rf "$dir"
   mv "$tmp" "$dir"
   trap - EXIT
+  # Roots of older package lists are never used again: one root on disk (about 1 GB).
+  find "$CACHE" -maxdepth 1 -type d -regextype posix-extended \
+    -regex ".*/trixie-[0-9a-f]{12}" ! -path "$dir" -exec rm -rf {} + 2>/dev/null || true
   echo "$dir"
 }
 
