@@ -216,6 +216,12 @@ std::optional<Controller::Plan> Controller::plan_service(tick::ServiceTick& t) {
 void Controller::note_shortage(const std::deque<tick::ServiceTick>& ticks,
                                const std::vector<PlacementRequest>& requests,
                                const PlacementResult& pr) {
+  // The common tick: nothing placed short, so every yield ends and no donor is needed (the
+  // donors' pools are not walked again).
+  if (pr.shortfalls.empty()) {
+    shortage_->yields.clear();
+    return;
+  }
   std::map<std::string, DonorState> donors;
   for (const auto& t : ticks) {
     DonorState d;

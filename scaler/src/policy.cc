@@ -198,6 +198,17 @@ class Pipeline {
     return true;
   }
 
+  // The newest scale action of either direction (the in-cooldown runs from it).
+  std::optional<TimePoint> last_action() const {
+    std::optional<TimePoint> last = mem_.last_out;
+    if (mem_.last_in && (!last || *mem_.last_in > *last)) last = mem_.last_in;
+    return last;
+  }
+  // What one scale-in may remove from `cur`: max(1, max_step_in_fraction x cur).
+  uint32_t max_step_in(uint32_t cur) const {
+    return std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(cur * sc_.max_step_in_fraction)));
+  }
+
   // 4. Tolerance band (separate out/in thresholds); a guard-driven increase is not damped.
   void tolerance() {
     uint32_t tol = units_;
@@ -273,8 +284,7 @@ class Pipeline {
       why = "scale-out cooldown: last scale-out " + secs(now_ - *mem_.last_out) + " ago < " +
             secs(sc_.out_cooldown);
     } else if (stab < cur_) {
-      std::optional<TimePoint> last = mem_.last_out;
-      if (mem_.last_in && (!last || *mem_.last_in > *last)) last = mem_.last_in;
+      std::optional<TimePoint> last = last_action();
       if (last && now_ - *last < sc_.in_cooldown) {
         cool = cur_;
         why = "scale-in cooldown: last action " + secs(now_ - *last) + " ago < " +
@@ -304,8 +314,7 @@ class Pipeline {
               (sized ? " (deficit-sized)" : "");
       }
     } else if (cool < cur_) {
-      uint32_t max_rm =
-          std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(cur_ * sc_.max_step_in_fraction)));
+      uint32_t max_rm = max_step_in(cur_);
       if (cur_ - cool > max_rm) {
         step = cur_ - max_rm;
         why = "scale-in limited to -" + std::to_string(max_rm) + " units";
@@ -391,8 +400,7 @@ class Pipeline {
       why += "; hold: " + std::to_string(pool_.starting) + " instance(s) starting";
     } else if (want < now_p && fin >= cur_) {
       p = std::min(now_p, hi_rec);
-      std::optional<TimePoint> last = mem_.last_out;
-      if (mem_.last_in && (!last || *mem_.last_in > *last)) last = mem_.last_in;
+      std::optional<TimePoint> last = last_action();
       std::string blocker = scale_in_blocker(sig_, c_);
       if (p >= now_p) {
         why += "; highest over " + secs(sc_.in_stabilization) + ": " + std::to_string(hi_rec);
@@ -408,8 +416,7 @@ class Pipeline {
       } else {
         // As a scale-in: at most max(1, max_step_in_fraction x current) at a time, and not if
         // the survivors' TTFT (today's x now/after, first order) would pass the first tier.
-        uint32_t max_rm = std::max<uint32_t>(
-            1, static_cast<uint32_t>(std::floor(now_p * sc_.max_step_in_fraction)));
+        uint32_t max_rm = max_step_in(now_p);
         p = std::max(p, now_p - std::min(now_p, max_rm));
         const LatencySignal& t = sig_.ttft;
         if (p > 0 && t.known && !missing(t.quantile_s) && !t.tier_edge_s.empty() &&

@@ -213,7 +213,12 @@ void Actuation::shrink_from(const PlacementResult& pr) {
   // ratio.prefill prefill instances, of which only as many as the decision gives up (-dp_)
   // go; shape_prefill then keeps each group inside its band.
   int64_t prefill_left = band_ > 0 ? std::max<int64_t>(-dp_, 0) : INT64_MAX;
-  std::vector<std::pair<std::string, const PoolTask*>> take;  // group, task
+  struct Taken {
+    std::string group;
+    const PoolTask* task;
+  };
+  std::vector<Taken> take;
+  std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
   for (const auto& ga : pr.actions)
     if (ga.service == svc)
       for (const auto& id : ga.remove)
@@ -221,16 +226,12 @@ void Actuation::shrink_from(const PlacementResult& pr) {
           auto o = owner_.find(task->array_job_id);
           bool prefill = o != owner_.end() && o->second.second == Role::kPrefill;
           if (prefill && prefill_left-- <= 0) continue;
-          take.emplace_back(ga.group, task);
+          take.push_back({ga.group, task});
+          removed[task->array_job_id] += 1;
+          if (o == owner_.end()) continue;
+          moved_[o->second] -= 1;
+          if (prefill) dp_ += 1;
         }
-  std::map<uint32_t, uint32_t> removed;  // array -> tasks taken out
-  for (const auto& [g, task] : take) {
-    removed[task->array_job_id] += 1;
-    auto o = owner_.find(task->array_job_id);
-    if (o == owner_.end()) continue;
-    moved_[o->second] -= 1;
-    if (o->second.second == Role::kPrefill) dp_ += 1;
-  }
   // An array losing all its serving tasks is closed: a throttle of 0 would mean unlimited,
   // so its pending indices are cancelled instead (before the drains, so nothing starts when
   // the drained tasks end) and its throttle is left alone.
@@ -247,8 +248,8 @@ void Actuation::shrink_from(const PlacementResult& pr) {
             drains_.push_back(
                 cancel_pending(gname, role, a, "closing the pool: its last serving tasks drain"));
   }
-  for (const auto& [g, task] : take)
-    drains_.push_back(mark_task(g, *task, Mark::kDrain, t_.wall, why));
+  for (const auto& x : take)
+    drains_.push_back(mark_task(x.group, *x.task, Mark::kDrain, t_.wall, why));
 }
 
 // Lowers a role's throttles by n, newest arrays first, never to 0 (0 is unlimited): the tasks
