@@ -51,5 +51,30 @@ endif()
 if(NOT SLURM_LIB)
   message(FATAL_ERROR "libslurm not found ${_where}")
 endif()
+# From 23.11 on, slurm_init() loads the cred plugin (src/api/init.c, slurm-23-11-1-1 and later:
+# cred_g_init()), and the cred plugins call libslurmfull's unprefixed internals
+# (get_log_level, pack16, init_buf...) that libslurm.so does not export (it exports only
+# slurm_*): a libslurm.so client dies at start with "cred_none.so: undefined symbol:
+# get_log_level" (seen with Debian 13's 24.11.5 on the loopback cluster; cred_munge.so
+# imports the same names). Slurm's own commands link libslurmfull.so, as pyslurm does from
+# 23.11 (its setup.py: SLURM_LIB = "libslurmfull"), so the daemon links it too. It lives in the
+# plugin directory (Debian: <libdir>/slurm-wlm; SchedMD's builds: <libdir>/slurm), off the
+# loader's path: the binaries carry that directory as their RPATH.
+if(HS_SLURM_SERIES VERSION_GREATER_EQUAL 23.11)
+  get_filename_component(_libdir "${SLURM_LIB}" DIRECTORY)
+  find_library(SLURM_FULL_LIB slurmfull PATHS "${_libdir}/slurm-wlm" "${_libdir}/slurm"
+               NO_DEFAULT_PATH)
+  if(NOT SLURM_FULL_LIB)
+    message(FATAL_ERROR "Slurm ${HS_SLURM_VERSION}: libslurmfull.so not found in "
+                        "${_libdir}/slurm-wlm or ${_libdir}/slurm; from 23.11 a client of "
+                        "libslurm.so alone cannot load the cred plugin slurm_init() loads")
+  endif()
+  set(HS_SLURM_CLIENT_LIB "${SLURM_FULL_LIB}")
+  # Build trees get the directory as RPATH from CMake already (a library outside the implicit
+  # directories); installed binaries keep it too.
+  set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
+else()
+  set(HS_SLURM_CLIENT_LIB "${SLURM_LIB}")
+endif()
 message(STATUS "Slurm ${HS_SLURM_VERSION} (series ${HS_SLURM_SERIES}): ${SLURM_INCLUDE_DIR}, "
-               "${SLURM_LIB}")
+               "${HS_SLURM_CLIENT_LIB}")

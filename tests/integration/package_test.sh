@@ -24,12 +24,21 @@ info=$(dpkg-deb -I "$DEB")
 series=$(dpkg-query -W -f='${Version}' libslurm-dev | grep -oE '^[0-9]+\.[0-9]+')
 check_contains "depends on the Slurm release series it was built against" "$info" "slurmd (>= $series)"
 check_contains "  ... and not on the next one" "$info" "slurmd (<< "
-check_contains "depends on libslurm (soname from dpkg-shlibdeps)" "$info" "libslurm"
 check_contains "depends on hwloc, ibverbs, yaml-cpp" "$info" "libhwloc15"
 check_contains "/etc files are conffiles" "$(dpkg-deb -e "$DEB" "$T/ctl" && cat "$T/ctl/conffiles")" "/etc/heteroscale/heteroscale.yaml"
 check_contains "postinst creates the service account" "$(cat "$T/ctl/postinst")" "adduser --system --group"
 
 dpkg-deb -x "$DEB" "$T/root"
+# The Slurm library the unpacked daemon loads (libslurm, or libslurmfull through its RPATH
+# from 23.11: cmake/Slurm.cmake) resolves, and the package holding it is a dependency.
+libs=$(ldd "$T/root/usr/sbin/heteroscaled" 2>&1)
+check_rc "ldd reads the unpacked daemon" $? 0
+check_eq "the unpacked daemon resolves every library" "$(grep -c 'not found' <<<"$libs")" "0"
+slurmlib=$(awk '/libslurm/ {print $3; exit}' <<<"$libs")
+owner=$(dpkg -S "$(readlink -f "$slurmlib")" 2>/dev/null | cut -d: -f1 | head -1)
+[ -n "$owner" ] || owner=$(dpkg -S "$slurmlib" 2>/dev/null | cut -d: -f1 | head -1)
+check_contains "depends on the package of its Slurm library ($slurmlib: ${owner:-none})" "$info" "${owner:-no package owns $slurmlib}"
+
 # Verify offline against the unpacked tree plus what a Debian system always has (the boot
 # targets and /bin/kill), so ExecStart= and friends are checked against the package's paths.
 # The unit goes where the host's systemd looks under --root: /lib/systemd/system (Debian 12's
