@@ -94,7 +94,10 @@ check_contains "array: one task on GPU 0 pinned near it" "$arr" "gpus=0 role=dec
 check_contains "array: the other on GPU 1 pinned near it" "$arr" "gpus=1 role=decode cpus=0 numa=0 nic=mlx5_0 bus=0000:13:00.0"
 check_contains "array: task 0's binding applied" "$arr" "bus=0000:23:00.0 nccl==mlx5_1:1 ucx=mlx5_1:1 order=PCI_BUS_ID allowed=1"
 
-# 4. What the user sets changes nothing.
+# 4. What the user sets changes nothing. Both runs must get the same GPU, so the array's
+# tasks must have released theirs first: their output is written before the jobs end.
+queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
+wait_until 60 queue_empty
 clean=$(srun -Q -w node1 --gres=gpu:h100:1 bash -c "$REPORT" 2>&1)
 dirty=$(CUDA_VISIBLE_DEVICES=3 SLURM_STEP_GPUS=3 SLURM_JOB_GPUS=3 HS_NIC=evil HS_CPUS=0 HS_ROLE=x HS_NUMA_NODE=9 \
   NCCL_IB_HCA=mlx5_9 UCX_NET_DEVICES=mlx5_9:1 SLURMD_NODENAME=node2 \
