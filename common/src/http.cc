@@ -1,18 +1,13 @@
+// hs::http's client side and helpers (the server: http_server.cc).
 #include "hs/common/http.h"
 
-#include <sys/socket.h>
-
-#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <cstdint>
-#include <list>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include "hs/common/text.h"
 
@@ -40,215 +35,6 @@ Response error_response(int status, std::string_view message, std::string_view t
   r.body = "{\"error\": {\"message\": \"" + m + "\", \"type\": \"" + std::string(type) +
            "\", \"code\": " + std::to_string(status) + "}}";
   return r;
-}
-
-namespace {
-
-void set_timeout(tcp::socket& s, std::chrono::milliseconds t) {
-  timeval tv{static_cast<time_t>(t.count() / 1000),
-             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-}  // namespace
-
-struct Server::Impl {
-  ServerOptions opts;
-  Handler handler;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::thread accept_thread;
-  std::atomic<bool> stopping{false};
-  struct Conn {
-    tcp::socket socket;
-    std::thread thread;
-    std::atomic<bool> done{false};
-    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
-  };
-  mutable std::mutex mu;
-  std::list<std::shared_ptr<Conn>> conns;
-
-  void reap() {  // joins finished connection threads; mu held
-    for (auto it = conns.begin(); it != conns.end();) {
-      if ((*it)->done) {
-        if ((*it)->thread.joinable()) (*it)->thread.join();
-        it = conns.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-
-  void serve(const std::shared_ptr<Conn>& c) {
-    beast::flat_buffer buf;
-    set_timeout(c->socket, opts.read_timeout);
-    boost::system::error_code ec;
-    std::string peer;
-    auto ep = c->socket.remote_endpoint(ec);
-    if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
-    for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(opts.max_body_bytes);
-      parser.header_limit(64 * 1024);
-      bhttp::read(c->socket, buf, parser, ec);
-      if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::connection_reset)
-        break;
-      Response resp;
-      bool keep_alive = false;
-      Request req;
-      if (ec) {
-        if (ec == bhttp::error::body_limit)
-          resp = error_response(
-              413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes");
-        else if (ec == net::error::would_block || ec == net::error::timed_out ||
-                 ec == net::error::try_again)
-          break;
-        else
-          resp = error_response(400, "malformed HTTP request: " + ec.message());
-      } else {
-        auto& m = parser.get();
-        req.method = std::string(m.method_string());
-        req.target = std::string(m.target());
-        req.body = std::move(m.body());
-        req.peer = peer;
-        for (const auto& f : m)
-          req.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
-        keep_alive = m.keep_alive();
-        try {
-          resp = handler(req);
-        } catch (const std::exception& e) {
-          resp = error_response(500, std::string("internal error: ") + e.what(), "internal_error");
-        }
-      }
-      if (resp.stream) {
-        bhttp::response<bhttp::empty_body> h{static_cast<bhttp::status>(resp.status), 11};
-        h.set(bhttp::field::content_type, resp.content_type);
-        h.set(bhttp::field::cache_control, "no-cache");
-        for (const auto& [k, v] : resp.headers) h.set(k, v);
-        h.chunked(true);
-        h.keep_alive(false);
-        bhttp::response_serializer<bhttp::empty_body> sr{h};
-        bhttp::write_header(c->socket, sr, ec);
-        if (ec) break;
-        bool alive = true;
-        resp.stream([&](std::string_view chunk) {
-          if (!alive || stopping) return false;
-          if (chunk.empty()) return true;
-          net::write(c->socket, bhttp::make_chunk(net::const_buffer(chunk.data(), chunk.size())),
-                     ec);
-          alive = !ec;
-          return alive;
-        });
-        if (alive) net::write(c->socket, bhttp::make_chunk_last(), ec);
-        break;
-      }
-      bhttp::response<bhttp::string_body> r{static_cast<bhttp::status>(resp.status), 11};
-      r.set(bhttp::field::content_type, resp.content_type);
-      for (const auto& [k, v] : resp.headers) r.set(k, v);
-      r.body() = std::move(resp.body);
-      r.keep_alive(keep_alive && resp.status < 400);
-      r.prepare_payload();
-      bhttp::write(c->socket, r, ec);
-      if (ec || !r.keep_alive() || stopping) break;
-    }
-    c->socket.shutdown(tcp::socket::shutdown_both, ec);
-    c->done = true;
-  }
-
-  std::mutex delay_mu;
-  std::condition_variable delay_cv;
-
-  void accept_loop() {
-    if (opts.accept_delay.count() > 0) {
-      std::unique_lock<std::mutex> lk(delay_mu);
-      delay_cv.wait_for(lk, opts.accept_delay, [&] { return stopping.load(); });
-    }
-    for (;;) {
-      boost::system::error_code ec;
-      tcp::socket s(ioc);
-      acceptor.accept(s, ec);
-      if (stopping) return;
-      if (ec) continue;
-      std::lock_guard<std::mutex> lock(mu);
-      reap();
-      if (conns.size() >= opts.max_connections) {
-        s.close(ec);  // over the limit: refuse rather than queue without bound
-        continue;
-      }
-      auto c = std::make_shared<Conn>(std::move(s));
-      conns.push_back(c);
-      c->thread = std::thread([this, c] { serve(c); });
-    }
-  }
-};
-
-Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Handler handler) {
-  auto impl = std::make_unique<Impl>();
-  impl->opts = options;
-  impl->handler = std::move(handler);
-  boost::system::error_code ec;
-  auto addr = net::ip::make_address(options.host, ec);
-  if (ec) return invalid_argument("bad listen address " + quote(options.host));
-  tcp::endpoint ep(addr, options.port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec)
-    return unavailable("cannot listen: " + ec.message(),
-                       options.host + ":" + std::to_string(options.port));
-  Impl* raw = impl.get();
-  impl->accept_thread = std::thread([raw] { raw->accept_loop(); });
-  return std::make_unique<Server>(std::move(impl));
-}
-
-Server::~Server() { stop(); }
-
-uint16_t Server::port() const {
-  boost::system::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
-}
-
-size_t Server::open_connections() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  size_t n = 0;
-  for (const auto& c : impl_->conns) n += !c->done;
-  return n;
-}
-
-void Server::stop() {
-  if (!impl_ || impl_->stopping.exchange(true)) return;
-  {
-    std::lock_guard<std::mutex> lk(impl_->delay_mu);
-    impl_->delay_cv.notify_all();
-  }
-  boost::system::error_code ec;
-  uint16_t p = port();
-  impl_->acceptor.cancel(ec);
-  impl_->acceptor.close(ec);
-  {  // wake a blocked accept(): connect to ourselves once
-    net::io_context io;
-    tcp::socket s(io);
-    s.connect(tcp::endpoint(net::ip::make_address(
-                                impl_->opts.host == "0.0.0.0" ? "127.0.0.1" : impl_->opts.host, ec),
-                            p),
-              ec);
-  }
-  if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
-  std::list<std::shared_ptr<Impl::Conn>> conns;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    conns = impl_->conns;
-  }
-  for (auto& c : conns) c->socket.shutdown(tcp::socket::shutdown_both, ec);
-  for (auto& c : conns)
-    if (c->thread.joinable()) c->thread.join();
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->conns.clear();
 }
 
 namespace {
@@ -402,6 +188,44 @@ Connection::~Connection() = default;
 Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 uint64_t Connection::connects() const { return impl_->connects; }
+bool Connection::open() const { return impl_ && impl_->call.is_open(); }
+
+Result<ClientResponse> ConnectionPool::request(const std::string& host, uint16_t port,
+                                               const std::string& method, const std::string& target,
+                                               const std::string& body, const ClientOptions& o) {
+  std::string key = host + ":" + std::to_string(port);
+  std::optional<Connection> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(key);
+    if (it != idle_.end() && !it->second.empty()) {
+      c.emplace(std::move(it->second.back()));
+      it->second.pop_back();
+    }
+  }
+  if (!c) c.emplace(host, port);
+  uint64_t before = c->connects();
+  auto r = c->request(method, target, body, o);
+  std::lock_guard<std::mutex> lock(mu_);
+  opened_ += c->connects() - before;
+  if (c->open()) {
+    auto& list = idle_[key];
+    if (list.size() < max_idle_) list.push_back(std::move(*c));
+  }
+  return r;
+}
+
+size_t ConnectionPool::idle() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+uint64_t ConnectionPool::opened() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return opened_;
+}
 
 Result<ClientResponse> Connection::request(const std::string& method, const std::string& target,
                                            const std::string& body, const ClientOptions& o) {

@@ -1,8 +1,10 @@
 // A small HTTP/1.1 server and client for heteroscale's processes (engine simulator, router,
-// load generator, daemon), on Boost.Beast (header-only, Debian's libboost-dev): one thread per
-// connection with keep-alive, bounded bodies and read timeouts, and chunked streaming for
-// server-sent events. Thread per connection keeps the code plain; it is sized for the
-// hundreds of concurrent streams a test or a demo drives, not for an internet front door.
+// load generator, daemon), on Boost.Beast and Asio (header-only, Debian's libboost-dev).
+// The server reads and writes every connection on a fixed set of event-loop threads, so idle
+// and half-sent connections cost no thread; handlers are synchronous and run on a pool beside
+// the loop (a thread per request in flight, up to max_connections). Keep-alive, deadlines for
+// every phase of a request, limits with a clear answer each, and chunked streaming for
+// server-sent events with backpressure (a writer waits while its client is slow to read).
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,10 +50,19 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
-  size_t max_body_bytes = size_t{16} << 20;
+  uint16_t port = 0;                           // 0: an ephemeral port (see Server::port())
+  size_t max_body_bytes = size_t{16} << 20;    // past it: 413
+  size_t max_header_bytes = size_t{64} << 10;  // past it: 431
+  size_t max_header_fields = 100;              // past it: 431
+  // A request's headers must arrive within header_timeout of its first byte (else 408: a
+  // slowloris client holds no more than that); read_timeout bounds the wait for the next
+  // request on a kept-alive connection (then it is closed), for a body, and for each write.
+  std::chrono::seconds header_timeout{10};
   std::chrono::seconds read_timeout{60};
+  // Connections open at once; the next gets a 503 and is closed. Also the cap on handlers in
+  // flight (each holds a pool thread while it runs).
   size_t max_connections = 4096;
+  size_t threads = 0;  // event-loop threads; 0: one per core (at least 2)
   // The port is bound and listening at start, but connections are accepted only after this
   // delay (they wait in the kernel's backlog meanwhile), as a server that binds before it has
   // loaded what it serves does.
@@ -63,8 +75,13 @@ class Server {
   static Result<std::unique_ptr<Server>> start(const ServerOptions& options, Handler handler);
   ~Server();
   uint16_t port() const;
-  // Stops accepting, closes every connection and joins its threads. Idempotent.
+  // Stops accepting, closes every connection, waits for running handlers (a stream's writer
+  // returns false from now on) and joins every thread. Idempotent.
   void stop();
+  // A graceful stop: accepts no more connections, closes idle kept-alive ones, lets the
+  // requests in flight (streams included) finish for up to `bound`, then stop(). Returns how
+  // many were still running at the bound and were cut.
+  size_t drain(std::chrono::milliseconds bound);
   size_t open_connections() const;
 
   struct Impl;
@@ -111,10 +128,30 @@ class Connection {
   Result<ClientResponse> request(const std::string& method, const std::string& target,
                                  const std::string& body = {}, const ClientOptions& options = {});
   uint64_t connects() const;  // sockets opened so far (1 while reuse works)
+  bool open() const;          // a socket is held for the next request
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Kept-alive connections to many peers, shared by threads (the router's calls to engines):
+// a request takes an idle connection to its peer or opens one, and gives it back when the
+// server kept it open. At most max_idle_per_peer wait per peer; the rest are closed.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(size_t max_idle_per_peer = 64) : max_idle_(max_idle_per_peer) {}
+  Result<ClientResponse> request(const std::string& host, uint16_t port, const std::string& method,
+                                 const std::string& target, const std::string& body = {},
+                                 const ClientOptions& options = {});
+  size_t idle() const;      // connections waiting, all peers
+  uint64_t opened() const;  // sockets opened so far, all peers
+
+ private:
+  const size_t max_idle_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<Connection>> idle_;
+  uint64_t opened_ = 0;
 };
 
 // "http://host:port/path" -> parts. InvalidArgument for anything else (no https here).
