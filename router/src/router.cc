@@ -33,6 +33,9 @@ struct Router::Impl {
   EndpointTable table{log};
   RequestIds request_ids;
   std::unique_ptr<http::Server> server;
+  // Kept-alive connections to the engines for the non-streaming calls (a fresh TCP connection
+  // per call cost more than the call on loopback); streams get their own connection each.
+  http::ConnectionPool engines;
   mutable std::mutex mu;  // the fields below, and the watcher's wake-up
   std::condition_variable cv;
   bool stopping = false;
@@ -164,8 +167,8 @@ struct Router::Impl {
       }
       ++attempts;
       tried.insert(p.ep.url);
-      auto r = http::request(p.ep.host, p.ep.port, "POST", path, prefill_body(body).dump(),
-                             engine_call(o.upstream_timeout, rid));
+      auto r = engines.request(p.ep.host, p.ep.port, "POST", path, prefill_body(body).dump(),
+                               engine_call(o.upstream_timeout, rid));
       table.release(p.ep, r.ok());
       if (!r.ok() || r->status >= 500) {
         bool again = attempts < o.max_attempts;
@@ -338,8 +341,8 @@ struct Router::Impl {
                     return !client_gone;
                   },
                   engine_call(o.upstream_timeout, x.rid))
-            : http::request(d.ep.host, d.ep.port, "POST", path, dec,
-                            engine_call(o.upstream_timeout, x.rid));
+            : engines.request(d.ep.host, d.ep.port, "POST", path, dec,
+                              engine_call(o.upstream_timeout, x.rid));
       table.release(d.ep, r.ok());
       bool failed = !r.ok() || r->status >= 500;
       if (failed && !forwarded && x.attempts < o.max_attempts) {
@@ -514,6 +517,16 @@ void Router::stop() {
   impl_->cv.notify_all();
   if (impl_->watcher.joinable()) impl_->watcher.join();
   impl_->server->stop();
+}
+
+size_t Router::drain(std::chrono::milliseconds bound) {
+  impl_->log.info("draining: no new connections; requests in flight get up to " +
+                  std::to_string(bound.count()) + " ms");
+  // The watcher keeps following endpoints and health meanwhile: a retry may still need them.
+  size_t cut = impl_->server->drain(bound);
+  impl_->log.info("stopped: " + std::to_string(cut) + " requests in flight cut at the bound");
+  stop();
+  return cut;
 }
 
 }  // namespace hs::router

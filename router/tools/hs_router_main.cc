@@ -15,7 +15,7 @@ using namespace hs;
 
 int main(int argc, char** argv) {
   router::RouterOptions o;
-  double health_s = 1;
+  double health_s = 1, drain_s = 30;
   std::string key_file;
   po::options_description d("hs-router (--endpoints FILE | --scaler URL) [options]");
   d.add_options()("help,h", "this help")(
@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
       "listen port (default 0: any free port, printed)")(
       "health-interval", po::value(&health_s)->value_name("S"),
       "seconds between health checks (default 1)")(
+      "drain-timeout", po::value(&drain_s)->value_name("S"),
+      "on SIGTERM, seconds requests in flight may take to finish before they are cut "
+      "(default 30)")(
       "engine-api-key-file", po::value(&key_file)->value_name("FILE"),
       "the engines' API key, sent as Authorization: Bearer (never on a command line)");
   po::variables_map vm;
@@ -36,6 +39,10 @@ int main(int argc, char** argv) {
     return rc;
   if (!(health_s >= 0.05 && health_s <= 3600)) {
     std::fprintf(stderr, "hs-router: --health-interval must be between 0.05 and 3600 seconds\n");
+    return 2;
+  }
+  if (!(drain_s >= 0 && drain_s <= 3600)) {
+    std::fprintf(stderr, "hs-router: --drain-timeout must be between 0 and 3600 seconds\n");
     return 2;
   }
   o.health_interval = std::chrono::milliseconds(static_cast<int64_t>(health_s * 1000));
@@ -61,6 +68,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);
-  (*r)->stop();
+  // SIGINT (a terminal's ^C) stops at once; SIGTERM (systemd, scancel) drains first.
+  if (sig == SIGTERM)
+    (void)(*r)->drain(std::chrono::milliseconds(static_cast<int64_t>(drain_s * 1000)));
+  else
+    (*r)->stop();
   return 0;
 }

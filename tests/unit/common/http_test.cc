@@ -172,6 +172,56 @@ TEST(Http, AConnectionIsKeptAliveAndReopenedWhenTheServerWentAway) {
   EXPECT_EQ(c.request("GET", "/metrics", "", quick).error().code, ErrorCode::kUnavailable);
 }
 
+// drain(): a stream in flight finishes when it can within the bound, is cut (and counted)
+// when it cannot, and no new connection is taken meanwhile.
+TEST(Http, DrainLetsAStreamFinishAndCountsWhatItCuts) {
+  for (bool finishes : {true, false}) {
+    std::atomic<bool> started{false}, release{false};
+    auto s = serve([&](const Request& r) {
+      Response x;
+      if (r.path() == "/x") return x;  // the probe for a closed listener
+      x.stream = [&](const StreamWriter& w) {
+        started = true;
+        w("first\n");
+        while (!release) {  // waits for the test, or for the server to give up on it
+          if (!w("")) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          if (!w("tick\n")) return;
+        }
+        w("last\n");
+      };
+      return x;
+    });
+    std::string got;
+    std::thread client([&] {
+      (void)request_stream("127.0.0.1", s->port(), "GET", "/", "", [&](std::string_view c) {
+        got += c;
+        return true;
+      });
+    });
+    for (int i = 0; i < 2000 && !started; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(started.load());
+    size_t cut = 0;
+    std::thread drainer([&] { cut = s->drain(std::chrono::milliseconds(finishes ? 20000 : 300)); });
+    // Wait until the listener is closed (a refused connect), then let the stream end.
+    bool refused = false;
+    for (int i = 0; i < 2000 && !refused; ++i) {
+      ClientOptions quick;
+      quick.timeout = std::chrono::milliseconds(200);
+      refused = !request("127.0.0.1", s->port(), "GET", "/x", "", quick).ok();
+      if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(refused);
+    if (finishes) release = true;
+    drainer.join();
+    client.join();
+    release = true;
+    EXPECT_EQ(cut, finishes ? 0u : 1u);
+    EXPECT_EQ(got.find("last") != std::string::npos, finishes) << got.substr(0, 80);
+  }
+}
+
 TEST(Http, UrlsAndUnreachablePeers) {
   auto u = parse_url("http://127.0.0.1:8000/v1/models");
   ASSERT_TRUE(u.ok());

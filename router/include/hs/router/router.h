@@ -48,6 +48,9 @@ class Router {
   ~Router();
   uint16_t port() const;
   void stop();
+  // SIGTERM's stop: no new connections; requests in flight (streams included) finish for up
+  // to `bound`; returns how many were cut at the bound (also logged).
+  size_t drain(std::chrono::milliseconds bound);
 
   struct Impl;
   // For start(): Impl is opaque outside the library, so nothing else can call this.
