@@ -17,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
