@@ -40,7 +40,10 @@ class BlockingPool {
       }
       queue_.push_back(std::move(task));
       finished.swap(finished_);
-      if (idle_ == 0 && threads_.size() < max_threads_) {
+      // A thread per task waiting beyond the idle threads already told to wake: with one idle
+      // thread and two tasks posted before it wakes, the second must not wait for the first
+      // (a handler may block for a whole stream).
+      if (queue_.size() > idle_ && threads_.size() < max_threads_) {
         threads_.emplace_back();
         auto self = std::prev(threads_.end());
         *self = std::thread([this, self] { work(self); });
@@ -70,6 +73,10 @@ class BlockingPool {
   size_t threads() const {
     std::lock_guard<std::mutex> lock(mu_);
     return threads_.size();
+  }
+  size_t idle() const {  // threads waiting for a task
+    std::lock_guard<std::mutex> lock(mu_);
+    return idle_;
   }
 
  private:

@@ -349,6 +349,9 @@ net::awaitable<void> Server::Impl::accept_loop() {
       co_await delay.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
+    // Answers and stream chunks are small writes that must leave at once: no Nagle delay
+    // behind the peer's delayed ACK.
+    s.set_option(tcp::no_delay(true), ec);
     std::shared_ptr<Session> ss;
     uint64_t id = 0;
     {

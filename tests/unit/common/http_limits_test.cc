@@ -12,11 +12,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../../../common/src/blocking_pool.h"  // internal: tested directly
 #include "hs/common/http.h"
 
 namespace hs::http {
@@ -210,6 +213,61 @@ TEST(HttpLimits, AStreamToAClientThatStopsReadingIsHeldBackThenCut) {
   EXPECT_LT(accepted.load(), size_t{64} << 20) << "the writer did not wait for the reader";
   close(fd);
   EXPECT_EQ(request("127.0.0.1", s->port(), "GET", "/")->status, 200);
+}
+
+// Handlers run side by side however they arrive: two requests whose handlers each wait for
+// the other both complete, also when a single pool thread sat idle as they came in (a pool
+// that woke only that one thread left the second request queued behind the first).
+TEST(HttpLimits, HandlersThatWaitForEachOtherBothRun) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  auto s = serve([&](const Request& r) {
+    if (r.path() == "/warm") return ok(r);
+    std::unique_lock<std::mutex> lock(mu);
+    ++arrived;
+    cv.notify_all();
+    bool both = cv.wait_for(lock, 10s, [&] { return arrived >= 2; });
+    return Response{both ? 200 : 504, "text/plain", "", {}, {}};
+  });
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_EQ(request("127.0.0.1", s->port(), "GET", "/warm")->status, 200);  // one idle thread
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      arrived = 0;
+    }
+    int a = 0, b = 0;
+    std::thread ta([&] { a = request("127.0.0.1", s->port(), "GET", "/pair")->status; });
+    std::thread tb([&] { b = request("127.0.0.1", s->port(), "GET", "/pair")->status; });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(a, 200) << "round " << round;
+    ASSERT_EQ(b, 200) << "round " << round;
+  }
+}
+
+// The same at the pool itself, where the moment is certain: one thread idle, two tasks
+// posted back to back, each waiting for the other.
+TEST(BlockingPool, TwoTasksPostedToOneIdleThreadRunSideBySide) {
+  BlockingPool pool(16);
+  std::atomic<bool> warm{false};
+  pool.post(std::packaged_task<void()>([&] { warm = true; }));
+  for (int i = 0; i < 2000 && !(warm && pool.idle() == 1); ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(pool.idle(), 1u);
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  std::atomic<int> met{0};
+  auto task = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    ++arrived;
+    cv.notify_all();
+    if (cv.wait_for(lock, 10s, [&] { return arrived >= 2; })) ++met;
+  };
+  pool.post(std::packaged_task<void()>(task));
+  pool.post(std::packaged_task<void()>(task));
+  pool.join();
+  EXPECT_EQ(met.load(), 2);
 }
 
 TEST(HttpLimits, AnExpect100ContinueClientIsToldToSendItsBody) {
