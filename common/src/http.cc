@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "hs/common/text.h"
+#include "http_message.h"
 
 namespace hs::http {
 
@@ -39,6 +40,9 @@ Response error_response(int status, std::string_view message, std::string_view t
 
 namespace {
 
+using detail::make_request;
+using detail::to_response;
+
 // The client runs its operations asynchronously on a private io_context so that every step
 // (resolve, connect, write, read) has a deadline: a blocking socket's SO_RCVTIMEO is not one,
 // since Asio's synchronous reads poll again after EAGAIN.
@@ -49,6 +53,7 @@ class ClientCall {
 
   std::string where() const { return host_ + ":" + std::to_string(port_); }
   void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+  void set_connect_timeout(std::chrono::milliseconds t) { connect_timeout_ = t; }
   bool is_open() const { return stream_.socket().is_open(); }
   void close() {
     boost::system::error_code ec;
@@ -65,6 +70,8 @@ class ClientCall {
   }
 
   Status connect() {
+    auto limit = connect_timeout_.count() > 0 ? std::min(connect_timeout_, timeout_) : timeout_;
+    auto deadline = std::chrono::steady_clock::now() + limit;
     boost::system::error_code ec;
     bool done = false;
     tcp::resolver resolver(io_);
@@ -72,7 +79,7 @@ class ClientCall {
     // Resolution has no cancellable deadline in Asio 1.74's sync API; names here are IPs or
     // /etc/hosts entries in practice, and the async form keeps it under the same deadline.
     net::steady_timer t(io_);
-    t.expires_after(timeout_);
+    t.expires_at(deadline);
     t.async_wait([&](boost::system::error_code e) {
       if (!e) resolver.cancel();
     });
@@ -86,7 +93,7 @@ class ClientCall {
     wait(done, ec);
     if (ec) return unavailable("cannot resolve: " + ec.message(), host_);
     done = false;
-    stream_.expires_after(timeout_);
+    stream_.expires_at(deadline);
     stream_.async_connect(results, [&](boost::system::error_code e, const tcp::endpoint&) {
       ec = e;
       done = true;
@@ -132,33 +139,11 @@ class ClientCall {
   std::string host_;
   uint16_t port_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds connect_timeout_{0};
   net::io_context io_;
   beast::tcp_stream stream_;
   beast::flat_buffer buf_;
 };
-
-bhttp::request<bhttp::string_body> make_request(const std::string& host, const std::string& method,
-                                                const std::string& target, const std::string& body,
-                                                const ClientOptions& o, bool keep_alive = false) {
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, host);
-  req.set(bhttp::field::user_agent, "heteroscale");
-  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
-  for (const auto& [k, v] : o.headers) req.set(k, v);
-  req.body() = body;
-  req.keep_alive(keep_alive);
-  req.prepare_payload();
-  return req;
-}
-
-ClientResponse to_response(bhttp::response_parser<bhttp::string_body>& p) {
-  ClientResponse r;
-  r.status = static_cast<int>(p.get().result_int());
-  r.body = std::move(p.get().body());
-  for (const auto& f : p.get())
-    r.headers[to_lower(std::string(f.name_string()))] = std::string(f.value());
-  return r;
-}
 
 }  // namespace
 
@@ -166,6 +151,7 @@ Result<ClientResponse> request(const std::string& host, uint16_t port, const std
                                const std::string& target, const std::string& body,
                                const ClientOptions& o) {
   ClientCall call(host, port, o.timeout);
+  call.set_connect_timeout(o.connect_timeout);
   HS_RETURN_IF_ERROR(call.connect());
   HS_RETURN_IF_ERROR(call.send(make_request(host, method, target, body, o)));
   bhttp::response_parser<bhttp::string_body> p;
@@ -231,6 +217,7 @@ Result<ClientResponse> Connection::request(const std::string& method, const std:
                                            const std::string& body, const ClientOptions& o) {
   ClientCall& call = impl_->call;
   call.set_timeout(o.timeout);
+  call.set_connect_timeout(o.connect_timeout);
   auto req = make_request(impl_->host, method, target, body, o, /*keep_alive=*/true);
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = call.is_open();
@@ -263,6 +250,7 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
                                       const std::function<bool(std::string_view)>& on_chunk,
                                       const ClientOptions& o) {
   ClientCall call(host, port, o.timeout);
+  call.set_connect_timeout(o.connect_timeout);
   HS_RETURN_IF_ERROR(call.connect());
   HS_RETURN_IF_ERROR(call.send(make_request(host, method, target, body, o)));
   bhttp::response_parser<bhttp::buffer_body> p;

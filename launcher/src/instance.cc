@@ -23,8 +23,8 @@ void note(const std::string& m) { std::fprintf(stderr, "hs-launch: %s\n", m.c_st
 
 // What the engine still holds, from its /metrics through the one name table (vLLM or SGLang).
 Result<bool> engine_idle(const InstancePlan& p) {
-  auto r =
-      http::request(p.host, p.port, "GET", "/metrics", "", {std::chrono::milliseconds(2000), {}});
+  auto r = http::request(p.host, p.port, "GET", "/metrics", "",
+                         {std::chrono::milliseconds(2000), {}, {}});
   if (!r.ok()) return r.error();
   if (r->status != 200) return unavailable("/metrics answered " + std::to_string(r->status));
   auto s = prom::parse(r->body, "engine /metrics");
@@ -90,8 +90,8 @@ int run_instance(const InstancePlan& p, Registry* registry, const sigset_t& sigs
       return fail(
           "engine exited before it was healthy (status " + std::to_string(exit_code(st)) + ")",
           exit_code(st));
-    auto h =
-        http::request(p.host, p.port, "GET", "/health", "", {std::chrono::milliseconds(1000), {}});
+    auto h = http::request(p.host, p.port, "GET", "/health", "",
+                           {std::chrono::milliseconds(1000), {}, {}});
     if (h.ok() && h->status == 200) break;
     if (Steady::now() > start_deadline) {
       engine.stop();

@@ -99,8 +99,13 @@ struct ClientResponse {
 };
 
 struct ClientOptions {
+  // Bounds each step (resolve, connect, send, each read) of request(), request_stream() and
+  // Connection; for request_all() it is the whole call's deadline.
   std::chrono::milliseconds timeout{30000};
   std::vector<std::pair<std::string, std::string>> headers;
+  // Bounds resolve + connect alone when shorter than `timeout`: a node that drops SYNs costs
+  // this, not a generation's timeout (0: `timeout`). Envoy's default is 5 s.
+  std::chrono::milliseconds connect_timeout{0};
 };
 
 // One request on a fresh connection. Unavailable when the peer cannot be reached or times out.
@@ -115,6 +120,20 @@ Result<ClientResponse> request_stream(const std::string& host, uint16_t port,
                                       const std::string& body,
                                       const std::function<bool(std::string_view)>& on_chunk,
                                       const ClientOptions& options = {});
+
+// Many requests at once from the calling thread, on one event loop (no thread per call): each
+// under its own options.timeout as a deadline for the whole call, so N dead peers cost one
+// timeout, not N. Results in the order of `calls`; a failure names the step that failed
+// (resolve, connect, send, response) and the peer. For health probes and scrapes.
+struct Call {
+  std::string host;
+  uint16_t port = 0;
+  std::string method = "GET";
+  std::string target = "/";
+  std::string body;
+  ClientOptions options;
+};
+std::vector<Result<ClientResponse>> request_all(const std::vector<Call>& calls);
 
 // Repeated requests to one peer over one kept-alive connection (the daemon's scrapes): the
 // socket is reused while the server keeps it open; a request on a reused socket that finds
