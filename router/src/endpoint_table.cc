@@ -71,17 +71,19 @@ std::vector<Endpoint> EndpointTable::to_probe(Steady::time_point now, bool all_d
   return out;
 }
 
-bool EndpointTable::record_health(const std::string& url, bool ok, Steady::time_point now) {
+bool EndpointTable::record_health(const std::string& url, bool ok, Steady::time_point now,
+                                  const std::string& why) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = instances_.find(url);
   if (it == instances_.end()) return false;
   Instance& in = it->second;
   if (in.healthy != ok && (in.ever_healthy || ok))
     log_.warning(url + (ok ? (in.ever_healthy ? " is healthy again" : " is healthy")
-                           : " failed its health check"));
+                           : " failed its health check: " + why));
   if (!ok && !in.ever_healthy && now >= in.fast_until && in.fast_until != Steady::time_point{}) {
     log_.warning(url + " has not passed a health check in " +
-                 std::to_string(kFastProbeFor.count()) + " s; probing at the normal interval");
+                 std::to_string(kFastProbeFor.count()) + " s (" + why +
+                 "); probing at the normal interval");
     in.fast_until = Steady::time_point{};
   }
   in.healthy = ok;

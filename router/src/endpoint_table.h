@@ -51,8 +51,10 @@ class EndpointTable {
   // Instances whose health check is due: the fast re-probe ones always, the rest when
   // `all_due`.
   std::vector<Endpoint> to_probe(Steady::time_point now, bool all_due) const;
-  // Records a check; returns true when the instance's models are not known yet.
-  bool record_health(const std::string& url, bool ok, Steady::time_point now);
+  // Records a check (`why`: what failed, for the log); returns true when the instance's models
+  // are not known yet.
+  bool record_health(const std::string& url, bool ok, Steady::time_point now,
+                     const std::string& why = {});
   void set_models(const std::string& url, std::vector<std::string> models);
   // True when some group has a usable prefill and decode, or a usable `both` instance exists.
   bool ready() const;

@@ -36,11 +36,11 @@ struct Router::Impl {
   // Kept-alive connections to the engines for the non-streaming calls (a fresh TCP connection
   // per call cost more than the call on loopback); streams get their own connection each.
   http::ConnectionPool engines;
-  mutable std::mutex mu;  // the fields below, and the watcher's wake-up
+  mutable std::mutex mu;  // the fields below, and the follower's and prober's wake-up
   std::condition_variable cv;
   bool stopping = false;
   std::filesystem::file_time_type mtime{};
-  std::thread watcher;
+  std::thread follower, prober;
   Steady::time_point started = Steady::now();
   std::string last_scaler_body;
   bool scaler_failing = false;
@@ -95,6 +95,7 @@ struct Router::Impl {
                                   const std::string& rid = {}) const {
     http::ClientOptions co;
     co.timeout = timeout;
+    co.connect_timeout = o.connect_timeout;
     if (!rid.empty()) co.headers.emplace_back("x-request-id", rid);
     co.headers.emplace_back("content-type", "application/json");
     if (!o.engine_api_key.empty())
@@ -102,48 +103,79 @@ struct Router::Impl {
     return co;
   }
 
-  // The models an instance serves, cached so /v1/models answers during a health blip.
-  void fetch_models(const Endpoint& ep) {
-    auto r = http::request(ep.host, ep.port, "GET", "/v1/models", "",
-                           engine_call(std::chrono::milliseconds(2000)));
-    if (!r.ok() || r->status != 200) return;
-    json j = json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) return;
-    std::vector<std::string> ids;
-    for (const auto& m : j["data"])
-      if (m.is_object() && m.contains("id") && m["id"].is_string())
-        ids.push_back(m["id"].get<std::string>());
-    table.set_models(ep.url, std::move(ids));
+  // The models of instances that just passed their first check, cached so /v1/models answers
+  // during a health blip.
+  void fetch_models(const std::vector<Endpoint>& eps) {
+    std::vector<http::Call> calls;
+    for (const auto& ep : eps)
+      calls.push_back({ep.host, ep.port, "GET", "/v1/models", "",
+                       engine_call(std::chrono::milliseconds(2000))});
+    auto rs = http::request_all(calls);
+    for (size_t i = 0; i < eps.size(); ++i) {
+      const auto& r = rs[i];
+      if (!r.ok() || r->status != 200) continue;
+      json j = json::parse(r->body, nullptr, false);
+      if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) continue;
+      std::vector<std::string> ids;
+      for (const auto& m : j["data"])
+        if (m.is_object() && m.contains("id") && m["id"].is_string())
+          ids.push_back(m["id"].get<std::string>());
+      table.set_models(eps[i].url, std::move(ids));
+    }
   }
 
+  // Probes every due instance at once (request_all): N dead peers cost one timeout, not N.
   void check_health(bool all_due) {
     http::ClientOptions co, fast;
     co.timeout = std::chrono::milliseconds(std::max<int64_t>(200, o.health_interval.count() / 2));
     // A loading vLLM has bound its port but answers nothing: a fast re-probe must not wait a
     // whole normal timeout on it, or it is no faster than the normal interval.
     fast.timeout = std::min(co.timeout, std::chrono::milliseconds(250));
-    for (const auto& ep : table.to_probe(Steady::now(), all_due)) {
-      auto r = http::request(ep.host, ep.port, "GET", "/health", "",
-                             table.probing_fast(ep.url, Steady::now()) ? fast : co);
+    const auto now = Steady::now();
+    std::vector<Endpoint> due = table.to_probe(now, all_due);
+    std::vector<http::Call> calls;
+    for (const auto& ep : due)
+      calls.push_back(
+          {ep.host, ep.port, "GET", "/health", "", table.probing_fast(ep.url, now) ? fast : co});
+    auto rs = http::request_all(calls);
+    std::vector<Endpoint> new_models;
+    for (size_t i = 0; i < due.size(); ++i) {
+      const auto& r = rs[i];
       bool ok = r.ok() && r->status == 200;
-      if (table.record_health(ep.url, ok, Steady::now())) fetch_models(ep);
+      std::string why = ok       ? ""
+                        : r.ok() ? "HTTP " + std::to_string(r->status)
+                                 : r.error().to_string();
+      if (table.record_health(due[i].url, ok, Steady::now(), why)) new_models.push_back(due[i]);
     }
+    if (!new_models.empty()) fetch_models(new_models);
   }
 
-  void watch() {
-    auto next_health = Steady::now();
+  // Two threads, so that a hung daemon (the endpoint set's source) delays no health check and
+  // a round of probes delays no endpoint update; neither is on the request path.
+  void follow() {
     std::unique_lock<std::mutex> lk(mu);
     while (!stopping) {
       lk.unlock();
       reload(false);
-      bool due = Steady::now() >= next_health;
-      check_health(due);
-      if (due) next_health = Steady::now() + o.health_interval;
       lk.lock();
       auto wait =
           std::min<std::chrono::milliseconds>(o.health_interval, std::chrono::milliseconds(250));
-      if (table.any_fast_probe(Steady::now())) wait = std::min(wait, kFastProbe);
       cv.wait_for(lk, wait, [&] { return stopping; });
+    }
+  }
+
+  void probe() {
+    auto next_health = Steady::now();
+    std::unique_lock<std::mutex> lk(mu);
+    while (!stopping) {
+      lk.unlock();
+      bool due = Steady::now() >= next_health;
+      if (due) next_health = Steady::now() + o.health_interval;
+      check_health(due);
+      lk.lock();
+      auto until = next_health;
+      if (table.any_fast_probe(Steady::now())) until = std::min(until, Steady::now() + kFastProbe);
+      cv.wait_until(lk, until, [&] { return stopping; });
     }
   }
 
@@ -501,7 +533,8 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
   auto s = http::Server::start(so, [raw](const http::Request& r) { return raw->handle(r); });
   if (!s.ok()) return s.error();
   impl->server = std::move(*s);
-  impl->watcher = std::thread([raw] { raw->watch(); });
+  impl->follower = std::thread([raw] { raw->follow(); });
+  impl->prober = std::thread([raw] { raw->probe(); });
   return std::make_unique<Router>(std::move(impl));
 }
 
@@ -515,14 +548,16 @@ void Router::stop() {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
-  if (impl_->watcher.joinable()) impl_->watcher.join();
+  if (impl_->follower.joinable()) impl_->follower.join();
+  if (impl_->prober.joinable()) impl_->prober.join();
   impl_->server->stop();
 }
 
 size_t Router::drain(std::chrono::milliseconds bound) {
   impl_->log.info("draining: no new connections; requests in flight get up to " +
                   std::to_string(bound.count()) + " ms");
-  // The watcher keeps following endpoints and health meanwhile: a retry may still need them.
+  // The follower and prober keep following endpoints and health meanwhile: a retry may still need
+  // them.
   size_t cut = impl_->server->drain(bound);
   impl_->log.info("stopped: " + std::to_string(cut) + " requests in flight cut at the bound");
   stop();

@@ -15,7 +15,7 @@ using namespace hs;
 
 int main(int argc, char** argv) {
   router::RouterOptions o;
-  double health_s = 1, drain_s = 30;
+  double health_s = 1, drain_s = 30, connect_s = 5;
   std::string key_file;
   po::options_description d("hs-router (--endpoints FILE | --scaler URL) [options]");
   d.add_options()("help,h", "this help")(
@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
       "listen port (default 0: any free port, printed)")(
       "health-interval", po::value(&health_s)->value_name("S"),
       "seconds between health checks (default 1)")(
+      "connect-timeout", po::value(&connect_s)->value_name("S"),
+      "seconds an engine call may take to connect before it is retried elsewhere and the "
+      "instance marked unhealthy (default 5)")(
       "drain-timeout", po::value(&drain_s)->value_name("S"),
       "on SIGTERM, seconds requests in flight may take to finish before they are cut "
       "(default 30)")(
@@ -45,7 +48,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hs-router: --drain-timeout must be between 0 and 3600 seconds\n");
     return 2;
   }
+  if (!(connect_s >= 0.01 && connect_s <= 600)) {
+    std::fprintf(stderr, "hs-router: --connect-timeout must be between 0.01 and 600 seconds\n");
+    return 2;
+  }
   o.health_interval = std::chrono::milliseconds(static_cast<int64_t>(health_s * 1000));
+  o.connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(connect_s * 1000));
   if (!key_file.empty()) {
     auto k = read_file(key_file, 4096);
     if (!k.ok()) {

@@ -6,7 +6,9 @@
 //
 // /health is liveness; /ready answers 200 only once some group has a healthy prefill and
 // decode (or a healthy `both` engine). New instances get requests only after a passing health
-// check; one that fails its first check is re-probed every 100 ms for 10 s.
+// check; one that fails its first check is re-probed every 100 ms for 10 s. Health checks run
+// at once for every instance (a dead one costs one probe timeout, however many there are), on
+// a thread of their own beside the one following the endpoint set.
 //
 // A request that fails before its first token is retried once on other instances. Instances
 // that fail a health check or a connection get no requests until a health check passes;
@@ -34,6 +36,9 @@ struct RouterOptions {
   std::string scaler_url;
   std::chrono::milliseconds health_interval{1000};
   std::chrono::milliseconds upstream_timeout{600000};
+  // Bounds an engine call's connect: a node that drops SYNs costs this, then the request is
+  // retried elsewhere (the default is Envoy's connect_timeout).
+  std::chrono::milliseconds connect_timeout{5000};
   // Attempts per request before its first token (prefill and decode together): one retry.
   int max_attempts = 2;
   // Sent to engines as "Authorization: Bearer KEY" (vLLM started with an API key).
