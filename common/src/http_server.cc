@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "blocking_pool.h"
+#include "hs/common/fd_limit.h"
 #include "hs/common/http.h"
 #include "hs/common/text.h"
 
@@ -85,11 +86,22 @@ class CancelAfter {
   std::shared_ptr<bool> fired_;
 };
 
+ServerOptions resolved(ServerOptions o) {
+  if (o.max_connections == 0) {
+    size_t fds = fd_limit();
+    o.max_connections = fds > 192 ? (fds - 64) / 2 : 64;
+  }
+  return o;
+}
+
 }  // namespace
 
 struct Server::Impl {
   explicit Impl(const ServerOptions& o)
-      : opts(o), blocking(o.max_connections), delay(ioc), work(net::make_work_guard(ioc)) {}
+      : opts(resolved(o)),
+        blocking(opts.max_connections),
+        delay(ioc),
+        work(net::make_work_guard(ioc)) {}
 
   ServerOptions opts;
   Handler handler;

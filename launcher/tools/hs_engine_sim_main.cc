@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "hs/common/cli.h"
+#include "hs/common/fd_limit.h"
 #include "hs/common/text.h"
 #include "hs/launcher/engine_sim.h"
 #include "hs/launcher/engine_version.h"
@@ -36,6 +37,7 @@ std::string env(const char* name, const std::string& fallback = {}) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  (void)hs::raise_fd_limit();  // a socket per connection: fd_limit.h
   std::string role_text = "both", gpu = "h100", model = "llama-8b", profiles_file, sigterm,
               emulate = "0.18.0";
   double shutdown_timeout = 0;

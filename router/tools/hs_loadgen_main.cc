@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "hs/common/cli.h"
+#include "hs/common/fd_limit.h"
 #include "hs/common/file.h"
 #include "hs/common/http.h"
 #include "hs/router/loadgen.h"
@@ -28,6 +29,7 @@ int fail(const std::string& m, int rc) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  (void)hs::raise_fd_limit();  // a socket per connection: fd_limit.h
   std::string trace, out_dir;
   workload::LoadOptions lo;
   router::LoadgenOptions o;

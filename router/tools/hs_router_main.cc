@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "hs/common/cli.h"
+#include "hs/common/fd_limit.h"
 #include "hs/common/file.h"
 #include "hs/common/text.h"
 #include "hs/router/router.h"
@@ -14,6 +15,7 @@ namespace po = boost::program_options;
 using namespace hs;
 
 int main(int argc, char** argv) {
+  (void)hs::raise_fd_limit();  // a socket per connection: fd_limit.h
   router::RouterOptions o;
   double health_s = 1, drain_s = 30, connect_s = 5;
   std::string key_file;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "hs/common/cli.h"
+#include "hs/common/fd_limit.h"
 #include "hs/common/logger.h"
 #include "hs/scaler/controller.h"
 #include "hs/scaler/daemon_api.h"
@@ -250,6 +251,7 @@ struct Daemon {
 }  // namespace
 
 int main(int argc, char** argv) {
+  (void)hs::raise_fd_limit();  // a socket per connection: fd_limit.h
   std::string config_path, log_level = "info";
   bool dry_run = false;
   po::options_description d("heteroscaled --config FILE [options]");

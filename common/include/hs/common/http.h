@@ -60,8 +60,10 @@ struct ServerOptions {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds read_timeout{60};
   // Connections open at once; the next gets a 503 and is closed. Also the cap on handlers in
-  // flight (each holds a pool thread while it runs).
-  size_t max_connections = 4096;
+  // flight (each holds a pool thread while it runs). 0: half the process's open-file limit at
+  // start, less a reserve of 64, so that each connection can have an upstream socket too
+  // (raise_fd_limit() first: fd_limit.h).
+  size_t max_connections = 0;
   size_t threads = 0;  // event-loop threads; 0: one per core (at least 2)
   // The port is bound and listening at start, but connections are accepted only after this
   // delay (they wait in the kernel's backlog meanwhile), as a server that binds before it has
