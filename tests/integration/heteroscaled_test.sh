@@ -110,6 +110,37 @@ check_eq "mutating requests without the token are refused" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "http://127.0.0.1:$DPORT/hs/pause")" "403"
 check_eq "  ... a registration too" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"url":"http://127.0.0.1:1","role":"decode","service":"chat","group":"g1","job_id":"1","array_task_id":"0"}' "http://127.0.0.1:$DPORT/hs/register")" "403"
+# Every mutating endpoint with no token, an empty or wrong one, the right one with a byte
+# more, or another scheme: 403 each, and nothing changes.
+TOKEN=$(cat "$T/token")
+AN_URL=$(curl -sf "http://127.0.0.1:$DPORT/hs/endpoints?service=chat" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["url"])')
+refused=0 tries=0
+for ep in register heartbeat deregister draining pause resume; do
+  for auth in none "Bearer" "Bearer " "Bearer wrong" "Bearer ${TOKEN}x" "Bearer ${TOKEN:1}" "Basic $TOKEN"; do
+    h=(); [ "$auth" == none ] || h=(-H "Authorization: $auth")
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${h[@]}" -H 'content-type: application/json' \
+      -d "{\"url\": \"$AN_URL\", \"role\": \"decode\", \"service\": \"chat\", \"group\": \"g1\", \"job_id\": \"1\", \"array_task_id\": \"0\"}" \
+      "http://127.0.0.1:$DPORT/hs/$ep")
+    tries=$((tries + 1))
+    if [ "$code" == 403 ]; then refused=$((refused + 1)); else echo "# /hs/$ep with ${auth%% *}...: HTTP $code"; fi
+  done
+done
+check_eq "every mutating endpoint refuses a missing or wrong token ($tries tries)" "$refused" "$tries"
+check_eq "  ... and nothing changed" "$(eps) $($CTL status | grep -c PAUSED)" "1 1 0"
+# Hostile clients against the daemon's API while /hs/status is measured (hostile_clients.py);
+# the attacks with a body carry the token, so they reach the registration parser.
+HOSTILE_AUTH="Bearer $TOKEN" HOSTILE_PATH=/hs/register python3 "$SRC/tests/integration/hostile_clients.py" \
+  127.0.0.1 "$DPORT" GET /hs/status - slowloris:2000 big_header many_fields big_body bad_chunked \
+  truncated_json invalid_utf8 connect_flood >"$T/daemon.attacks" 2>"$T/daemon.attacks.err"
+declare -A WANT=([slowloris]=408 [big_header]=431 [many_fields]=431 [big_body]=413 [bad_chunked]=400
+  [truncated_json]=400 [invalid_utf8]=400 [connect_flood]=closed)
+check_eq "every attack on the daemon ran" "$(wc -l <"$T/daemon.attacks")" "8"
+while IFS=$'\t' read -r attack out served slowest; do
+  echo "# heteroscaled $attack: attacker got $out; ordinary $served, slowest $slowest s"
+  check_eq "heteroscaled, $attack: the attacker gets ${WANT[$attack]}" "$out" "${WANT[$attack]}"
+  check_eq "heteroscaled, $attack: /hs/status served meanwhile" "$served" "20/20"
+done <"$T/daemon.attacks"
+check_eq "  ... and the registrations are as they were" "$(eps)" "1 1"
 $CTL --token-file "$T/token" pause >/dev/null
 paused_explained() { $CTL explain chat | grep -q "(paused)"; }
 wait_until 30 paused_explained
