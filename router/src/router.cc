@@ -530,6 +530,7 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
   http::ServerOptions so;
   so.host = options.host;
   so.port = options.port;
+  so.threads = options.threads;
   auto s = http::Server::start(so, [raw](const http::Request& r) { return raw->handle(r); });
   if (!s.ok()) return s.error();
   impl->server = std::move(*s);
