@@ -30,6 +30,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::string_view kTimedOut = "timed out after ";
+
 // What failed, as the one-at-a-time client words it, with "timed out" made plain.
 Error step_error(std::string_view step, const boost::system::error_code& ec,
                  std::chrono::milliseconds limit, const std::string& where) {
@@ -92,6 +94,8 @@ net::awaitable<void> run_call(const Call& c, Result<ClientResponse>& out) {
 }
 
 }  // namespace
+
+bool timed_out(const Error& e) { return e.message.find(kTimedOut) != std::string::npos; }
 
 std::vector<Result<ClientResponse>> request_all(const std::vector<Call>& calls) {
   std::vector<Result<ClientResponse>> out(calls.size(),

@@ -28,9 +28,10 @@ namespace rm = router_metrics;
 using json = nlohmann::json;
 
 struct Router::Impl {
+  explicit Impl(const RouterOptions& opts) : o(opts), table(log, opts.unhealthy_after) {}
   RouterOptions o;
   Logger log{"router", LogLevel::kInfo, stderr_sink()};
-  EndpointTable table{log};
+  EndpointTable table;
   RequestIds request_ids;
   std::unique_ptr<http::Server> server;
   // Kept-alive connections to the engines for the non-streaming calls (a fresh TCP connection
@@ -91,6 +92,13 @@ struct Router::Impl {
     table.apply(*eps, Steady::now());
   }
 
+  // A call that failed on a deadline (the connect, or the answer): the engine may be busy, its
+  // accept queue full under a burst, rather than gone; a refusal or a reset is definite.
+  static bool busy(const Error& e) {
+    return e.message.find("timeout") != std::string::npos ||
+           e.message.find("Operation canceled") != std::string::npos;
+  }
+
   http::ClientOptions engine_call(std::chrono::milliseconds timeout,
                                   const std::string& rid = {}) const {
     http::ClientOptions co;
@@ -145,7 +153,9 @@ struct Router::Impl {
       std::string why = ok       ? ""
                         : r.ok() ? "HTTP " + std::to_string(r->status)
                                  : r.error().to_string();
-      if (table.record_health(due[i].url, ok, Steady::now(), why)) new_models.push_back(due[i]);
+      bool slow = !r.ok() && http::timed_out(r.error());
+      if (table.record_health(due[i].url, ok, Steady::now(), why, slow))
+        new_models.push_back(due[i]);
     }
     if (!new_models.empty()) fetch_models(new_models);
   }
@@ -201,7 +211,7 @@ struct Router::Impl {
       tried.insert(p.ep.url);
       auto r = engines.request(p.ep.host, p.ep.port, "POST", path, prefill_body(body).dump(),
                                engine_call(o.upstream_timeout, rid));
-      table.release(p.ep, r.ok());
+      table.release(p.ep, r.ok(), !r.ok() && busy(r.error()));
       if (!r.ok() || r->status >= 500) {
         bool again = attempts < o.max_attempts;
         log.warning("prefill on " + p.ep.url + " failed (" +
@@ -375,7 +385,7 @@ struct Router::Impl {
                   engine_call(o.upstream_timeout, x.rid))
             : engines.request(d.ep.host, d.ep.port, "POST", path, dec,
                               engine_call(o.upstream_timeout, x.rid));
-      table.release(d.ep, r.ok());
+      table.release(d.ep, r.ok(), !r.ok() && busy(r.error()));
       bool failed = !r.ok() || r->status >= 500;
       if (failed && !forwarded && x.attempts < o.max_attempts) {
         http::Response reply;
@@ -514,8 +524,7 @@ Result<std::unique_ptr<Router>> Router::start(const RouterOptions& options) {
     return invalid_argument("exactly one of an endpoints file and a scaler URL is required",
                             "--endpoints/--scaler");
   if (options.max_attempts < 1) return invalid_argument("at least one attempt", "max_attempts");
-  auto impl = std::make_unique<Impl>();
-  impl->o = options;
+  auto impl = std::make_unique<Impl>(options);
   if (!options.scaler_url.empty()) {
     if (auto u = http::parse_url(options.scaler_url); !u.ok()) return u.error();
     impl->reload(true);  // an unreachable daemon at start: start empty, keep polling

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
       "listen port (default 0: any free port, printed)")(
       "health-interval", po::value(&health_s)->value_name("S"),
       "seconds between health checks (default 1)")(
+      "unhealthy-after", po::value(&o.unhealthy_after)->value_name("N"),
+      "health checks that time out in a row before a healthy instance gets no requests; a "
+      "refused connection or an error answer needs one (default 2)")(
       "connect-timeout", po::value(&connect_s)->value_name("S"),
       "seconds an engine call may take to connect before it is retried elsewhere and the "
       "instance marked unhealthy (default 5)")(
@@ -48,6 +51,10 @@ int main(int argc, char** argv) {
   }
   if (!(drain_s >= 0 && drain_s <= 3600)) {
     std::fprintf(stderr, "hs-router: --drain-timeout must be between 0 and 3600 seconds\n");
+    return 2;
+  }
+  if (o.unhealthy_after < 1 || o.unhealthy_after > 100) {
+    std::fprintf(stderr, "hs-router: --unhealthy-after must be between 1 and 100\n");
     return 2;
   }
   if (!(connect_s >= 0.01 && connect_s <= 600)) {

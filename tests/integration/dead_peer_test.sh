@@ -6,9 +6,9 @@
 # follows its endpoint set from a stand-in for heteroscaled's /hs/endpoints, which is then
 # SIGSTOPped (a hung daemon), and then one healthy decode is SIGSTOPped (a hung engine: the
 # kernel still accepts its connections). Checks: the router stays responsive and serves
-# ordinary requests throughout; the hung decode is marked unhealthy within one interval plus
-# its probe timeout and named in the log with what failed; every dead peer is named; SIGCONT
-# brings the decode back. Nothing is sent outside 127.0.0.1.
+# ordinary requests throughout; the hung decode is marked unhealthy after two probes that
+# time out in a row (--unhealthy-after's default) and named in the log with what failed;
+# every dead peer is named; SIGCONT brings the decode back. Nothing is sent outside 127.0.0.1.
 # Usage: dead_peer_test.sh HS_ENGINE_SIM HS_ROUTER
 set -uo pipefail
 SIM=$1 ROUTER=$2
@@ -102,8 +102,8 @@ t0=$(now)
 kill -STOP "${EPID[d1]}"
 wait_until 30 is_healthy "${URL[d1]}" 0
 took=$(python3 -c "print(round($(now) - $t0, 2))")
-# One interval (0.5 s) plus the probe timeout (0.25 s), with room for a loaded machine; one
-# probe after another, 32 dead peers would take 8 s a round.
+# Two intervals (0.5 s each: two timeouts in a row) plus the probe timeout (0.25 s), with room
+# for a loaded machine; one probe after another, 32 dead peers would take 8 s a round.
 check_eq "the hung decode is marked unhealthy within 3 s (took $took s)" \
   "$(python3 -c "print($took <= 3)")" "True"
 check_contains "the log names the hung decode and what failed" "$(cat "$T/router.err")" \

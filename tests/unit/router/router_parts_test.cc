@@ -207,6 +207,36 @@ TEST(EndpointTable, NewInstancesWaitForAPassingCheckAndReadinessNeedsAGroup) {
   EXPECT_EQ(t.models(), std::vector<std::string>{"llama"});
 }
 
+TEST(EndpointTable, TimeoutsInARowFailAHealthyInstanceARefusalAtOnce) {
+  Logger log("t", LogLevel::kError, stderr_sink());
+  EndpointTable t(log, 2);
+  Steady::time_point now{};
+  Endpoint d;
+  d.url = "http://d";
+  d.host = "127.0.0.1";
+  d.port = 1;
+  d.role = Role::kBoth;
+  d.group = "g";
+  t.apply({d}, now);
+  t.record_health(d.url, true, now);
+  ASSERT_TRUE(t.ready());
+  t.record_health(d.url, false, now, "timed out", /*timed_out=*/true);
+  EXPECT_TRUE(t.ready());  // one late answer: a busy engine, still usable
+  t.record_health(d.url, true, now);
+  t.record_health(d.url, false, now, "timed out", true);
+  EXPECT_TRUE(t.ready());  // the pass in between reset the count
+  t.record_health(d.url, false, now, "timed out", true);
+  EXPECT_FALSE(t.ready());  // two in a row
+  Picked slow = t.pick(Role::kDecode, "", {});
+  EXPECT_TRUE(slow.ok);  // but busy, not refusing: the fallback while nothing is healthy
+  t.release(slow.ep, true);
+  t.record_health(d.url, true, now);
+  EXPECT_TRUE(t.ready());
+  t.record_health(d.url, false, now, "connection refused", /*timed_out=*/false);
+  EXPECT_FALSE(t.ready());                         // a refusal: at once
+  EXPECT_FALSE(t.pick(Role::kDecode, "", {}).ok);  // and no fallback to a refusing one
+}
+
 TEST(Loadgen, PromptIdsShareMooncakeBlocksAndNothingElse) {
   workload::Request a, b, c;
   a.id = 1, b.id = 2, c.id = 3;

@@ -35,6 +35,10 @@ struct RouterOptions {
   // polled every health interval.
   std::string scaler_url;
   std::chrono::milliseconds health_interval{1000};
+  // Health checks that time out in a row before a healthy instance gets no more requests; a
+  // refused connection or an error answer needs one. An engine answers /health late while a
+  // burst arrives (vLLM serves it on the event loop that streams every token).
+  int unhealthy_after = 2;
   std::chrono::milliseconds upstream_timeout{600000};
   // Bounds an engine call's connect: a node that drops SYNs costs this, then the request is
   // retried elsewhere (the default is Envoy's connect_timeout).
