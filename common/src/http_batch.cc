@@ -30,16 +30,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kTimedOut = "timed out after ";
-
-// What failed, as the one-at-a-time client words it, with "timed out" made plain.
-Error step_error(std::string_view step, const boost::system::error_code& ec,
-                 std::chrono::milliseconds limit, const std::string& where) {
-  bool timeout = ec == beast::error::timeout || ec == net::error::operation_aborted;
-  std::string why =
-      timeout ? "timed out after " + std::to_string(limit.count()) + " ms" : ec.message();
-  return unavailable(std::string(step) + ": " + why, where);
-}
+using detail::kTimedOut;
+using detail::step_error;
 
 net::awaitable<void> run_call(const Call& c, Result<ClientResponse>& out) {
   auto ex = co_await net::this_coro::executor;

@@ -2,8 +2,12 @@
 // (http.cc) and the batch (http_batch.cc). Internal to hs_common.
 #pragma once
 
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <string>
+#include <string_view>
 
 #include "hs/common/http.h"
 #include "hs/common/text.h"
@@ -11,6 +15,19 @@
 namespace hs::http::detail {
 
 namespace bhttp = boost::beast::http;
+
+// The words timed_out() looks for in an error.
+inline constexpr std::string_view kTimedOut = "timed out after ";
+
+// What failed ("cannot connect", "no response", ...), with a deadline made plain: a timer
+// that cancelled the step reads as "timed out after N ms", as Beast's own timeout does.
+inline Error step_error(std::string_view step, const boost::system::error_code& ec,
+                        std::chrono::milliseconds limit, const std::string& where) {
+  bool timeout = ec == boost::beast::error::timeout || ec == boost::asio::error::operation_aborted;
+  std::string why =
+      timeout ? std::string(kTimedOut) + std::to_string(limit.count()) + " ms" : ec.message();
+  return unavailable(std::string(step) + ": " + why, where);
+}
 
 inline bhttp::request<bhttp::string_body> make_request(
     const std::string& host, const std::string& method, const std::string& target,

@@ -26,6 +26,7 @@
 #include "blocking_pool.h"
 #include "hs/common/fd_limit.h"
 #include "hs/common/http.h"
+#include "hs/common/http_async.h"
 #include "hs/common/text.h"
 
 namespace hs::http {
@@ -86,6 +87,33 @@ class CancelAfter {
   std::shared_ptr<bool> fired_;
 };
 
+// A coroutine handler's stream writer: each chunk is written on the connection's strand, where
+// the handler runs, and waited for.
+class SessionSink final : public ChunkSink {
+ public:
+  SessionSink(std::shared_ptr<Session> ss, const std::atomic<bool>& stopping,
+              std::chrono::seconds timeout)
+      : ss_(std::move(ss)), stopping_(stopping), timeout_(timeout) {}
+  Task<bool> write(std::string_view data) override {
+    if (!alive_ || stopping_) co_return false;
+    if (data.empty()) co_return true;
+    std::string c = chunk_of(data);  // before the first suspension: `data` is the caller's
+    error_code ec;
+    ss_->stream.expires_after(timeout_);
+    co_await net::async_write(ss_->stream, net::buffer(c),
+                              net::redirect_error(net::use_awaitable, ec));
+    alive_ = !ec;
+    co_return alive_;
+  }
+  bool alive() const { return alive_ && !stopping_; }
+
+ private:
+  std::shared_ptr<Session> ss_;
+  const std::atomic<bool>& stopping_;
+  std::chrono::seconds timeout_;
+  bool alive_ = true;
+};
+
 ServerOptions resolved(ServerOptions o) {
   if (o.max_connections == 0) {
     size_t fds = fd_limit();
@@ -105,6 +133,7 @@ struct Server::Impl {
 
   ServerOptions opts;
   Handler handler;
+  AsyncRoute async;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   BlockingPool blocking;
@@ -127,6 +156,31 @@ struct Server::Impl {
         return error_response(500, std::string("internal error: ") + e.what(), "internal_error");
       }
     });
+  }
+
+  net::awaitable<AsyncResponse> run_async(Request req) {
+    try {
+      co_return co_await async.handler(std::move(req));
+    } catch (const std::exception& e) {
+      AsyncResponse r;
+      r.head = error_response(500, std::string("internal error: ") + e.what(), "internal_error");
+      co_return r;
+    }
+  }
+
+  net::awaitable<void> stream_async(const std::shared_ptr<Session>& ss, AsyncResponse& resp) {
+    SessionSink sink(ss, stopping, opts.read_timeout);
+    try {
+      co_await resp.stream(sink);
+    } catch (const std::exception&) {
+      co_return;  // the chunked body stops short: the client sees a broken stream
+    }
+    if (sink.alive()) {
+      error_code ec;
+      ss->stream.expires_after(opts.read_timeout);
+      co_await net::async_write(ss->stream, net::buffer(std::string_view("0\r\n\r\n")),
+                                net::redirect_error(net::use_awaitable, ec));
+    }
   }
 
   // The stream's chunks are written from the handler's pool thread, each waited for: a
@@ -309,8 +363,13 @@ net::awaitable<void> Server::Impl::serve(std::shared_ptr<Session> ss, uint64_t i
     bool keep_alive = m.keep_alive();
     ss->busy = true;
     ++in_flight;
-    Response resp = co_await run_handler(std::move(req));
-    if (resp.stream) {
+    AsyncResponse ar;
+    if (async.wants && async.wants(req))
+      ar = co_await run_async(std::move(req));
+    else
+      ar.head = co_await run_handler(std::move(req));
+    Response& resp = ar.head;
+    if (resp.stream || ar.stream) {
       bhttp::response<bhttp::empty_body> h{static_cast<bhttp::status>(resp.status), 11};
       h.set(bhttp::field::content_type, resp.content_type);
       h.set(bhttp::field::cache_control, "no-cache");
@@ -320,7 +379,10 @@ net::awaitable<void> Server::Impl::serve(std::shared_ptr<Session> ss, uint64_t i
       bhttp::response_serializer<bhttp::empty_body> sr{h};
       stream.expires_after(opts.read_timeout);
       co_await bhttp::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
-      if (!ec) co_await stream_body(ss, std::move(resp));
+      if (!ec && ar.stream)
+        co_await stream_async(ss, ar);
+      else if (!ec)
+        co_await stream_body(ss, std::move(resp));
       --in_flight;
       break;
     }
@@ -387,8 +449,14 @@ net::awaitable<void> Server::Impl::accept_loop() {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Handler handler) {
+  return start(options, std::move(handler), AsyncRoute{});
+}
+
+Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Handler handler,
+                                              AsyncRoute async) {
   auto impl = std::make_unique<Impl>(options);
   impl->handler = std::move(handler);
+  impl->async = std::move(async);
   error_code ec;
   auto addr = net::ip::make_address(options.host, ec);
   if (ec) return invalid_argument("bad listen address " + quote(options.host));

@@ -2,7 +2,8 @@
 // load generator, daemon), on Boost.Beast and Asio (header-only, Debian's libboost-dev).
 // The server reads and writes every connection on a fixed set of event-loop threads, so idle
 // and half-sent connections cost no thread; handlers are synchronous and run on a pool beside
-// the loop (a thread per request in flight, up to max_connections). Keep-alive, deadlines for
+// the loop (a thread per request in flight, up to max_connections), or are coroutines on the
+// loop itself (http_async.h) when they mostly wait on upstreams. Keep-alive, deadlines for
 // every phase of a request, limits with a clear answer each, and chunked streaming for
 // server-sent events with backpressure (a writer waits while its client is slow to read).
 #pragma once
@@ -47,6 +48,7 @@ Response error_response(int status, std::string_view message,
                         std::string_view type = "invalid_request_error");
 
 using Handler = std::function<Response(const Request&)>;
+struct AsyncRoute;  // coroutine handlers: http_async.h
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -75,6 +77,9 @@ class Server {
  public:
   // Binds and starts accepting; errors (Unavailable) name the address.
   static Result<std::unique_ptr<Server>> start(const ServerOptions& options, Handler handler);
+  // With coroutine handlers for the requests `async` wants (http_async.h).
+  static Result<std::unique_ptr<Server>> start(const ServerOptions& options, Handler handler,
+                                               AsyncRoute async);
   ~Server();
   uint16_t port() const;
   // Stops accepting, closes every connection, waits for running handlers (a stream's writer
