@@ -4,7 +4,9 @@
 //     difference;
 //  2. maximum request rate through the router vs straight to one engine, with 1, 16, 64 and
 //     256 concurrent clients, each on its own kept-alive connections, on engines fast enough
-//     (time scale 1e5) to leave the router as the bottleneck;
+//     (time scale 1e5) to leave the router as the bottleneck, and vs the same P/D hand-off
+//     done by the bench (a routed request costs the engines a prefill, a decode and the
+//     decode's KV read from the prefill: three calls where "one engine" is one);
 //  3. requests in flight: N at once through a router with 2 event-loop threads, to a stand-in
 //     upstream that takes 1 s per request;
 //  4. simulated throughput at batch B as a ratio to the profile's prediction.
@@ -202,10 +204,13 @@ int main(int argc, char** argv) {
       auto r = c.post(both->port(), kBody);
       return r.ok() && r->status == 200;
     });
+    // The same P/D hand-off without the router: the engines' own cost of a routed request
+    // (prefill, decode, the decode's KV read), so the last ratio is the router's alone.
+    double pd = rate(clients, seconds, [&](Client& c) { return direct(c, p->port(), d->port()); });
     std::printf(
         "max rate, %3d clients, %u cores: router %.0f req/s (each = 2 upstream calls); one engine "
-        "direct %.0f req/s; ratio %.2f\n",
-        clients, cores, via, alone, via / alone);
+        "direct %.0f req/s; ratio %.2f; P/D hand-off direct %.0f req/s; router/that %.2f\n",
+        clients, cores, via, alone, via / alone, pd, via / pd);
   }
   (*rt)->stop();
   slow_upstream(quick ? 100 : 1000, dir);

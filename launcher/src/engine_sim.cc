@@ -60,6 +60,9 @@ struct EngineSim::Impl {
   workload::EngineProfile prof;
   std::unique_ptr<http::Server> server;
   std::vector<std::unique_ptr<http::Server>> side_channels;  // [0] serves reads
+  // A decode keeps its connection to each remote side channel, as NIXL keeps a remote agent
+  // after its first handshake (vLLM's NixlConnector caches _remote_agents).
+  http::ConnectionPool remote_agents;
   mutable std::mutex mu;
   std::condition_variable prefill_cv, decode_cv;
   std::deque<std::shared_ptr<Job>> prefill_q, decode_wait;
@@ -267,8 +270,9 @@ struct EngineSim::Impl {
     json body = {{"engine_id", p["remote_engine_id"]},
                  {"request_id", p["remote_request_id"]},
                  {"block_ids", p["remote_block_ids"]}};
-    auto r = http::request(p["remote_host"].get<std::string>(), p["remote_port"].get<uint16_t>(),
-                           "POST", "/hs/kv/read", body.dump());
+    auto r =
+        remote_agents.request(p["remote_host"].get<std::string>(), p["remote_port"].get<uint16_t>(),
+                              "POST", "/hs/kv/read", body.dump());
     if (!r.ok())
       return unavailable("cannot reach the remote NIXL side channel: " + r.error().to_string());
     if (r->status != 200)
