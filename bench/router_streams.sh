@@ -13,8 +13,9 @@ export VLLM_NIXL_SIDE_CHANNEL_HOST=127.0.0.1 VLLM_NIXL_SIDE_CHANNEL_PORT=0
 ulimit -Hn 65536 2>/dev/null && ulimit -n 65536 2>/dev/null
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 FDS=$(ulimit -n)
-# Each stream holds a client socket and an upstream one in the router.
-CAP=$(((FDS - 64) / 2 - 100))
+# Each stream holds a client socket and an upstream one in the router, and the prefill's
+# kept-alive connections (up to 256 idle) and a reserve need their own.
+CAP=$(((FDS - 64 - 512) / 2))
 if [ "$N" -gt "$CAP" ]; then
   echo "# the open-file limit here is $FDS: $N streams need $((2 * N + 64)) in the router; running $CAP"
   N=$CAP
@@ -24,6 +25,7 @@ eps="["
 for spec in p0:prefill d0:decode d1:decode d2:decode d3:decode; do
   n=${spec%%:*} r=${spec##*:}
   start_server "$n" "$T" "$SIM" --role "$r" --gpu-type h100 --model llama-8b --time-scale 1
+  [ "$n" = p0 ] && P0PID=$PID
   eps+="{\"url\": \"http://127.0.0.1:$PORT\", \"role\": \"$r\", \"group\": \"g0\"},"
 done
 echo "${eps%,}]" >"$T/eps.json"
@@ -32,7 +34,8 @@ RPORT=$PORT RPID=$PID
 wait_until 60 curl -sf -o /dev/null "http://127.0.0.1:$RPORT/ready"
 threads_peak=0
 ( while kill -0 "$RPID" 2>/dev/null; do
-    awk '/^Threads/ {print $2}' "/proc/$RPID/status"; sleep 0.5
+    echo "$(awk '/^Threads/ {print $2}' "/proc/$RPID/status") $(awk '/^Threads/ {print $2}' "/proc/$P0PID/status")"
+    sleep 0.5
   done ) >"$T/threads" 2>/dev/null &
 WATCH=$!
 python3 - "$RPORT" "$N" "$TOKENS" <<'PY'
@@ -92,5 +95,8 @@ async def main():
         print("  not completed: %d x %s" % (k, why))
 asyncio.run(main())
 PY
-echo "hs-router: peak RSS $(awk '/^VmHWM/ {print $2, $3}' "/proc/$RPID/status"), peak threads $(sort -n "$T/threads" | tail -1)"
+echo "hs-router: peak RSS $(awk '/^VmHWM/ {print $2, $3}' "/proc/$RPID/status"), peak threads $(cut -d' ' -f1 "$T/threads" | sort -n | tail -1)"
+echo "the prefill hs-engine-sim: peak threads $(cut -d' ' -f2 "$T/threads" | sort -n | tail -1)"
 kill "$WATCH" 2>/dev/null
+# Why instances stopped getting requests, if they did (the first few, as the router logged it).
+grep -E "unreachable|failed its health check|failed \(" "$T/router.err" | head -4

@@ -37,9 +37,11 @@ int main(int argc, char** argv) {
       "connect-timeout", po::value(&connect_s)->value_name("S"),
       "seconds an engine call may take to connect before it is retried elsewhere and the "
       "instance marked unhealthy (default 5)")(
-      "drain-timeout", po::value(&drain_s)->value_name("S"),
-      "on SIGTERM, seconds requests in flight may take to finish before they are cut "
-      "(default 30)")(
+      "threads", po::value(&o.threads)->value_name("N"),
+      "event-loop threads that carry every connection and completion (default 0: one per "
+      "core)")("drain-timeout", po::value(&drain_s)->value_name("S"),
+               "on SIGTERM, seconds requests in flight may take to finish before they are cut "
+               "(default 30)")(
       "engine-api-key-file", po::value(&key_file)->value_name("FILE"),
       "the engines' API key, sent as Authorization: Bearer (never on a command line)");
   po::variables_map vm;
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
     return rc;
   if (!(health_s >= 0.05 && health_s <= 3600)) {
     std::fprintf(stderr, "hs-router: --health-interval must be between 0.05 and 3600 seconds\n");
+    return 2;
+  }
+  if (o.threads > 1024) {
+    std::fprintf(stderr, "hs-router: --threads must be between 0 (one per core) and 1024\n");
     return 2;
   }
   if (!(drain_s >= 0 && drain_s <= 3600)) {

@@ -14,7 +14,8 @@ DEB=$(ls "$T"/pkg/heteroscale_*_amd64.deb 2>/dev/null | head -1)
 files=$(dpkg-deb -c "$DEB" | awk '{print $6}')
 for f in ./usr/sbin/heteroscaled ./usr/bin/hs-ctl ./usr/bin/hs-launch ./usr/bin/hs-router ./usr/bin/hs-loadgen \
   ./usr/bin/hs-topo ./usr/bin/hs-sim ./usr/bin/hs-engine-sim ./usr/lib/x86_64-linux-gnu/slurm-wlm/spank_heteroscale.so \
-  ./lib/systemd/system/heteroscaled.service ./etc/heteroscale/heteroscale.yaml \
+  ./lib/systemd/system/heteroscaled.service ./lib/systemd/system/hs-router@.service \
+  ./etc/heteroscale/heteroscale.yaml \
   ./etc/slurm/plugstack.conf.d/heteroscale.conf ./usr/share/doc/heteroscale/examples/chat-prefill.sbatch \
   ./usr/share/man/man8/heteroscaled.8 ./usr/share/man/man1/hs-ctl.1 ./usr/share/man/man5/heteroscale.yaml.5 \
   ./usr/share/doc/heteroscale/grafana/heteroscale-dashboard.json; do
@@ -55,6 +56,13 @@ out=$(systemd-analyze verify --man=no --root="$T/vroot" "$unit" 2>&1); rc=$?
 check_rc "systemd-analyze verify accepts the unit" $rc 0
 # It exits 0 on unparseable settings (only warns): no output is the real pass.
 check_eq "  ... without a single warning" "$out" ""
+# The router's template unit, as an instance (a template alone is not loadable).
+runit=/lib/systemd/system/hs-router@chat.service
+[ "$(systemd-analyze --version | awk 'NR == 1 {print $2}')" -ge 254 ] && runit=/usr$runit
+out=$(systemd-analyze verify --man=no --root="$T/vroot" "$runit" 2>&1); rc=$?
+check_rc "systemd-analyze verify accepts hs-router@chat.service" $rc 0
+check_eq "  ... without a single warning" "$out" ""
+check_contains "  ... and it raises the open-file limit" "$(cat "$T/root/lib/systemd/system/hs-router@.service")" "LimitNOFILE=65536"
 check_contains "the unit runs the daemon as the service account, Type=notify" "$(cat "$T/root/lib/systemd/system/heteroscaled.service")" "User=hsserve"
 check_eq "the unpacked daemon checks the shipped config" "$("$T/root/usr/sbin/heteroscaled" --config "$T/root/etc/heteroscale/heteroscale.yaml" --check)" \
   "$T/root/etc/heteroscale/heteroscale.yaml: OK (1 services)"
