@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "engine_sim_impl.h"
 #include "hs/common/clock.h"
 #include "hs/common/engine_metrics.h"
 #include "hs/common/http.h"
@@ -26,509 +27,251 @@ using json = nlohmann::json;
 using Steady = std::chrono::steady_clock;
 namespace em = engine_metrics;
 
-namespace {
+void EngineSim::Impl::expire_kv(Steady::time_point now) {  // mu held
+  for (auto it = kv.begin(); it != kv.end();) {
+    if (it->second.expires < now) {
+      kv_held_tokens -= it->second.tokens;
+      it = kv.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
 
-// One request inside the engine. The HTTP handler thread waits on it.
-struct Job {
-  uint64_t seq = 0;
-  std::string request_id;   // the client's X-Request-Id (unique while the request runs)
-  std::string internal_id;  // what a P/D decode names in remote_request_id
-  uint32_t prompt_tokens = 0, max_tokens = 16;
-  bool remote_decode = false;  // a P/D prefill: stop after prefill, keep the KV
-  std::string kv_from;         // decode: the engine the KV came from
-  Steady::time_point arrived, first_token, last_token;
-  std::mutex mu;
-  std::condition_variable cv;
-  uint32_t generated = 0;
-  bool done = false;
-  json kv_params;  // prefill's answer
-};
+void EngineSim::Impl::finish(const std::shared_ptr<Job>& j) {  // mu held
+  --in_flight;
+  Steady::time_point now = Steady::now();
+  success_total += 1;
+  e2e.observe(to_seconds(now - j->arrived));
+  if (j->generated > 1)
+    tpot.observe(to_seconds(j->last_token - j->first_token) / (j->generated - 1));
+  records.push_back({{"request_id", j->request_id},
+                     {"role", std::string(to_string(o.role))},
+                     {"engine_id", o.engine_id},
+                     {"prompt_tokens", j->prompt_tokens},
+                     {"output_tokens", j->generated},
+                     {"kv_from", j->kv_from},
+                     {"remote_decode", j->remote_decode}});
+  if (records.size() > 100000) records.pop_front();
+  std::lock_guard<std::mutex> l(j->mu);
+  j->done = true;
+  j->cv.notify_all();
+}
 
-struct KvEntry {
-  std::string internal_id;
-  uint32_t tokens = 0;
-  size_t blocks = 0;
-  Steady::time_point expires;
-};
+void EngineSim::Impl::hold_kv(Job& j) {  // mu held
+  uint32_t n = blocks_for(j.prompt_tokens);
+  uint64_t first = next_block.fetch_add(n);
+  kv[first] = {j.internal_id, j.prompt_tokens, n, Steady::now() + from_seconds(o.kv_ttl_s)};
+  kv_held_tokens += j.prompt_tokens;
+  json blocks = json::array();
+  for (uint64_t b = 0; b < n; ++b) blocks.push_back(first + b);
+  j.kv_params = {{"do_remote_prefill", true},
+                 {"do_remote_decode", false},
+                 {"remote_engine_id", o.engine_id},
+                 {"remote_request_id", j.internal_id},
+                 {"remote_block_ids", blocks},
+                 {"remote_host", o.side_channel_host},
+                 {"remote_port", side_channels.empty() ? 0 : side_channels[0]->port()},
+                 {"tp_size", o.tensor_parallel}};
+}
 
-uint32_t blocks_for(uint32_t tokens) { return (tokens + 15) / 16; }
+void EngineSim::Impl::prefill_loop() {
+  std::unique_lock<std::mutex> lk(mu);
+  while (!stopping) {
+    prefill_cv.wait(lk, [&] { return stopping || !prefill_q.empty(); });
+    if (stopping) break;
+    std::vector<std::shared_ptr<Job>> batch;
+    uint64_t tokens = 0;
+    while (!prefill_q.empty() &&
+           (batch.empty() || tokens + prefill_q.front()->prompt_tokens <= o.prefill_batch_tokens)) {
+      tokens += prefill_q.front()->prompt_tokens;
+      batch.push_back(prefill_q.front());
+      prefill_q.pop_front();
+    }
+    prefilling = batch.size();
+    lk.unlock();
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(scaled(prof.prefill_s(static_cast<double>(tokens)))));
+    lk.lock();
+    prefilling = 0;
+    for (auto& j : batch) {
+      prompt_total += j->prompt_tokens;
+      if (j->remote_decode) {
+        // vLLM's prefill instance samples one token for its (discarded) reply.
+        j->generated = 1;
+        gen_total += 1;
+        j->first_token = j->last_token = Steady::now();
+        ttft.observe(to_seconds(j->first_token - j->arrived));
+        hold_kv(*j);
+        finish(j);
+      } else {
+        decode_wait.push_back(j);
+        decode_cv.notify_one();
+      }
+    }
+  }
+}
 
-}  // namespace
-
-struct EngineSim::Impl {
-  EngineSimOptions o;
-  workload::EngineProfile prof;
-  std::unique_ptr<http::Server> server;
-  std::vector<std::unique_ptr<http::Server>> side_channels;  // [0] serves reads
-  // A decode keeps its connection to each remote side channel, as NIXL keeps a remote agent
-  // after its first handshake (vLLM's NixlConnector caches _remote_agents).
-  http::ConnectionPool remote_agents;
-  mutable std::mutex mu;
-  std::condition_variable prefill_cv, decode_cv;
-  std::deque<std::shared_ptr<Job>> prefill_q, decode_wait;
-  std::vector<std::shared_ptr<Job>> running;
-  uint64_t kv_used = 0;
-  std::atomic<bool> stopping{false}, draining{false};
-  std::atomic<uint64_t> next_seq{1}, next_block{1};
-  std::thread prefill_thread, decode_thread;
-  std::map<uint64_t, KvEntry> kv;  // first block id -> entry (held for a decode's read)
-  uint64_t kv_held_tokens = 0;
-  std::set<std::string> active_ids;
-  std::set<std::string> ignored_seen;  // unknown fields already logged
-  // metrics (under mu)
-  double prompt_total = 0, gen_total = 0, success_total = 0;
-  prom::Histogram ttft{prom::vllm_ttft_buckets()}, tpot{prom::vllm_tpot_buckets()},
-      e2e{prom::vllm_e2e_buckets()};
-  std::deque<json> records;
-  size_t in_flight = 0;   // queued, prefilling or decoding
-  size_t prefilling = 0;  // the batch in the prefill step
-
-  double scaled(double s) const { return s / std::max(1e-9, o.time_scale); }
-  bool has_connector() const { return o.role != Role::kBoth; }
-
-  void expire_kv(Steady::time_point now) {  // mu held
-    for (auto it = kv.begin(); it != kv.end();) {
-      if (it->second.expires < now) {
-        kv_held_tokens -= it->second.tokens;
-        it = kv.erase(it);
+void EngineSim::Impl::decode_loop() {
+  std::unique_lock<std::mutex> lk(mu);
+  double ctx = 0;
+  while (!stopping) {
+    while (!decode_wait.empty() && running.size() < prof.max_batch) {
+      auto& j = decode_wait.front();
+      uint64_t need = j->prompt_tokens + j->max_tokens;
+      if (!running.empty() && kv_used + need > prof.kv_capacity_tokens) break;
+      kv_used += need;
+      ctx += j->prompt_tokens;
+      running.push_back(j);
+      decode_wait.pop_front();
+    }
+    if (running.empty()) {
+      ctx = 0;
+      decode_cv.wait(lk, [&] { return stopping || !decode_wait.empty(); });
+      continue;
+    }
+    double step = scaled(prof.decode_step_s(static_cast<double>(running.size()), ctx));
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::duration<double>(step));
+    lk.lock();
+    Steady::time_point now = Steady::now();
+    for (auto it = running.begin(); it != running.end();) {
+      auto j = *it;
+      {
+        std::lock_guard<std::mutex> l(j->mu);
+        if (j->generated == 0) {
+          j->first_token = now;
+          ttft.observe(to_seconds(now - j->arrived));
+        }
+        ++j->generated;
+        j->last_token = now;
+        j->cv.notify_all();
+      }
+      gen_total += 1;
+      ctx += 1;
+      if (j->generated >= j->max_tokens) {
+        kv_used -= j->prompt_tokens + j->max_tokens;
+        ctx -= j->prompt_tokens + j->generated;
+        it = running.erase(it);
+        finish(j);
       } else {
         ++it;
       }
     }
   }
+}
 
-  void finish(const std::shared_ptr<Job>& j) {  // mu held
-    --in_flight;
-    Steady::time_point now = Steady::now();
-    success_total += 1;
-    e2e.observe(to_seconds(now - j->arrived));
-    if (j->generated > 1)
-      tpot.observe(to_seconds(j->last_token - j->first_token) / (j->generated - 1));
-    records.push_back({{"request_id", j->request_id},
-                       {"role", std::string(to_string(o.role))},
-                       {"engine_id", o.engine_id},
-                       {"prompt_tokens", j->prompt_tokens},
-                       {"output_tokens", j->generated},
-                       {"kv_from", j->kv_from},
-                       {"remote_decode", j->remote_decode}});
-    if (records.size() > 100000) records.pop_front();
-    std::lock_guard<std::mutex> l(j->mu);
-    j->done = true;
-    j->cv.notify_all();
-  }
+std::string EngineSim::Impl::metrics_text() {
+  std::lock_guard<std::mutex> lk(mu);
+  expire_kv(Steady::now());
+  EngineCounters c;
+  c.served_model = o.served_model;
+  c.running = static_cast<double>(running.size() + prefilling);
+  c.waiting = static_cast<double>(prefill_q.size() + decode_wait.size());
+  // Blocks held for a decode's read count as used, as vLLM's block pool counts them.
+  c.kv_usage = prof.kv_capacity_tokens ? static_cast<double>(kv_used + kv_held_tokens) /
+                                             static_cast<double>(prof.kv_capacity_tokens)
+                                       : 0;
+  c.prompt_tokens = prompt_total;
+  c.generation_tokens = gen_total;
+  c.requests_ok = success_total;
+  return render_metrics(c, ttft, tpot, e2e);
+}
 
-  // Keeps a prefilled request's blocks for its decode and fills in the transfer parameters.
-  void hold_kv(Job& j) {  // mu held
-    uint32_t n = blocks_for(j.prompt_tokens);
-    uint64_t first = next_block.fetch_add(n);
-    kv[first] = {j.internal_id, j.prompt_tokens, n, Steady::now() + from_seconds(o.kv_ttl_s)};
-    kv_held_tokens += j.prompt_tokens;
-    json blocks = json::array();
-    for (uint64_t b = 0; b < n; ++b) blocks.push_back(first + b);
-    j.kv_params = {{"do_remote_prefill", true},
-                   {"do_remote_decode", false},
-                   {"remote_engine_id", o.engine_id},
-                   {"remote_request_id", j.internal_id},
-                   {"remote_block_ids", blocks},
-                   {"remote_host", o.side_channel_host},
-                   {"remote_port", side_channels.empty() ? 0 : side_channels[0]->port()},
-                   {"tp_size", o.tensor_parallel}};
-  }
+http::Response EngineSim::Impl::kv_read(const http::Request& req) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("block_ids") ||
+      !j["block_ids"].is_array() || j["block_ids"].empty() ||
+      !j["block_ids"][0].is_number_unsigned() || !j.contains("request_id") ||
+      !j["request_id"].is_string())
+    return vllm_error(400, "expected {engine_id, request_id, block_ids}", "BadRequestError");
+  if (j.value("engine_id", "") != o.engine_id)
+    return vllm_error(404,
+                      "blocks belong to engine " + j.value("engine_id", std::string("?")) +
+                          ", not " + o.engine_id,
+                      "NotFoundError");
+  std::lock_guard<std::mutex> lk(mu);
+  expire_kv(Steady::now());
+  auto it = kv.find(j["block_ids"][0].get<uint64_t>());
+  if (it == kv.end())
+    return vllm_error(404, "unknown, expired or already read KV blocks", "NotFoundError");
+  if (it->second.internal_id != j["request_id"].get<std::string>() ||
+      j["block_ids"].size() != it->second.blocks)
+    return vllm_error(400, "the blocks do not belong to request " + j["request_id"].dump(),
+                      "BadRequestError");
+  uint32_t tokens = it->second.tokens;
+  kv_held_tokens -= tokens;
+  kv.erase(it);
+  return json_response({{"tokens", tokens}});
+}
 
-  void prefill_loop() {
-    std::unique_lock<std::mutex> lk(mu);
-    while (!stopping) {
-      prefill_cv.wait(lk, [&] { return stopping || !prefill_q.empty(); });
-      if (stopping) break;
-      std::vector<std::shared_ptr<Job>> batch;
-      uint64_t tokens = 0;
-      while (!prefill_q.empty() && (batch.empty() || tokens + prefill_q.front()->prompt_tokens <=
-                                                         o.prefill_batch_tokens)) {
-        tokens += prefill_q.front()->prompt_tokens;
-        batch.push_back(prefill_q.front());
-        prefill_q.pop_front();
-      }
-      prefilling = batch.size();
-      lk.unlock();
-      std::this_thread::sleep_for(
-          std::chrono::duration<double>(scaled(prof.prefill_s(static_cast<double>(tokens)))));
-      lk.lock();
-      prefilling = 0;
-      for (auto& j : batch) {
-        prompt_total += j->prompt_tokens;
-        if (j->remote_decode) {
-          // vLLM's prefill instance samples one token for its (discarded) reply.
-          j->generated = 1;
-          gen_total += 1;
-          j->first_token = j->last_token = Steady::now();
-          ttft.observe(to_seconds(j->first_token - j->arrived));
-          hold_kv(*j);
-          finish(j);
-        } else {
-          decode_wait.push_back(j);
-          decode_cv.notify_one();
-        }
-      }
-    }
-  }
-
-  void decode_loop() {
-    std::unique_lock<std::mutex> lk(mu);
-    double ctx = 0;
-    while (!stopping) {
-      while (!decode_wait.empty() && running.size() < prof.max_batch) {
-        auto& j = decode_wait.front();
-        uint64_t need = j->prompt_tokens + j->max_tokens;
-        if (!running.empty() && kv_used + need > prof.kv_capacity_tokens) break;
-        kv_used += need;
-        ctx += j->prompt_tokens;
-        running.push_back(j);
-        decode_wait.pop_front();
-      }
-      if (running.empty()) {
-        ctx = 0;
-        decode_cv.wait(lk, [&] { return stopping || !decode_wait.empty(); });
-        continue;
-      }
-      double step = scaled(prof.decode_step_s(static_cast<double>(running.size()), ctx));
-      lk.unlock();
-      std::this_thread::sleep_for(std::chrono::duration<double>(step));
-      lk.lock();
-      Steady::time_point now = Steady::now();
-      for (auto it = running.begin(); it != running.end();) {
-        auto j = *it;
-        {
-          std::lock_guard<std::mutex> l(j->mu);
-          if (j->generated == 0) {
-            j->first_token = now;
-            ttft.observe(to_seconds(now - j->arrived));
-          }
-          ++j->generated;
-          j->last_token = now;
-          j->cv.notify_all();
-        }
-        gen_total += 1;
-        ctx += 1;
-        if (j->generated >= j->max_tokens) {
-          kv_used -= j->prompt_tokens + j->max_tokens;
-          ctx -= j->prompt_tokens + j->generated;
-          it = running.erase(it);
-          finish(j);
-        } else {
-          ++it;
-        }
-      }
-    }
-  }
-
-  // ---- HTTP
-
-  static http::Response json_response(const json& j, int status = 200) {
+http::Response EngineSim::Impl::handle(const http::Request& req) {
+  const std::string p = req.path();
+  // vLLM's AuthenticationMiddleware guards the /v1 routes only (health and metrics are open).
+  if (starts_with(p, "/v1") && !authorized(req))
+    return json_response({{"error", "Unauthorized"}}, 401);
+  if (req.method == "GET" && p == "/health")
+    return http::Response{200, "application/json", "", {}, nullptr};
+  if (req.method == "GET" && p == "/metrics") {
     http::Response r;
-    r.status = status;
-    r.body = j.dump();
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_text();
     return r;
   }
-
-  static http::Response vllm_error(int status, const std::string& msg, const std::string& type,
-                                   const std::string& param = {}) {
-    return json_response(VllmError{status, type, msg, param}.body(), status);
+  if (req.method == "GET" && p == "/v1/models")
+    return json_response({{"object", "list"},
+                          {"data", json::array({{{"id", o.served_model},
+                                                 {"object", "model"},
+                                                 {"owned_by", "vllm"},
+                                                 {"max_model_len", prof.max_context}}})}});
+  if (req.method == "POST" && p == "/v1/completions") return completions(req, false);
+  if (req.method == "POST" && p == "/v1/chat/completions") return completions(req, true);
+  if (req.method == "POST" && p == "/hs/drain") {
+    draining = true;
+    return json_response({{"draining", true}});
   }
-
-  std::string metrics_text() {
+  if (req.method == "GET" && p == "/hs/status") {
     std::lock_guard<std::mutex> lk(mu);
     expire_kv(Steady::now());
-    EngineCounters c;
-    c.served_model = o.served_model;
-    c.running = static_cast<double>(running.size() + prefilling);
-    c.waiting = static_cast<double>(prefill_q.size() + decode_wait.size());
-    // Blocks held for a decode's read count as used, as vLLM's block pool counts them.
-    c.kv_usage = prof.kv_capacity_tokens ? static_cast<double>(kv_used + kv_held_tokens) /
-                                               static_cast<double>(prof.kv_capacity_tokens)
-                                         : 0;
-    c.prompt_tokens = prompt_total;
-    c.generation_tokens = gen_total;
-    c.requests_ok = success_total;
-    return render_metrics(c, ttft, tpot, e2e);
+    return json_response({{"role", std::string(to_string(o.role))},
+                          {"engine_id", o.engine_id},
+                          {"draining", draining.load()},
+                          {"running", running.size()},
+                          {"waiting", prefill_q.size() + decode_wait.size()},
+                          {"kv_entries_held", kv.size()},
+                          {"ignored_fields", ignored_seen},
+                          {"gpu", prof.gpu},
+                          {"model", prof.model}});
   }
-
-  // Reads prefilled blocks from the side channel named in kv_transfer_params. Returns the
-  // number of tokens they hold.
-  Result<uint32_t> pull(const json& p) {
-    for (const char* k : {"remote_engine_id", "remote_request_id", "remote_host"})
-      if (!p.contains(k) || !p[k].is_string())
-        return invalid_argument(std::string("kv_transfer_params.") + k + " must be a string");
-    if (!p.contains("remote_port") || !p["remote_port"].is_number_unsigned() ||
-        p["remote_port"].get<uint64_t>() == 0 || p["remote_port"].get<uint64_t>() > 65535)
-      return invalid_argument("kv_transfer_params.remote_port must be a port number");
-    if (!p.contains("remote_block_ids") || !p["remote_block_ids"].is_array() ||
-        p["remote_block_ids"].empty())
-      return invalid_argument("kv_transfer_params.remote_block_ids must be a non-empty list");
-    if (!p.contains("tp_size") || !p["tp_size"].is_number_unsigned() ||
-        p["tp_size"].get<uint64_t>() == 0)
-      return invalid_argument("kv_transfer_params.tp_size must be a positive integer");
-    json body = {{"engine_id", p["remote_engine_id"]},
-                 {"request_id", p["remote_request_id"]},
-                 {"block_ids", p["remote_block_ids"]}};
-    auto r =
-        remote_agents.request(p["remote_host"].get<std::string>(), p["remote_port"].get<uint16_t>(),
-                              "POST", "/hs/kv/read", body.dump());
-    if (!r.ok())
-      return unavailable("cannot reach the remote NIXL side channel: " + r.error().to_string());
-    if (r->status != 200)
-      return invalid_argument("remote engine refused the KV read (" + std::to_string(r->status) +
-                              "): " + r->body);
-    json j = json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.contains("tokens")) return internal_error("bad KV read answer");
-    return j["tokens"].get<uint32_t>();
-  }
-
-  // The side channel: one read of a prefilled request's blocks, by the decode it was made for.
-  http::Response kv_read(const http::Request& req) {
-    json j = json::parse(req.body, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("block_ids") ||
-        !j["block_ids"].is_array() || j["block_ids"].empty() ||
-        !j["block_ids"][0].is_number_unsigned() || !j.contains("request_id") ||
-        !j["request_id"].is_string())
-      return vllm_error(400, "expected {engine_id, request_id, block_ids}", "BadRequestError");
-    if (j.value("engine_id", "") != o.engine_id)
-      return vllm_error(404,
-                        "blocks belong to engine " + j.value("engine_id", std::string("?")) +
-                            ", not " + o.engine_id,
-                        "NotFoundError");
+  if (req.method == "GET" && p == "/hs/records") {
     std::lock_guard<std::mutex> lk(mu);
-    expire_kv(Steady::now());
-    auto it = kv.find(j["block_ids"][0].get<uint64_t>());
-    if (it == kv.end())
-      return vllm_error(404, "unknown, expired or already read KV blocks", "NotFoundError");
-    if (it->second.internal_id != j["request_id"].get<std::string>() ||
-        j["block_ids"].size() != it->second.blocks)
-      return vllm_error(400, "the blocks do not belong to request " + j["request_id"].dump(),
-                        "BadRequestError");
-    uint32_t tokens = it->second.tokens;
-    kv_held_tokens -= tokens;
-    kv.erase(it);
-    return json_response({{"tokens", tokens}});
+    return json_response(json(records));
   }
+  return vllm_error(404, "Not Found: " + req.method + " " + p, "NotFoundError");
+}
 
-  // Admits a validated request: a P/D prefill, a P/D decode (after its KV read) or a whole
-  // request. On failure `err` holds the answer.
-  std::shared_ptr<Job> admit(const VllmRequest& vr, const std::string& rid, http::Response& err) {
-    auto j = std::make_shared<Job>();
-    j->seq = next_seq++;
-    j->request_id = rid.empty() ? "hs-" + std::to_string(j->seq) : rid;
-    j->internal_id =
-        (vr.chat ? "chatcmpl-" : "cmpl-") + j->request_id + "-" + std::to_string(j->seq);
-    j->prompt_tokens = vr.prompt_tokens;
-    j->max_tokens = vr.max_tokens;
-    j->arrived = Steady::now();
-    const json& kvp = has_connector() ? vr.kv_transfer_params : json();
-    bool remote_prefilled = false;
-    if (kvp.is_object() && kvp.value("do_remote_decode", false)) {
-      j->remote_decode = true;
-      j->max_tokens = 1;
-    } else if (kvp.is_object() && kvp.value("do_remote_prefill", false)) {
-      auto pulled = pull(kvp);
-      if (!pulled.ok()) {
-        err = vllm_error(400, pulled.error().to_string(), "BadRequestError", "kv_transfer_params");
-        return nullptr;
-      }
-      if (*pulled != j->prompt_tokens) {
-        err = vllm_error(400,
-                         "the KV read holds " + std::to_string(*pulled) +
-                             " tokens, the prompt has " + std::to_string(j->prompt_tokens),
-                         "BadRequestError", "kv_transfer_params");
-        return nullptr;
-      }
-      double t = *pulled * prof.kv_bytes_per_token / (o.kv_gbytes_per_s * 1e9);
-      std::this_thread::sleep_for(std::chrono::duration<double>(scaled(t)));
-      j->kv_from = kvp.value("remote_engine_id", "");
-      remote_prefilled = true;
-    }
-    std::lock_guard<std::mutex> lk(mu);
-    if (!active_ids.insert(j->request_id).second) {
-      // vllm/v1/engine/output_processor.py add_request.
-      err = vllm_error(400, "Request id " + j->request_id + " already running.", "BadRequestError");
-      return nullptr;
-    }
-    ++in_flight;
-    if (remote_prefilled) {
-      decode_wait.push_back(j);
-      decode_cv.notify_one();
-    } else {
-      prefill_q.push_back(j);
-      prefill_cv.notify_one();
-    }
-    return j;
+Status EngineSim::Impl::open_side_channels() {
+  if (!has_connector()) return {};
+  if (o.side_channel_host.empty())
+    return invalid_argument("a prefill or decode engine needs its NIXL side channel address",
+                            "VLLM_NIXL_SIDE_CHANNEL_HOST");
+  uint32_t ranks = o.side_channel_per_rank ? o.tensor_parallel : 1;
+  for (uint32_t r = 0; r < ranks; ++r) {
+    http::ServerOptions so;
+    so.host = o.side_channel_host;
+    so.port =
+        o.side_channel_port == 0 && r == 0
+            ? 0
+            : static_cast<uint16_t>((r == 0 ? o.side_channel_port : side_channels[0]->port()) + r);
+    auto s = http::Server::start(so, [this, r](const http::Request& q) {
+      if (r == 0 && q.method == "POST" && q.path() == "/hs/kv/read") return kv_read(q);
+      return vllm_error(404, "not a KV read", "NotFoundError");
+    });
+    if (!s.ok()) return s.error().with_context("NIXL side channel of TP rank " + std::to_string(r));
+    side_channels.push_back(std::move(*s));
   }
-
-  void release_id(const std::string& rid) {
-    std::lock_guard<std::mutex> lk(mu);
-    active_ids.erase(rid);
-  }
-
-  void note_ignored(const std::vector<std::string>& fields) {
-    if (fields.empty()) return;
-    std::lock_guard<std::mutex> lk(mu);
-    std::string fresh;
-    for (const auto& f : fields)
-      if (ignored_seen.insert(f).second) fresh += (fresh.empty() ? "" : ", ") + f;
-    if (!fresh.empty())
-      std::fprintf(stderr,
-                   "hs-engine-sim: The following fields were present in the request but "
-                   "ignored: {%s}\n",
-                   fresh.c_str());
-  }
-
-  http::Response stream_response(const std::shared_ptr<Job>& j, const ResponseIds& ids,
-                                 const VllmRequest& vr) {
-    http::Response r;
-    r.content_type = "text/event-stream";
-    uint32_t k = std::max<uint32_t>(1, o.tokens_per_chunk);
-    r.stream = [this, j, ids, vr, k](const http::StreamWriter& w) {
-      uint32_t sent = 0;
-      bool ok = true;
-      for (;;) {
-        std::unique_lock<std::mutex> l(j->mu);
-        // The first token goes out at once; later ones in chunks of k (vLLM's stream interval).
-        // A writer that fell behind sends all tokens made meanwhile in one event, as vLLM
-        // merges DELTA outputs (vllm/v1/engine/output_processor.py RequestOutputCollector).
-        j->cv.wait(l, [&] {
-          return j->done || stopping.load() || (sent == 0 && j->generated > 0) ||
-                 j->generated >= sent + k;
-        });
-        uint32_t have = j->generated;
-        bool done = j->done;
-        l.unlock();
-        if (stopping && !done) break;  // aborted: the stream is cut, no [DONE]
-        if (have > sent) {
-          json c = stream_chunk(ids, have - sent, done, j->prompt_tokens,
-                                vr.continuous_usage ? static_cast<int64_t>(have) : -1);
-          sent = have;
-          if (!w("data: " + c.dump() + "\n\n")) {
-            ok = false;
-            break;
-          }
-        }
-        if (done) break;
-      }
-      if (ok && j->done) {
-        if (vr.include_usage)
-          w("data: " + usage_chunk(ids, j->prompt_tokens, j->generated).dump() + "\n\n");
-        w("data: [DONE]\n\n");
-      }
-      release_id(j->request_id);
-    };
-    return r;
-  }
-
-  http::Response completions(const http::Request& req, bool chat) {
-    if (draining) return vllm_error(503, "engine is draining", "ServiceUnavailableError");
-    json in = json::parse(req.body, nullptr, false);
-    if (in.is_discarded()) return vllm_error(400, "JSON decode error", "BadRequestError");
-    VllmLimits lim{o.served_model, prof.max_context, o.max_logprobs, o.vocab_size};
-    VllmParse parsed = parse_vllm_request(in, chat, lim);
-    if (auto* e = std::get_if<VllmError>(&parsed)) return json_response(e->body(), e->status);
-    const VllmRequest& vr = std::get<VllmRequest>(parsed);
-    note_ignored(vr.ignored_fields);
-    auto rid = req.headers.find("x-request-id");
-    http::Response err;
-    auto j = admit(vr, rid != req.headers.end() ? rid->second : "", err);
-    if (!j) return err;
-    ResponseIds ids{j->internal_id,
-                    static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count()),
-                    o.served_model, chat};
-    bool stream = vr.stream && !j->remote_decode;
-    if (stream) return stream_response(j, ids, vr);
-    std::unique_lock<std::mutex> l(j->mu);
-    j->cv.wait(l, [&] { return j->done || stopping.load(); });
-    bool done = j->done;
-    l.unlock();
-    release_id(j->request_id);
-    if (!done) return vllm_error(503, "engine stopped", "ServiceUnavailableError");
-    json out = full_response(ids, j->generated, j->prompt_tokens);
-    // vLLM's response model always has the field; it is null without a connector.
-    out["kv_transfer_params"] = j->remote_decode ? j->kv_params : json(nullptr);
-    return json_response(out);
-  }
-
-  bool authorized(const http::Request& req) const {
-    if (o.api_key.empty()) return true;
-    auto a = req.headers.find("authorization");
-    return a != req.headers.end() && a->second == "Bearer " + o.api_key;
-  }
-
-  http::Response handle(const http::Request& req) {
-    const std::string p = req.path();
-    // vLLM's AuthenticationMiddleware guards the /v1 routes only (health and metrics are open).
-    if (starts_with(p, "/v1") && !authorized(req))
-      return json_response({{"error", "Unauthorized"}}, 401);
-    if (req.method == "GET" && p == "/health")
-      return http::Response{200, "application/json", "", {}, nullptr};
-    if (req.method == "GET" && p == "/metrics") {
-      http::Response r;
-      r.content_type = "text/plain; version=0.0.4";
-      r.body = metrics_text();
-      return r;
-    }
-    if (req.method == "GET" && p == "/v1/models")
-      return json_response({{"object", "list"},
-                            {"data", json::array({{{"id", o.served_model},
-                                                   {"object", "model"},
-                                                   {"owned_by", "vllm"},
-                                                   {"max_model_len", prof.max_context}}})}});
-    if (req.method == "POST" && p == "/v1/completions") return completions(req, false);
-    if (req.method == "POST" && p == "/v1/chat/completions") return completions(req, true);
-    if (req.method == "POST" && p == "/hs/drain") {
-      draining = true;
-      return json_response({{"draining", true}});
-    }
-    if (req.method == "GET" && p == "/hs/status") {
-      std::lock_guard<std::mutex> lk(mu);
-      expire_kv(Steady::now());
-      return json_response({{"role", std::string(to_string(o.role))},
-                            {"engine_id", o.engine_id},
-                            {"draining", draining.load()},
-                            {"running", running.size()},
-                            {"waiting", prefill_q.size() + decode_wait.size()},
-                            {"kv_entries_held", kv.size()},
-                            {"ignored_fields", ignored_seen},
-                            {"gpu", prof.gpu},
-                            {"model", prof.model}});
-    }
-    if (req.method == "GET" && p == "/hs/records") {
-      std::lock_guard<std::mutex> lk(mu);
-      return json_response(json(records));
-    }
-    return vllm_error(404, "Not Found: " + req.method + " " + p, "NotFoundError");
-  }
-
-  Status open_side_channels() {
-    if (!has_connector()) return {};
-    if (o.side_channel_host.empty())
-      return invalid_argument("a prefill or decode engine needs its NIXL side channel address",
-                              "VLLM_NIXL_SIDE_CHANNEL_HOST");
-    uint32_t ranks = o.side_channel_per_rank ? o.tensor_parallel : 1;
-    for (uint32_t r = 0; r < ranks; ++r) {
-      http::ServerOptions so;
-      so.host = o.side_channel_host;
-      so.port = o.side_channel_port == 0 && r == 0
-                    ? 0
-                    : static_cast<uint16_t>(
-                          (r == 0 ? o.side_channel_port : side_channels[0]->port()) + r);
-      auto s = http::Server::start(so, [this, r](const http::Request& q) {
-        if (r == 0 && q.method == "POST" && q.path() == "/hs/kv/read") return kv_read(q);
-        return vllm_error(404, "not a KV read", "NotFoundError");
-      });
-      if (!s.ok())
-        return s.error().with_context("NIXL side channel of TP rank " + std::to_string(r));
-      side_channels.push_back(std::move(*s));
-    }
-    return {};
-  }
-};
+  return {};
+}
 
 EngineSim::EngineSim(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
