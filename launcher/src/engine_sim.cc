@@ -55,7 +55,7 @@ void EngineSim::Impl::finish(const std::shared_ptr<Job>& j) {  // mu held
   if (records.size() > 100000) records.pop_front();
   std::lock_guard<std::mutex> l(j->mu);
   j->done = true;
-  j->cv.notify_all();
+  j->notify();
 }
 
 void EngineSim::Impl::hold_kv(Job& j) {  // mu held
@@ -145,7 +145,7 @@ void EngineSim::Impl::decode_loop() {
         }
         ++j->generated;
         j->last_token = now;
-        j->cv.notify_all();
+        j->notify();
       }
       gen_total += 1;
       ctx += 1;
@@ -224,8 +224,6 @@ http::Response EngineSim::Impl::handle(const http::Request& req) {
                                                  {"object", "model"},
                                                  {"owned_by", "vllm"},
                                                  {"max_model_len", prof.max_context}}})}});
-  if (req.method == "POST" && p == "/v1/completions") return completions(req, false);
-  if (req.method == "POST" && p == "/v1/chat/completions") return completions(req, true);
   if (req.method == "POST" && p == "/hs/drain") {
     draining = true;
     return json_response({{"draining", true}});
@@ -289,7 +287,10 @@ Result<std::unique_ptr<EngineSim>> EngineSim::start(const EngineSimOptions& opti
   so.host = options.host;
   so.port = options.port;
   so.accept_delay = std::chrono::milliseconds(static_cast<int64_t>(options.load_delay_s * 1000));
-  auto s = http::Server::start(so, [raw](const http::Request& r) { return raw->handle(r); });
+  http::AsyncRoute completions{&Impl::is_completion,
+                               [raw](http::Request r) { return raw->completions(std::move(r)); }};
+  auto s = http::Server::start(
+      so, [raw](const http::Request& r) { return raw->handle(r); }, std::move(completions));
   if (!s.ok()) return s.error();
   impl->server = std::move(*s);
   if (impl->o.engine_id.empty())
@@ -327,11 +328,11 @@ void EngineSim::stop() {
     for (auto* q : {&impl_->prefill_q, &impl_->decode_wait})
       for (auto& j : *q) {
         std::lock_guard<std::mutex> l(j->mu);
-        j->cv.notify_all();
+        j->notify();
       }
     for (auto& j : impl_->running) {
       std::lock_guard<std::mutex> l(j->mu);
-      j->cv.notify_all();
+      j->notify();
     }
   }
   impl_->server->stop();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hs/common/http.h"
+#include "hs/common/http_async.h"
 #include "hs/common/prometheus_text.h"
 #include "hs/launcher/engine_sim.h"
 #include "vllm_response.h"
@@ -28,7 +29,7 @@ namespace hs::launcher {
 using json = nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
-// One request inside the engine. The HTTP handler thread waits on it.
+// One request inside the engine. Its HTTP handler, a coroutine, waits on it.
 struct Job {
   uint64_t seq = 0;
   std::string request_id;   // the client's X-Request-Id (unique while the request runs)
@@ -38,7 +39,12 @@ struct Job {
   std::string kv_from;         // decode: the engine the KV came from
   Steady::time_point arrived, first_token, last_token;
   std::mutex mu;
-  std::condition_variable cv;
+  // Wakes the request's coroutine (wait_job): posts to its executor, so that the wake-up runs
+  // after the coroutine has gone to sleep, never beside it. Set and called under mu.
+  std::function<void()> waker;
+  void notify() {  // mu held
+    if (waker) waker();
+  }
   uint32_t generated = 0;
   bool done = false;
   json kv_params;  // prefill's answer
@@ -60,7 +66,13 @@ struct EngineSim::Impl {
   std::vector<std::unique_ptr<http::Server>> side_channels;  // [0] serves reads
   // A decode keeps its connection to each remote side channel, as NIXL keeps a remote agent
   // after its first handshake (vLLM's NixlConnector caches _remote_agents).
-  http::ConnectionPool remote_agents;
+  http::AsyncClient remote_agents;
+  // The server's loop holds remote_agents' sockets and the requests' frames: stop it, drop the
+  // idle sockets while their loop exists; the server (declared first) is destroyed last.
+  ~Impl() {
+    if (server) server->stop();
+    remote_agents.close();
+  }
   mutable std::mutex mu;
   std::condition_variable prefill_cv, decode_cv;
   std::deque<std::shared_ptr<Job>> prefill_q, decode_wait;
@@ -113,14 +125,16 @@ struct EngineSim::Impl {
 
   // Reads prefilled blocks from the side channel named in kv_transfer_params. Returns the
   // number of tokens they hold.
-  Result<uint32_t> pull(const json& p);
+  http::Task<Result<uint32_t>> pull(json p);
 
   // The side channel: one read of a prefilled request's blocks, by the decode it was made for.
   http::Response kv_read(const http::Request& req);
 
   // Admits a validated request: a P/D prefill, a P/D decode (after its KV read) or a whole
   // request. On failure `err` holds the answer.
-  std::shared_ptr<Job> admit(const VllmRequest& vr, const std::string& rid, http::Response& err);
+  http::Task<std::shared_ptr<Job>> admit(VllmRequest vr, std::string rid, http::Response& err);
+  // Returns once the job has made at least `at_least` tokens, is done, or the engine stops.
+  http::Task<void> wait_job(std::shared_ptr<Job> j, uint32_t at_least);
 
   void release_id(const std::string& rid) {
     std::lock_guard<std::mutex> lk(mu);
@@ -129,10 +143,15 @@ struct EngineSim::Impl {
 
   void note_ignored(const std::vector<std::string>& fields);
 
-  http::Response stream_response(const std::shared_ptr<Job>& j, const ResponseIds& ids,
-                                 const VllmRequest& vr);
-
-  http::Response completions(const http::Request& req, bool chat);
+  http::Task<void> stream_job(std::shared_ptr<Job> j, ResponseIds ids, VllmRequest vr,
+                              http::ChunkSink* w);
+  static bool is_completion(const http::Request& req) {
+    const std::string p = req.path();
+    return req.method == "POST" && (p == "/v1/completions" || p == "/v1/chat/completions");
+  }
+  // /v1/completions and /v1/chat/completions: a coroutine on the server's loop, holding no
+  // thread while the scheduler works on it.
+  http::Task<http::AsyncResponse> completions(http::Request req);
 
   bool authorized(const http::Request& req) const {
     if (o.api_key.empty()) return true;
