@@ -1,17 +1,30 @@
-#include "hs/router/loadgen.h"
+// hs-loadgen's replay: one event loop on the calling thread; a coroutine sends each request at
+// its time and a coroutine per request reads its stream, so a replay holding thousands of
+// requests in flight holds that many sockets, not threads.
+// GCC 12 misreads Asio 1.74's coroutine frame allocator as a new/delete mismatch once these
+// coroutines are inlined (see common/src/http_batch.cc); the pairing is Asio's own.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <mutex>
+#include <exception>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "hs/common/clock.h"
 #include "hs/common/http.h"
+#include "hs/common/http_async.h"
+#include "hs/router/loadgen.h"
 #include "hs/router/sse.h"
 
 namespace hs::router {
@@ -48,31 +61,28 @@ uint32_t token(uint64_t seed, uint32_t k) {
   return static_cast<uint32_t>(x % (kVocab - 100)) + 100;
 }
 
-void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Request& r,
-              Steady::time_point t0, RequestRecord& rec) {
-  json body = {{"prompt", prompt_token_ids(r)},
-               {"max_tokens", r.output_tokens},
-               {"min_tokens", r.output_tokens},
-               {"ignore_eos", true},
-               {"stream", true},
-               {"stream_options", {{"include_usage", true}}}};
-  if (!o.model.empty()) body["model"] = o.model;
-  http::ClientOptions co;
-  co.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
-  co.headers = {{"x-request-id", rec.request_id}, {"content-type", "application/json"}};
-  SseTokenClock tc;
-  std::string raw;
-  Steady::time_point sent = Steady::now();
-  rec.send_s = to_seconds(sent - t0);
-  auto resp = http::request_stream(
-      u.host, u.port, "POST", u.target + "/v1/completions", body.dump(),
-      [&](std::string_view c) {
-        tc.feed(c);
-        if (raw.size() < 4096) raw.append(c.substr(0, 4096 - raw.size()));
-        return true;
-      },
-      co);
-  Steady::time_point end = Steady::now();
+namespace net = boost::asio;
+
+// What one replay shares between its coroutines (all on one thread: no locks).
+struct Replay {
+  Replay(const LoadgenOptions& opts, http::Url url, const RecordSink& s, const LoadgenProgress& p)
+      : o(opts), u(std::move(url)), sink(s), progress(p) {}
+  const LoadgenOptions& o;
+  http::Url u;
+  const RecordSink& sink;
+  const LoadgenProgress& progress;
+  Steady::time_point t0 = Steady::now();
+  http::AsyncClient client;
+  size_t in_flight = 0, done = 0, failed = 0, sent = 0;
+  bool all_sent = false;
+  void report() const {
+    if (progress) progress(sent, done, failed);
+  }
+};
+
+// The record of one request from its stream (or its failure).
+void settle(RequestRecord& rec, const Result<http::ClientResponse>& resp, const SseTokenClock& tc,
+            const std::string& raw, Steady::time_point sent, Steady::time_point end) {
   if (!resp.ok()) {
     rec.error = resp.error().to_string();
     return;
@@ -114,6 +124,83 @@ void send_one(const LoadgenOptions& o, const http::Url& u, const workload::Reque
   }
 }
 
+// Reads a streamed answer to its end: the status, with the body fed to `tc` (and its first
+// 4 KiB kept for an error's record).
+http::Task<Result<http::ClientResponse>> read_stream(http::AsyncClient& client, http::Call call,
+                                                     SseTokenClock& tc, std::string& raw) {
+  auto st = co_await client.open(std::move(call));
+  if (!st.ok()) co_return st.error();
+  http::ClientResponse head;
+  head.status = st->status();
+  for (;;) {
+    auto piece = co_await st->next();
+    if (!piece.ok()) co_return piece.error();
+    if (piece->empty()) break;
+    tc.feed(*piece);
+    if (raw.size() < 4096) raw.append(piece->substr(0, 4096 - raw.size()));
+  }
+  co_return head;
+}
+
+net::awaitable<void> send_one(Replay& R, workload::Request r) {
+  RequestRecord rec;
+  rec.request_id = "lg-" + std::to_string(r.id);
+  rec.prompt_tokens = r.prompt_tokens;
+  rec.wanted_tokens = r.output_tokens;
+  json body = {{"prompt", prompt_token_ids(r)},
+               {"max_tokens", r.output_tokens},
+               {"min_tokens", r.output_tokens},
+               {"ignore_eos", true},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (!R.o.model.empty()) body["model"] = R.o.model;
+  http::Call call{R.u.host, R.u.port, "POST", R.u.target + "/v1/completions", body.dump(), {}};
+  call.options.timeout = std::chrono::milliseconds(static_cast<int64_t>(R.o.timeout_s * 1000));
+  call.options.headers = {{"x-request-id", rec.request_id}, {"content-type", "application/json"}};
+  SseTokenClock tc;
+  std::string raw;
+  Steady::time_point sent = Steady::now();
+  rec.send_s = to_seconds(sent - R.t0);
+  try {
+    auto resp = co_await read_stream(R.client, std::move(call), tc, raw);
+    settle(rec, resp, tc, raw, sent, Steady::now());
+  } catch (const std::exception& e) {
+    rec.error = std::string("request failed: ") + e.what();
+  }
+  R.sink(rec);
+  R.failed += rec.outcome == Outcome::kFailed;
+  ++R.done;
+  --R.in_flight;
+}
+
+// Sends every request of the stream at its time, each on a coroutine of its own.
+net::awaitable<void> send_all(Replay& R, workload::RequestStream& requests) {
+  auto ex = co_await net::this_coro::executor;
+  net::steady_timer at(ex);
+  workload::Request r;
+  while (requests.next(r)) {
+    at.expires_at(R.t0 + std::chrono::duration_cast<Steady::duration>(
+                             from_seconds(r.arrival_s / R.o.time_scale)));
+    boost::system::error_code ec;
+    co_await at.async_wait(net::redirect_error(net::use_awaitable, ec));
+    ++R.in_flight;
+    ++R.sent;
+    net::co_spawn(ex, send_one(R, r), net::detached);
+  }
+  R.all_sent = true;
+}
+
+// Reports progress every 500 ms until every request sent has finished.
+net::awaitable<void> report_every(Replay& R) {
+  net::steady_timer tick(co_await net::this_coro::executor);
+  while (!(R.all_sent && R.in_flight == 0)) {
+    R.report();
+    tick.expires_after(std::chrono::milliseconds(R.all_sent ? 200 : 500));
+    boost::system::error_code ec;
+    co_await tick.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+}
+
 }  // namespace
 
 std::vector<uint32_t> prompt_token_ids(const workload::Request& r) {
@@ -134,55 +221,15 @@ Result<size_t> replay(const LoadgenOptions& o, workload::RequestStream& requests
   if (!u.ok()) return u.error().with_context("--url");
   if (u->target == "/") u->target.clear();
   if (!(o.time_scale > 0)) return invalid_argument("time scale must be positive", "--time-scale");
-  // One thread per request in flight (the HTTP client is synchronous); each detaches, hands
-  // its record to the sink and signals under the lock, so nothing is held once it is done.
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t in_flight = 0, done = 0, failed = 0, sent = 0;
-  Steady::time_point t0 = Steady::now();
-  auto report = [&] {
-    if (!progress) return;
-    std::lock_guard<std::mutex> l(mu);
-    progress(sent, done, failed);
-  };
-  Steady::time_point next_report = t0;
-  workload::Request r;
-  while (requests.next(r)) {
-    auto at = t0 + from_seconds(r.arrival_s / o.time_scale);
-    while (Steady::now() < at) {
-      std::this_thread::sleep_until(std::min(at, next_report));
-      if (Steady::now() >= next_report) {
-        report();
-        next_report += std::chrono::milliseconds(500);
-      }
-    }
-    {
-      std::lock_guard<std::mutex> l(mu);
-      ++in_flight;
-      ++sent;
-    }
-    std::thread([&, r] {
-      RequestRecord rec;
-      rec.request_id = "lg-" + std::to_string(r.id);
-      rec.prompt_tokens = r.prompt_tokens;
-      rec.wanted_tokens = r.output_tokens;
-      send_one(o, *u, r, t0, rec);
-      std::lock_guard<std::mutex> l(mu);
-      sink(rec);
-      failed += rec.outcome == Outcome::kFailed;
-      ++done;
-      --in_flight;
-      cv.notify_all();
-    }).detach();
-  }
-  for (;;) {
-    std::unique_lock<std::mutex> l(mu);
-    if (cv.wait_for(l, std::chrono::milliseconds(200), [&] { return in_flight == 0; })) break;
-    if (progress) progress(sent, done, failed);
-  }
-  report();
+  net::io_context io(1);
+  Replay R(o, *u, sink, progress);
+  net::co_spawn(io, send_all(R, requests), net::detached);
+  net::co_spawn(io, report_every(R), net::detached);
+  io.run();  // until the last request has finished
+  R.client.close();
+  R.report();
   if (requests.error()) return *requests.error();
-  return sent;
+  return R.sent;
 }
 
 void LoadgenSummary::add(const RequestRecord& r, const LoadgenSlo& slo) {
