@@ -100,3 +100,5 @@ echo "the prefill hs-engine-sim: peak threads $(cut -d' ' -f2 "$T/threads" | sor
 kill "$WATCH" 2>/dev/null
 # Why instances stopped getting requests, if they did (the first few, as the router logged it).
 grep -E "unreachable|failed its health check|failed \(" "$T/router.err" | head -4
+# What the engine calls that failed said, counted (numbers folded).
+grep -oE "(prefill|decode) on [^ ]+ failed \(.*" "$T/router.err" | sed -E 's/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -4

@@ -89,6 +89,14 @@ net::awaitable<void> run_call(const Call& c, Result<ClientResponse>& out) {
 
 bool timed_out(const Error& e) { return e.message.find(kTimedOut) != std::string::npos; }
 
+bool local_failure(const Error& e) {
+  // strerror() of EMFILE, ENFILE, EADDRNOTAVAIL, ENOBUFS and ENOMEM, as error_code says them.
+  for (std::string_view s : {"Too many open files", "Cannot assign requested address",
+                             "No buffer space available", "Cannot allocate memory"})
+    if (e.message.find(s) != std::string::npos) return true;
+  return false;
+}
+
 std::vector<Result<ClientResponse>> request_all(const std::vector<Call>& calls) {
   std::vector<Result<ClientResponse>> out(calls.size(),
                                           Result<ClientResponse>(unavailable("not run")));

@@ -68,8 +68,13 @@ struct Router::Impl {
 
   // A call that failed on a deadline (the connect, or the answer): the engine may be busy, its
   // accept queue full under a burst, rather than gone; a refusal or a reset is definite.
+  // A failure on the router's own resources (out of file descriptors under a burst) says
+  // nothing about the engine: it keeps its requests.
+  static bool reachable(const Result<http::ClientResponse>& r) {
+    return r.ok() || http::local_failure(r.error());
+  }
   static bool busy(const Error& e) {
-    return e.message.find("timeout") != std::string::npos ||
+    return http::timed_out(e) || e.message.find("timeout") != std::string::npos ||
            e.message.find("Operation canceled") != std::string::npos;
   }
 

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <system_error>
 #include <thread>
 
 namespace hs::http {
@@ -234,6 +235,19 @@ TEST(Http, UrlsAndUnreachablePeers) {
   auto r = request("127.0.0.1", 1, "GET", "/");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+}
+
+TEST(Http, OwnResourceFailuresAreToldFromThePeers) {
+  // The words are strerror()'s, which Asio's error_code messages are.
+  for (int e : {EMFILE, ENFILE, EADDRNOTAVAIL, ENOBUFS})
+    EXPECT_TRUE(local_failure(
+        unavailable("cannot connect: " + std::error_code(e, std::generic_category()).message())))
+        << e;
+  for (int e : {ECONNREFUSED, ECONNRESET, EHOSTUNREACH})
+    EXPECT_FALSE(local_failure(
+        unavailable("cannot connect: " + std::error_code(e, std::generic_category()).message())))
+        << e;
+  EXPECT_FALSE(local_failure(unavailable("cannot connect: timed out after 500 ms")));
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ std::vector<Result<ClientResponse>> request_all(const std::vector<Call>& calls);
 // True when a request_all() failure was its deadline (the peer may be alive but slow), not a
 // refusal, a reset or a bad answer.
 bool timed_out(const Error& e);
+// True when a call failed on this process's own resources (no file descriptor, no local port,
+// no buffer), so that the peer must not be blamed for it.
+bool local_failure(const Error& e);
 
 // Repeated requests to one peer over one kept-alive connection (the daemon's scrapes): the
 // socket is reused while the server keeps it open; a request on a reused socket that finds
