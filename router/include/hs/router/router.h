@@ -45,7 +45,8 @@ struct RouterOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // Attempts per request before its first token (prefill and decode together): one retry.
   int max_attempts = 2;
-  // Event-loop threads of its HTTP server (0: one per core); handlers run beside them.
+  // Event-loop threads of its HTTP server (0: one per core): they carry every connection and
+  // the completions (coroutines); the light routes run on a small pool beside them.
   size_t threads = 0;
   // Sent to engines as "Authorization: Bearer KEY" (vLLM started with an API key).
   std::string engine_api_key;
