@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../common/dead_peer.h"
 #include "hs/common/http.h"
 #include "hs/scaler/action_executor.h"
 #include "hs/scaler/daemon_api.h"
@@ -296,6 +297,36 @@ TEST(Scraper, AnUnreachableOrBadTargetIsThatTargetsErrorOnly) {
   EXPECT_TRUE(res[0].body.ok());
   EXPECT_FALSE(res[1].body.ok());
   EXPECT_FALSE(res[2].body.ok());
+}
+
+TEST(Scraper, DeadTargetsCostTheirDeadlineNotTheRound) {
+  // 32 that drop SYNs (a dead node) and 32 that accept and never answer (a hung engine).
+  MetricsServer a(vllm_metrics(10, 1));
+  std::vector<test::DeadPeer> dead;
+  std::vector<ScrapeTarget> targets(1);
+  targets[0].url = a.url();
+  for (int i = 0; i < 64; ++i) {
+    dead.push_back(test::listen_dead(/*drop_syns=*/i < 32));
+    ScrapeTarget t;
+    t.url = "http://127.0.0.1:" + std::to_string(dead.back().port);
+    targets.push_back(t);
+  }
+  Scraper s;  // 32 at once
+  const auto deadline = std::chrono::milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = s.scrape(targets, deadline);
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(res.size(), targets.size());
+  EXPECT_TRUE(res[0].body.ok()) << res[0].body.error().to_string();
+  for (size_t i = 1; i < res.size(); ++i) {
+    ASSERT_FALSE(res[i].body.ok()) << targets[i].url;
+    EXPECT_NE(res[i].body.error().to_string().find(std::to_string(dead[i - 1].port)),
+              std::string::npos)
+        << res[i].body.error().to_string();
+  }
+  // One after another, 64 dead targets would cost 19.2 s; 32 at once, two deadlines. The
+  // bound is half the serial cost, far above that, so a loaded machine still passes.
+  EXPECT_LT(took, 64 * deadline / 2);
 }
 
 TEST(MetricsStore, WindowsFollowRegistrationsAndAge) {
