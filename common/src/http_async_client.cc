@@ -39,37 +39,31 @@ void cancel_op(tcp::socket& s) {
 }
 void cancel_op(tcp::resolver& r) { r.cancel(); }
 
-// Cancels a socket's (or resolver's) pending operation when `limit` passes. Its timer runs on
-// the coroutine's executor, like the operation's completion, so the cancel never races it;
+// Cancels a socket's (or resolver's) pending operation when `limit` passes; the operation then
+// ends with operation_aborted, which step_error words as "timed out after N ms". Its timer runs
+// on the coroutine's executor, like the operation's completion, so the cancel never races it;
 // `armed` disarms a wake-up already queued when the step finished just in time.
 template <typename Cancellable>
 class Deadline {
  public:
   Deadline(const net::any_io_executor& ex, std::shared_ptr<Cancellable> target,
            std::chrono::milliseconds limit)
-      : timer_(ex), st_(std::make_shared<State>()) {
+      : timer_(ex), armed_(std::make_shared<bool>(true)) {
     timer_.expires_after(limit);
-    timer_.async_wait([target = std::move(target), st = st_](error_code e) {
-      if (e || !st->armed) return;
-      st->fired = true;
-      cancel_op(*target);
+    timer_.async_wait([target = std::move(target), armed = armed_](error_code e) {
+      if (!e && *armed) cancel_op(*target);
     });
   }
   ~Deadline() {
-    st_->armed = false;
+    *armed_ = false;
     timer_.cancel();
   }
   Deadline(const Deadline&) = delete;
   Deadline& operator=(const Deadline&) = delete;
-  bool fired() const { return st_->fired; }
 
  private:
-  struct State {
-    bool armed = true;
-    bool fired = false;
-  };
   net::steady_timer timer_;
-  std::shared_ptr<State> st_;
+  std::shared_ptr<bool> armed_;
 };
 
 // A kept-alive connection the peer closed meanwhile fails its reuse like this, before any
@@ -140,7 +134,6 @@ struct AsyncClient::Pool {
     {
       Deadline<tcp::socket> d(ex, s, limit);
       co_await net::async_connect(*s, eps, net::redirect_error(net::use_awaitable, ec));
-      if (d.fired()) ec = beast::error::timeout;
     }
     if (ec) co_return step_error("cannot connect", ec, limit, where);
     s->set_option(tcp::no_delay(true), ec);
@@ -173,7 +166,6 @@ struct AsyncClient::Pool {
       {
         Deadline<tcp::socket> d(ex, out.s, c.options.timeout);
         co_await bhttp::async_write(*out.s, req, net::redirect_error(net::use_awaitable, ec));
-        if (d.fired()) ec = beast::error::timeout;
       }
       if (!ec) co_return out;
       close_socket(out.s);
@@ -203,14 +195,12 @@ struct AsyncStream::State {
   }
 };
 
-AsyncStream::AsyncStream() = default;
 AsyncStream::AsyncStream(std::unique_ptr<State> s) : s_(std::move(s)) {}
 AsyncStream::~AsyncStream() = default;
 AsyncStream::AsyncStream(AsyncStream&&) noexcept = default;
 AsyncStream& AsyncStream::operator=(AsyncStream&&) noexcept = default;
 int AsyncStream::status() const { return s_ ? static_cast<int>(s_->parser.get().result_int()) : 0; }
 const std::map<std::string, std::string>& AsyncStream::headers() const { return s_->headers; }
-bool AsyncStream::done() const { return !s_ || s_->failed || s_->parser.is_done(); }
 
 Task<Result<std::string>> AsyncStream::next() {
   State& st = *s_;
@@ -224,7 +214,6 @@ Task<Result<std::string>> AsyncStream::next() {
       Deadline<tcp::socket> d(ex, st.s, st.timeout);
       co_await bhttp::async_read_some(*st.s, st.buf, st.parser,
                                       net::redirect_error(net::use_awaitable, ec));
-      if (d.fired()) ec = beast::error::timeout;
     }
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
@@ -278,7 +267,6 @@ Task<Result<ClientResponse>> AsyncClient::request(Call c) {
     {
       Deadline<tcp::socket> d(ex, sent->s, c.options.timeout);
       co_await bhttp::async_read(*sent->s, buf, p, net::redirect_error(net::use_awaitable, ec));
-      if (d.fired()) ec = beast::error::timeout;
     }
     if (ec) {
       close_socket(sent->s);
@@ -314,7 +302,6 @@ Task<Result<AsyncStream>> AsyncClient::open(Call c) {
       Deadline<tcp::socket> d(ex, st->s, c.options.timeout);
       co_await bhttp::async_read_header(*st->s, st->buf, st->parser,
                                         net::redirect_error(net::use_awaitable, ec));
-      if (d.fired()) ec = beast::error::timeout;
     }
     if (ec) {
       st->failed = true;

@@ -175,12 +175,15 @@ struct Server::Impl {
     } catch (const std::exception&) {
       co_return;  // the chunked body stops short: the client sees a broken stream
     }
-    if (sink.alive()) {
-      error_code ec;
-      ss->stream.expires_after(opts.read_timeout);
-      co_await net::async_write(ss->stream, net::buffer(std::string_view("0\r\n\r\n")),
-                                net::redirect_error(net::use_awaitable, ec));
-    }
+    if (sink.alive()) co_await end_chunks(ss->stream);
+  }
+
+  // The last chunk of a streamed body, for a client still there.
+  net::awaitable<void> end_chunks(beast::tcp_stream& stream) {
+    error_code ec;
+    stream.expires_after(opts.read_timeout);
+    co_await net::async_write(stream, net::buffer(std::string_view("0\r\n\r\n")),
+                              net::redirect_error(net::use_awaitable, ec));
   }
 
   // The stream's chunks are written from the handler's pool thread, each waited for: a
@@ -213,12 +216,7 @@ struct Server::Impl {
     };
     Response ignored = co_await run_blocking(std::move(run));
     (void)ignored;
-    if (*alive && !stopping) {
-      error_code ec;
-      stream.expires_after(opts.read_timeout);
-      co_await net::async_write(stream, net::buffer(std::string_view("0\r\n\r\n")),
-                                net::redirect_error(net::use_awaitable, ec));
-    }
+    if (*alive && !stopping) co_await end_chunks(stream);
   }
 
   // Runs f() -> Response on the blocking pool and resumes on the calling coroutine's executor.

@@ -42,7 +42,7 @@ http::Task<std::optional<Router::Impl::Prefilled>> Router::Impl::prefill(
                     prefill_body(body).dump(),
                     engine_call(o.upstream_timeout, rid)};
     auto r = co_await engines.request(std::move(call));
-    table.release(p.ep, reachable(r), !r.ok() && busy(r.error()));
+    release(p.ep, r);
     if (!r.ok() || r->status >= 500) {
       bool again = attempts < o.max_attempts;
       log.warning("prefill on " + p.ep.url + " failed (" +
@@ -209,7 +209,7 @@ http::Task<http::Response> Router::Impl::decode(json body, std::string path, Out
         r = co_await relay(std::move(call), tc, *w, forwarded, client_gone);
       else
         r = co_await engines.request(std::move(call));
-      table.release(d.ep, reachable(r), !r.ok() && busy(r.error()));
+      release(d.ep, r);
       retry = (!r.ok() || r->status >= 500) && !forwarded && x.attempts < o.max_attempts;
       if (!r.ok() || r->status >= 500)
         log.warning("decode on " + d.ep.url + " failed (" +

@@ -66,16 +66,14 @@ struct Router::Impl {
   // new version keeps the old set, and so does an unreachable daemon.
   void reload(bool force);
 
-  // A call that failed on a deadline (the connect, or the answer): the engine may be busy, its
-  // accept queue full under a burst, rather than gone; a refusal or a reset is definite.
-  // A failure on the router's own resources (out of file descriptors under a burst) says
-  // nothing about the engine: it keeps its requests.
-  static bool reachable(const Result<http::ClientResponse>& r) {
-    return r.ok() || http::local_failure(r.error());
-  }
-  static bool busy(const Error& e) {
-    return http::timed_out(e) || e.message.find("timeout") != std::string::npos ||
-           e.message.find("Operation canceled") != std::string::npos;
+  // Gives an engine call's instance back and says what its failure means. A deadline (the
+  // connect, or the answer) leaves it a busy fallback: its accept queue may be full under a
+  // burst; a refusal or a reset fails it. A failure on the router's own resources (out of file
+  // descriptors under a burst) says nothing about the engine. Every engine call goes through
+  // AsyncClient, whose errors step_error words (http::timed_out, http::local_failure).
+  void release(const Endpoint& ep, const Result<http::ClientResponse>& r) {
+    table.release(ep, r.ok() || http::local_failure(r.error()),
+                  !r.ok() && http::timed_out(r.error()));
   }
 
   http::ClientOptions engine_call(std::chrono::milliseconds timeout,

@@ -49,7 +49,6 @@ struct AsyncRoute {
 // An upstream response whose body is read as it arrives (open()).
 class AsyncStream {
  public:
-  AsyncStream();
   ~AsyncStream();  // keeps the connection for reuse when the body was read to its end
   AsyncStream(AsyncStream&&) noexcept;
   AsyncStream& operator=(AsyncStream&&) noexcept;
@@ -58,7 +57,6 @@ class AsyncStream {
   // The next piece of the body as it arrived; empty once the body has ended. Each wait is
   // bounded by the call's timeout (the longest silence allowed).
   Task<Result<std::string>> next();
-  bool done() const;
 
   struct State;
   explicit AsyncStream(std::unique_ptr<State> s);
