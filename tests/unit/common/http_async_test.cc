@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "hs/common/http.h"
+#include "test_server.h"
 
 namespace hs::http {
 namespace {
 
-std::unique_ptr<Server> serve(Handler h, ServerOptions o = {}) {
-  auto s = Server::start(o, std::move(h));
-  EXPECT_TRUE(s.ok()) << s.error().to_string();
-  return std::move(*s);
-}
+using test::serve;
 
 Response upstream_answer(const Request& r) {
   if (r.path() == "/stream") {

@@ -21,17 +21,14 @@
 
 #include "../../../common/src/blocking_pool.h"  // internal: tested directly
 #include "hs/common/http.h"
+#include "test_server.h"
 
 namespace hs::http {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::unique_ptr<Server> serve(Handler h, ServerOptions o = {}) {
-  auto s = Server::start(o, std::move(h));
-  EXPECT_TRUE(s.ok()) << s.error().to_string();
-  return std::move(*s);
-}
+using test::serve;
 
 Response ok(const Request&) { return Response{200, "text/plain", "ok", {}, {}}; }
 

@@ -1,5 +1,6 @@
 // The HTTP server and client over real loopback sockets.
 #include "hs/common/http.h"
+#include "test_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -15,11 +16,7 @@
 namespace hs::http {
 namespace {
 
-std::unique_ptr<Server> serve(Handler h, ServerOptions o = {}) {
-  auto s = Server::start(o, std::move(h));
-  EXPECT_TRUE(s.ok()) << s.error().to_string();
-  return std::move(*s);
-}
+using test::serve;
 
 // Sends raw bytes, returns what comes back (until close).
 std::string raw(uint16_t port, const std::string& bytes) {
